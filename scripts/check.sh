@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Every test and check of norikv-go, in the order a failure is cheapest to
+# find. CI runs exactly this (.ci/run); run it yourself before you push:
+#
+#   bash scripts/check.sh
+#
+# Needs only Go: buf, the protoc plugins and mockgen run through the tools
+# module (tools/go.mod) with `go tool`, nothing is installed globally.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+buf() { go tool -modfile=tools/go.mod github.com/bufbuild/buf/cmd/buf "$@"; }
+step() { printf '\n== %s\n' "$*"; }
+
+step "protovalidate's validate.proto is printed from its Go package (drift check)"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go -C tools run ./validateproto "$tmp"
+diff -ru third_party/protovalidate/buf "$tmp/buf"
+
+step "buf lint, format, breaking (against the committed wire baseline)"
+buf lint
+buf format -d --exit-code proto
+buf breaking proto --against .ci/wire-baseline.binpb
+
+step "generated code matches buf generate and go generate"
+buf generate
+go generate ./...
+if [ -n "$(git status --porcelain -- gen third_party mocks)" ]; then
+  git status --short -- gen third_party mocks
+  git diff --stat -- gen third_party mocks
+  echo "generated code drifted: run 'buf generate' and 'go generate ./...' and commit" >&2
+  exit 1
+fi
+
+step "gofmt and go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+go vet ./...
+(cd tools && go vet ./...)
+
+step "tests (race detector on)"
+go test -race -count=1 -timeout 20m ./...
