@@ -1,0 +1,84 @@
+package vector
+
+// searchScratch holds the per-search working memory (visited marks, heaps,
+// buffers). Instances are recycled through hnswIndex.scratch so a query
+// allocates only its result slice.
+type searchScratch struct {
+	visited visitedSet
+	cand    minHeap     // frontier, closest first
+	res     maxHeap     // best ef so far, worst on top
+	buf     []uint32    // neighbour list copy (parallel build only)
+	sorted  []candidate // res drained in ascending order
+	sel     []candidate // selected neighbours
+	tmp     []candidate // pruning workspace
+	keep    []candidate // pruning output
+}
+
+// greedy walks layer from cur to a local minimum (the paper's search with
+// ef=1, used on the upper layers).
+func (g *graph) greedy(s *searchScratch, q []float32, qInv float32, cur candidate, layer int, conc bool) candidate {
+	for changed := true; changed; {
+		changed = false
+		nb := g.neighbours(cur.node, layer, conc, s.buf)
+		if conc {
+			s.buf = nb
+		}
+		for _, n := range nb {
+			if d := g.distTo(q, qInv, n); d < cur.dist {
+				cur = candidate{dist: d, node: n}
+				changed = true
+			}
+		}
+	}
+	return cur
+}
+
+// searchLayer is Algorithm 2 (SEARCH-LAYER): best-first expansion from ep
+// keeping the ef closest nodes found in s.res. With skipDeleted,
+// tombstoned nodes are still expanded (they keep the graph connected) but
+// never enter s.res, so ef counts only returnable results.
+func (g *graph) searchLayer(s *searchScratch, q []float32, qInv float32, ep candidate, ef, layer int, conc, skipDeleted bool) {
+	s.visited.reset(g.nodes())
+	s.cand = s.cand[:0]
+	s.res = s.res[:0]
+	s.visited.visit(ep.node)
+	s.cand.push(ep)
+	if !skipDeleted || !g.isDeleted(ep.node) {
+		s.res.push(ep)
+	}
+	for len(s.cand) > 0 {
+		c := s.cand.pop()
+		if len(s.res) >= ef && c.dist > s.res.top().dist {
+			break // every remaining candidate is farther than our worst result
+		}
+		nb := g.neighbours(c.node, layer, conc, s.buf)
+		if conc {
+			s.buf = nb
+		}
+		for _, n := range nb {
+			if s.visited.visit(n) {
+				continue
+			}
+			d := g.distTo(q, qInv, n)
+			if len(s.res) < ef || d < s.res.top().dist {
+				s.cand.push(candidate{dist: d, node: n})
+				if !skipDeleted || !g.isDeleted(n) {
+					s.res.push(candidate{dist: d, node: n})
+					if len(s.res) > ef {
+						s.res.pop()
+					}
+				}
+			}
+		}
+	}
+}
+
+// drainSorted moves s.res into s.sorted in ascending distance order.
+func (s *searchScratch) drainSorted() []candidate {
+	n := len(s.res)
+	s.sorted = append(s.sorted[:0], make([]candidate, n)...)
+	for i := n - 1; i >= 0; i-- {
+		s.sorted[i] = s.res.pop()
+	}
+	return s.sorted
+}
