@@ -1,35 +1,55 @@
 package vector
 
-import (
-	"math"
+import "math"
 
-	"github.com/viterin/vek/vek32"
-)
+// The hot kernels dot and l2sq live in kernels_*.go: AVX2/FMA assembly on
+// amd64 (Go does not auto-vectorise; scalar loops are 5-7x slower), the
+// unrolled Go below elsewhere. The scalar references further down are what
+// the kernels are tested against.
 
-// The kernels below wrap github.com/viterin/vek, which ships AVX2/FMA Go
-// assembly (no cgo) and falls back to pure Go on CPUs without AVX2. Go does
-// not auto-vectorise, and a scalar loop is 5-7x slower, so these are the
-// hot path of both index kinds. vek panics on empty input, hence the guards
-// (unreachable for validated vectors, which have >= 1 dimension).
-
-// dot returns sum(x[i]*y[i]); len(x) == len(y).
-func dot(x, y []float32) float32 {
-	if len(x) == 0 {
-		return 0
-	}
-	return vek32.Dot(x, y)
-}
-
-// l2 returns sqrt(sum((x[i]-y[i])^2)); len(x) == len(y).
+// l2 returns the Euclidean distance sqrt(sum((x[i]-y[i])^2)).
 func l2(x, y []float32) float32 {
-	if len(x) == 0 {
-		return 0
-	}
-	return vek32.Distance(x, y)
+	return float32(math.Sqrt(float64(l2sq(x, y))))
 }
 
-// dotScalar and l2Scalar are the plain-Go references the SIMD kernels are
-// tested against.
+// dotGo is the portable kernel: four accumulators break the dependency
+// chain on the adder so the loop is not latency-bound.
+func dotGo(x, y []float32) float32 {
+	y = y[:len(x)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += x[i] * y[i]
+		s1 += x[i+1] * y[i+1]
+		s2 += x[i+2] * y[i+2]
+		s3 += x[i+3] * y[i+3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i] * y[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// l2sqGo is the portable squared-L2 kernel.
+func l2sqGo(x, y []float32) float32 {
+	y = y[:len(x)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		d0, d1, d2, d3 := x[i]-y[i], x[i+1]-y[i+1], x[i+2]-y[i+2], x[i+3]-y[i+3]
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(x); i++ {
+		d := x[i] - y[i]
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// dotScalar and l2sqScalar are the naive references for tests.
 func dotScalar(x, y []float32) float32 {
 	var s float32
 	for i := range x {
@@ -38,13 +58,13 @@ func dotScalar(x, y []float32) float32 {
 	return s
 }
 
-func l2Scalar(x, y []float32) float32 {
+func l2sqScalar(x, y []float32) float32 {
 	var s float32
 	for i := range x {
 		d := x[i] - y[i]
 		s += d * d
 	}
-	return float32(math.Sqrt(float64(s)))
+	return s
 }
 
 // invNorm returns 1/||v||, or 0 for the zero vector. Accumulating in float64

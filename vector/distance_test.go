@@ -10,6 +10,7 @@ import (
 // reference for every length 0..300 at several misalignments, which covers
 // the vector body, the unrolled tails and the remainder loops.
 func TestKernelsMatchScalar(t *testing.T) {
+	t.Logf("assembly kernels in use: %v", useAVX2)
 	rng := rand.New(rand.NewPCG(1, 2))
 	buf := make([]float32, 320)
 	buf2 := make([]float32, 320)
@@ -23,8 +24,14 @@ func TestKernelsMatchScalar(t *testing.T) {
 			if got, want := dot(x, y), dotScalar(x, y); !close32(got, want, n) {
 				t.Fatalf("dot n=%d off=%d: simd %v scalar %v", n, off, got, want)
 			}
-			if got, want := l2(x, y), l2Scalar(x, y); !close32(got, want, n) {
-				t.Fatalf("l2 n=%d off=%d: simd %v scalar %v", n, off, got, want)
+			if got, want := l2sq(x, y), l2sqScalar(x, y); !close32(got, want, n) {
+				t.Fatalf("l2sq n=%d off=%d: simd %v scalar %v", n, off, got, want)
+			}
+			if got, want := dotGo(x, y), dotScalar(x, y); !close32(got, want, n) {
+				t.Fatalf("dotGo n=%d off=%d: %v scalar %v", n, off, got, want)
+			}
+			if got, want := l2sqGo(x, y), l2sqScalar(x, y); !close32(got, want, n) {
+				t.Fatalf("l2sqGo n=%d off=%d: simd %v scalar %v", n, off, got, want)
 			}
 		}
 	}

@@ -8,9 +8,10 @@
 // Two implementations share the [Index] interface:
 //
 //   - [BruteForce] scans every vector (exact). Vectors live in one contiguous
-//     []float32 slab and are compared with AVX2/FMA kernels (via
-//     github.com/viterin/vek, with a pure-Go fallback on other CPUs), so a
-//     query runs at close to memory bandwidth. Deletes swap-remove.
+//     []float32 slab and are compared with AVX2/FMA assembly kernels
+//     (kernels_amd64.s; an unrolled pure-Go fallback is used on other CPUs
+//     or with the purego build tag), so a query runs at close to memory
+//     bandwidth. Deletes swap-remove.
 //   - [HNSW] is a Hierarchical Navigable Small World graph (Malkov &
 //     Yashunin, 2016): approximate, sub-linear search. Neighbour lists are
 //     stored as uint32 node numbers in fixed-size slabs (2*M on layer 0, M

@@ -77,4 +77,3 @@ func checkK(k int) error {
 	}
 	return nil
 }
-

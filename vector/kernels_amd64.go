@@ -1,0 +1,34 @@
+//go:build amd64 && !purego
+
+package vector
+
+import "golang.org/x/sys/cpu"
+
+// useAVX2 selects the assembly kernels; FMA is required too (every AVX2
+// CPU shipped so far has it, but the check is cheap and done once).
+var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// dotAVX2 and l2sqAVX2 are implemented in kernels_amd64.s. They read
+// len(x) elements of both slices; callers guarantee len(y) >= len(x).
+//
+//go:noescape
+func dotAVX2(x, y []float32) float32
+
+//go:noescape
+func l2sqAVX2(x, y []float32) float32
+
+// dot returns sum(x[i]*y[i]); len(y) must be >= len(x).
+func dot(x, y []float32) float32 {
+	if useAVX2 {
+		return dotAVX2(x, y)
+	}
+	return dotGo(x, y)
+}
+
+// l2sq returns sum((x[i]-y[i])^2); len(y) must be >= len(x).
+func l2sq(x, y []float32) float32 {
+	if useAVX2 {
+		return l2sqAVX2(x, y)
+	}
+	return l2sqGo(x, y)
+}

@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package vector
+
+// Platforms without the assembly kernels use the unrolled Go versions.
+const useAVX2 = false
+
+func dot(x, y []float32) float32  { return dotGo(x, y) }
+func l2sq(x, y []float32) float32 { return l2sqGo(x, y) }
