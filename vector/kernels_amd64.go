@@ -17,6 +17,15 @@ func dotAVX2(x, y []float32) float32
 //go:noescape
 func l2sqAVX2(x, y []float32) float32
 
+// prefetchAVX2 is implemented in kernels_amd64.s (it needs no AVX2; the
+// name only groups it with the other assembly).
+//
+//go:noescape
+func prefetchAVX2(v []float32)
+
+// prefetch hints that v will be read soon. It never faults.
+func prefetch(v []float32) { prefetchAVX2(v) }
+
 // dot returns sum(x[i]*y[i]); len(y) must be >= len(x).
 func dot(x, y []float32) float32 {
 	if useAVX2 {

@@ -132,3 +132,23 @@ l2sqdone:
 	VZEROUPPER
 	MOVSS X0, ret+48(FP)
 	RET
+
+// func prefetchAVX2(v []float32)
+// Issues PREFETCHT0 for every 64-byte line of v so the lines of several
+// graph neighbours are fetched in parallel before their distances are
+// computed (HNSW is bound by random-access latency, not arithmetic).
+TEXT ·prefetchAVX2(SB), NOSPLIT, $0-24
+	MOVQ v_base+0(FP), SI
+	MOVQ v_len+8(FP), CX
+	SHLQ $2, CX
+	ADDQ SI, CX
+
+prefetchloop:
+	CMPQ SI, CX
+	JAE  prefetchdone
+	PREFETCHT0 (SI)
+	ADDQ $64, SI
+	JMP  prefetchloop
+
+prefetchdone:
+	RET

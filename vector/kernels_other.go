@@ -7,3 +7,6 @@ const useAVX2 = false
 
 func dot(x, y []float32) float32  { return dotGo(x, y) }
 func l2sq(x, y []float32) float32 { return l2sqGo(x, y) }
+
+// prefetch is a no-op without assembly support.
+func prefetch(v []float32) {}

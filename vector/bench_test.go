@@ -1,0 +1,119 @@
+package vector
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Benchmark data set: 100k x 128 float32 (51 MB) around 1,000 centres,
+// centre components N(0,1), per-vector noise N(0,1), L2-normalised, cosine.
+// Queries are fresh draws from the same distribution. Everything is
+// generated once per process (sync.Once) and shared by the benchmarks.
+const (
+	benchN       = 100_000
+	benchDim     = 128
+	benchQueries = 1000
+	benchK       = 10
+)
+
+var (
+	benchOnce    sync.Once
+	benchData    [][]float32
+	benchQs      [][]float32
+	benchBF      Index
+	benchTruth   [][]Match
+	benchBFNanos float64 // brute-force ns/query measured while computing truth
+
+	benchHNSWOnce sync.Once
+	benchHNSW     Index
+)
+
+func benchSetup(b *testing.B) {
+	b.Helper()
+	benchOnce.Do(func() {
+		gen := newClustered(2026, benchDim, 1000, 1.0)
+		benchData = gen.draw(1, benchN)
+		benchQs = gen.draw(2, benchQueries)
+		benchBF = mustNew(b, Config{Dimensions: benchDim, Distance: Cosine, Kind: BruteForce})
+		if err := benchBF.InsertBatch(seqIDs(benchN), benchData); err != nil {
+			b.Fatal(err)
+		}
+		benchTruth = make([][]Match, benchQueries)
+		start := time.Now()
+		for i, q := range benchQs {
+			benchTruth[i], _ = benchBF.Search(q, benchK, false)
+		}
+		benchBFNanos = float64(time.Since(start).Nanoseconds()) / benchQueries
+	})
+}
+
+func buildBenchHNSW(b *testing.B) Index {
+	idx := mustNew(b, Config{Dimensions: benchDim, Distance: Cosine, Kind: HNSW})
+	if err := idx.InsertBatch(seqIDs(benchN), benchData); err != nil {
+		b.Fatal(err)
+	}
+	return idx
+}
+
+func getBenchHNSW(b *testing.B) Index {
+	benchSetup(b)
+	benchHNSWOnce.Do(func() { benchHNSW = buildBenchHNSW(b) })
+	return benchHNSW
+}
+
+// BenchmarkBruteForce: one op = one exact top-10 query over 100k x 128.
+func BenchmarkBruteForce(b *testing.B) {
+	benchSetup(b)
+	b.SetBytes(benchN * benchDim * 4)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := benchBF.Search(benchQs[i%benchQueries], benchK, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	nsPerOp := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	b.ReportMetric(float64(benchN*benchDim*4)/nsPerOp, "GB/s")
+	b.ReportMetric(nsPerOp/1e6, "ms/query")
+}
+
+// BenchmarkHNSWBuild: one op = building the 100k graph with InsertBatch
+// (GOMAXPROCS builders). Run with -benchtime=1x. The last build is reused
+// by BenchmarkHNSWSearch.
+func BenchmarkHNSWBuild(b *testing.B) {
+	benchSetup(b)
+	var idx Index
+	for b.Loop() {
+		idx = buildBenchHNSW(b)
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/build")
+	b.ReportMetric(float64(idx.MemoryBytes())/float64(idx.Len()), "bytes/vector")
+	benchHNSWOnce.Do(func() { benchHNSW = idx })
+}
+
+// BenchmarkHNSWSearch reports the recall/throughput frontier: for each ef,
+// recall@10 over all queries against brute-force truth, single-goroutine
+// QPS, and the speedup over the brute-force scan.
+func BenchmarkHNSWSearch(b *testing.B) {
+	idx := getBenchHNSW(b).(Tunable)
+	for _, ef := range []int{10, 16, 24, 32, 48, 64, 96, 128, 256} {
+		b.Run(fmt.Sprintf("ef=%d", ef), func(b *testing.B) {
+			approx := make([][]Match, benchQueries)
+			for i, q := range benchQs {
+				approx[i], _ = idx.SearchEf(q, benchK, ef, false)
+			}
+			recall := recallAt(benchTruth, approx)
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				if _, err := idx.SearchEf(benchQs[i%benchQueries], benchK, ef, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			b.ReportMetric(recall, "recall@10")
+			b.ReportMetric(1e9/ns, "QPS")
+			b.ReportMetric(benchBFNanos/ns, "x_bruteforce")
+		})
+	}
+}
