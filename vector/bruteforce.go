@@ -1,6 +1,7 @@
 package vector
 
 import (
+	"math"
 	"slices"
 	"sync"
 )
@@ -148,25 +149,42 @@ func (b *bruteForceIndex) Search(query []float32, k int, includeVectors bool) ([
 	if b.cfg.Distance == Cosine {
 		qInv = invNorm(query)
 	}
+	// Score rows in blocks with the row-batch kernels, then post-process
+	// the block (metric transform + top-k). The block buffer lives on the
+	// stack, so the scan itself allocates nothing.
+	const block = 256
+	var buf [block]float32
 	dim := b.dim
-	data := b.data
-	metric := b.cfg.Distance
-	for i := 0; i < n; i++ {
-		row := data[i*dim : i*dim+dim : i*dim+dim]
-		var d float32
-		switch metric {
+	for start := 0; start < n; start += block {
+		cnt := min(block, n-start)
+		out := buf[:cnt]
+		rows := b.data[start*dim : (start+cnt)*dim]
+		switch b.cfg.Distance {
 		case Euclidean:
-			d = l2(query, row)
+			l2sqRows(query, rows, out)
+			for j, x := range out {
+				out[j] = float32(math.Sqrt(float64(x)))
+			}
 		case Cosine:
-			d = cosineFromDot(dot(query, row), qInv, b.inv[i])
+			dotRows(query, rows, out)
+			inv := b.inv[start : start+cnt]
+			for j, x := range out {
+				out[j] = cosineFromDot(x, qInv, inv[j])
+			}
 		default:
-			d = -dot(query, row)
+			dotRows(query, rows, out)
+			for j, x := range out {
+				out[j] = -x
+			}
 		}
-		c := candidate{dist: d, node: uint32(i)}
-		if len(h.c) < k {
-			h.push(c)
-		} else if d <= h.c[0].dist && h.worse(h.c[0], c) {
-			h.replaceTop(c)
+		for j, d := range out {
+			if len(h.c) < k {
+				h.push(candidate{dist: d, node: uint32(start + j)})
+			} else if d <= h.c[0].dist {
+				if c := (candidate{dist: d, node: uint32(start + j)}); h.worse(h.c[0], c) {
+					h.replaceTop(c)
+				}
+			}
 		}
 	}
 	out := make([]Match, len(h.c))

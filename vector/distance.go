@@ -49,6 +49,21 @@ func l2sqGo(x, y []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
+// dotRowsGo and l2sqRowsGo are the portable row-batch kernels.
+func dotRowsGo(q, rows, out []float32) {
+	d := len(q)
+	for r := range out {
+		out[r] = dotGo(q, rows[r*d:(r+1)*d])
+	}
+}
+
+func l2sqRowsGo(q, rows, out []float32) {
+	d := len(q)
+	for r := range out {
+		out[r] = l2sqGo(q, rows[r*d:(r+1)*d])
+	}
+}
+
 // dotScalar and l2sqScalar are the naive references for tests.
 func dotScalar(x, y []float32) float32 {
 	var s float32

@@ -37,6 +37,37 @@ func TestKernelsMatchScalar(t *testing.T) {
 	}
 }
 
+// TestRowKernelsMatchScalar checks the row-batch kernels for several row
+// lengths and row counts, including misaligned slabs.
+func TestRowKernelsMatchScalar(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, dim := range []int{1, 3, 7, 8, 9, 31, 32, 33, 100, 128, 257} {
+		for _, rows := range []int{0, 1, 2, 5, 17} {
+			q := make([]float32, dim)
+			slab := make([]float32, rows*dim+1)[1:] // misaligned by 4 bytes
+			for i := range q {
+				q[i] = float32(rng.NormFloat64())
+			}
+			for i := range slab {
+				slab[i] = float32(rng.NormFloat64())
+			}
+			d := make([]float32, rows)
+			l := make([]float32, rows)
+			dotRows(q, slab, d)
+			l2sqRows(q, slab, l)
+			for r := range rows {
+				row := slab[r*dim : (r+1)*dim]
+				if want := dotScalar(q, row); !close32(d[r], want, dim) {
+					t.Fatalf("dotRows dim=%d row %d: %v want %v", dim, r, d[r], want)
+				}
+				if want := l2sqScalar(q, row); !close32(l[r], want, dim) {
+					t.Fatalf("l2sqRows dim=%d row %d: %v want %v", dim, r, l[r], want)
+				}
+			}
+		}
+	}
+}
+
 // close32 allows float32 reassociation error growing with length.
 func close32(a, b float32, n int) bool {
 	tol := 1e-5 * float64(n+1) * (1 + math.Abs(float64(b)))

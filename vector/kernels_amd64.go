@@ -41,3 +41,33 @@ func l2sq(x, y []float32) float32 {
 	}
 	return l2sqGo(x, y)
 }
+
+// dotRowsAVX2 and l2sqRowsAVX2 (kernels_amd64.s) apply the kernel to
+// len(out) consecutive rows of len(q) floats.
+//
+//go:noescape
+func dotRowsAVX2(q, rows, out []float32)
+
+//go:noescape
+func l2sqRowsAVX2(q, rows, out []float32)
+
+// dotRows sets out[r] = dot(q, row r of rows) for r < len(out); rows must
+// hold at least len(out)*len(q) floats.
+func dotRows(q, rows, out []float32) {
+	_ = rows[:len(out)*len(q)] // bounds check once, not per row
+	if useAVX2 {
+		dotRowsAVX2(q, rows, out)
+		return
+	}
+	dotRowsGo(q, rows, out)
+}
+
+// l2sqRows sets out[r] = l2sq(q, row r of rows) for r < len(out).
+func l2sqRows(q, rows, out []float32) {
+	_ = rows[:len(out)*len(q)]
+	if useAVX2 {
+		l2sqRowsAVX2(q, rows, out)
+		return
+	}
+	l2sqRowsGo(q, rows, out)
+}

@@ -10,3 +10,6 @@ func l2sq(x, y []float32) float32 { return l2sqGo(x, y) }
 
 // prefetch is a no-op without assembly support.
 func prefetch(v []float32) {}
+
+func dotRows(q, rows, out []float32)  { dotRowsGo(q, rows, out) }
+func l2sqRows(q, rows, out []float32) { l2sqRowsGo(q, rows, out) }
