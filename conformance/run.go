@@ -1,0 +1,298 @@
+package conformance
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+
+	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+)
+
+// caseDef is one named rule of the contract.
+type caseDef struct {
+	name string
+	// exclusive cases change the cluster (leaders move), so they run after
+	// all others, one cell at a time, where they cannot disturb them.
+	exclusive bool
+	run       func(c *cell) error
+}
+
+// cases is the suite, in report order. Each file adds its own.
+func cases() []caseDef {
+	var all []caseDef
+	all = append(all, kvCases()...)
+	all = append(all, limitCases()...)
+	all = append(all, vectorCases()...)
+	all = append(all, clusterCases()...)
+	return all
+}
+
+// CaseNames lists the suite's cases in report order.
+func CaseNames() []string {
+	var names []string
+	for _, c := range cases() {
+		names = append(names, c.name)
+	}
+	return names
+}
+
+// Run checks target over the transport matrix and returns the report. The
+// error is non-nil only when the run could not start: no address, or no
+// node reachable at all. Rule violations are failures in the report.
+func Run(ctx context.Context, target Target, opts Options) (*Report, error) {
+	start := time.Now()
+	if len(target.Addrs) == 0 {
+		return nil, errors.New("conformance: Target.Addrs is empty")
+	}
+	selCases, err := selectCases(opts.Cases)
+	if err != nil {
+		return nil, err
+	}
+	selTransports, err := selectTransports(opts.Transports)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newRunner(ctx, target, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+
+	rep := &Report{Prefix: r.prefix}
+	for _, c := range selCases {
+		rep.Cases = append(rep.Cases, c.name)
+	}
+	for _, t := range selTransports {
+		rep.Transports = append(rep.Transports, t.String())
+	}
+	results := make([]Result, len(selCases)*len(selTransports))
+	at := func(ci, ti int) *Result { return &results[ci*len(selTransports)+ti] }
+
+	// Phase 1: independent cells, several at a time.
+	sem := make(chan struct{}, opts.parallelism())
+	var wg sync.WaitGroup
+	for ci, c := range selCases {
+		if c.exclusive {
+			continue
+		}
+		for ti, t := range selTransports {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				*at(ci, ti) = r.runCell(ctx, c, t)
+			}()
+		}
+	}
+	wg.Wait()
+	// Phase 2: cells that move leaders, alone.
+	for ci, c := range selCases {
+		if !c.exclusive {
+			continue
+		}
+		for ti, t := range selTransports {
+			*at(ci, ti) = r.runCell(ctx, c, t)
+		}
+	}
+	rep.Results = results
+	rep.Elapsed = time.Since(start)
+	return rep, nil
+}
+
+func selectCases(names []string) ([]caseDef, error) {
+	all := cases()
+	if len(names) == 0 {
+		return all, nil
+	}
+	var sel []caseDef
+	for _, c := range all {
+		if slices.Contains(names, c.name) {
+			sel = append(sel, c)
+		}
+	}
+	for _, n := range names {
+		if !slices.ContainsFunc(all, func(c caseDef) bool { return c.name == n }) {
+			return nil, fmt.Errorf("conformance: unknown case %q (known: %v)", n, CaseNames())
+		}
+	}
+	return sel, nil
+}
+
+func selectTransports(names []string) ([]Transport, error) {
+	all := AllTransports()
+	if len(names) == 0 {
+		return all, nil
+	}
+	var sel []Transport
+	for _, t := range all {
+		if slices.Contains(names, t.String()) {
+			sel = append(sel, t)
+		}
+	}
+	if len(sel) != len(names) {
+		return nil, fmt.Errorf("conformance: unknown transport in %v (known: %v)", names, AllTransports())
+	}
+	return sel, nil
+}
+
+// runner holds what all cells share: the dialers, the cluster view learnt
+// at the start and the run's prefix.
+type runner struct {
+	target  Target
+	opts    Options
+	prefix  string
+	dialers map[Transport]*dialer
+
+	// view is the first cluster view, or nil when the target has no usable
+	// Meta service (viewErr says why).
+	view        *v1.ClusterView
+	viewErr     error
+	totalShards int // 0 when unknown
+
+	mu      sync.Mutex
+	leaders map[uint32]string // shard → leader node id, refreshed by NOT_LEADER hints
+	addrs   map[string]string // node id → addr
+}
+
+func newRunner(ctx context.Context, target Target, opts Options) (*runner, error) {
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	r := &runner{
+		target:  target,
+		opts:    opts,
+		prefix:  "conformance-" + hex.EncodeToString(rnd[:]) + "/",
+		dialers: map[Transport]*dialer{},
+		leaders: map[uint32]string{},
+		addrs:   map[string]string{},
+	}
+	for _, t := range AllTransports() {
+		r.dialers[t] = newDialer(t, target)
+	}
+	// Discover over Connect + protobuf + HTTP/1.1, the combination every
+	// connect-go server accepts, so discovery does not depend on a
+	// transport the matrix is about to judge.
+	d := r.dialers[Transport{ProtocolConnect, CodecProto, HTTP1}]
+	var lastErr error
+	for _, a := range target.Addrs {
+		view, err := firstView(ctx, d.to(a), 5*time.Second)
+		if err == nil {
+			r.view = view
+			lastErr = nil
+			break
+		}
+		lastErr = err
+		if connect.CodeOf(err) == connect.CodeUnimplemented {
+			break
+		}
+	}
+	if lastErr != nil {
+		if isNetError(lastErr) {
+			r.close()
+			return nil, fmt.Errorf("conformance: cannot reach %v: %w", target.Addrs, lastErr)
+		}
+		r.viewErr = lastErr
+	}
+	r.totalShards = target.TotalShards
+	if r.view != nil {
+		if r.totalShards == 0 {
+			r.totalShards = len(r.view.GetShards())
+		}
+		r.learn(r.view)
+	}
+	return r, nil
+}
+
+func (r *runner) learn(v *v1.ClusterView) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range v.GetNodes() {
+		r.addrs[n.GetId()] = n.GetAddr()
+	}
+	for _, s := range v.GetShards() {
+		for _, rep := range s.GetReplicas() {
+			if rep.GetLeader() {
+				r.leaders[s.GetId()] = rep.GetNodeId()
+			}
+		}
+	}
+}
+
+func (r *runner) close() {
+	for _, d := range r.dialers {
+		d.close()
+	}
+}
+
+// firstView opens Meta.WatchCluster on one node and returns its first
+// message, waiting at most wait for it.
+func firstView(ctx context.Context, cl *clients, wait time.Duration) (*v1.ClusterView, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	stream, err := cl.meta.WatchCluster(ctx, &v1.ClusterView{})
+	if err != nil {
+		return nil, err
+	}
+	defer stream.Close()
+	if !stream.Receive() {
+		if err := stream.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("WatchCluster ended before its first message")
+	}
+	return stream.Msg(), nil
+}
+
+func isNetError(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	return errors.As(err, &oe) || errors.As(err, &ne)
+}
+
+// runCell runs one case over one transport and turns its error into a
+// Result. A panic in a case is a failure of the suite, reported as such
+// rather than crashing a command that embeds Run.
+func (r *runner) runCell(ctx context.Context, c caseDef, t Transport) (res Result) {
+	res = Result{Case: c.name, Transport: t.String()}
+	if why := t.unsupported(); why != "" {
+		res.Status, res.Reason = StatusSkip, why
+		return res
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, r.opts.cellTimeout())
+	defer cancel()
+	cl := &cell{ctx: ctx, r: r, d: r.dialers[t], t: t, tag: r.prefix + c.name + "/" + t.String() + "/"}
+	defer func() {
+		if p := recover(); p != nil {
+			res.Status, res.Reason = StatusFail, fmt.Sprintf("suite panic: %v", p)
+		}
+		cl.cleanup()
+		res.Duration = time.Since(start)
+	}()
+	err := c.run(cl)
+	var sk skipError
+	switch {
+	case err == nil:
+		res.Status = StatusPass
+	case errors.As(err, &sk):
+		res.Status, res.Reason = StatusSkip, sk.reason
+	default:
+		res.Status, res.Reason = StatusFail, err.Error()
+	}
+	return res
+}
+
+// skipError marks a cell as skipped: the target lacks a feature the case
+// needs, or the run may not exercise it.
+type skipError struct{ reason string }
+
+func (s skipError) Error() string { return "skip: " + s.reason }
+
+func skipf(format string, args ...any) error { return skipError{fmt.Sprintf(format, args...)} }

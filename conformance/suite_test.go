@@ -1,0 +1,58 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestSuiteAgainstFake checks the suite itself: a contract-following fake
+// passes every KV and cluster cell, and Vector (which the fake lacks) is
+// reported as skipped, not passed.
+func TestSuiteAgainstFake(t *testing.T) {
+	t.Parallel()
+	fc := startFake(t, 3, 16)
+	rep, err := Run(context.Background(), Target{Addrs: fc.addrs()[:1], AllowTopologyChanges: true}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	_ = rep.WriteTable(&b)
+	t.Log("\n" + b.String())
+	if rep.Failed() {
+		t.Fatal("the suite fails a conforming fake")
+	}
+	res, _ := rep.Lookup("vector_data", "conn/pb/h2")
+	if res.Status != StatusSkip || !strings.Contains(res.Reason, "UNIMPLEMENTED") {
+		t.Errorf("vector_data on a target without Vector = %v %q, want skip naming UNIMPLEMENTED", res.Status, res.Reason)
+	}
+	res, _ = rep.Lookup("versions", "grpc/json/h1")
+	if res.Status != StatusSkip || res.Reason != "gRPC requires HTTP/2" {
+		t.Errorf("gRPC over HTTP/1.1 = %v %q, want skip", res.Status, res.Reason)
+	}
+}
+
+// TestSuiteHasTeeth: a fake with the upstream defect (if_match ignored on
+// delete) fails cas_delete on every transport.
+func TestSuiteHasTeeth(t *testing.T) {
+	t.Parallel()
+	fc := startFake(t, 2, 8)
+	fc.ignoreDeleteIfMatch = true
+	rep, err := Run(context.Background(), Target{Addrs: fc.addrs()}, Options{Cases: []string{"cas_delete", "delete"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range rep.Transports {
+		res, _ := rep.Lookup("cas_delete", tr)
+		if strings.HasPrefix(tr, "grpc/") && strings.HasSuffix(tr, "/h1") {
+			continue
+		}
+		if res.Status != StatusFail || !strings.Contains(res.Reason, "ignored") {
+			t.Errorf("cas_delete over %s against a server ignoring if_match = %v %q, want a failure", tr, res.Status, res.Reason)
+		}
+		if res, _ := rep.Lookup("delete", tr); res.Status != StatusPass {
+			t.Errorf("delete over %s = %v %q, want pass (only delete CAS is broken)", tr, res.Status, res.Reason)
+		}
+	}
+}
