@@ -1,0 +1,208 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"buf.build/go/protovalidate"
+
+	"github.com/norikv/norikv-go/internal/routing"
+)
+
+// Cluster is a running in-process NoriKV cluster: its nodes, the shard
+// table and every shard's state. Create one with [Start]; all methods are
+// safe for concurrent use.
+type Cluster struct {
+	cfg       Config
+	shards    []*shard
+	nodes     []*node
+	byID      map[string]*node
+	clock     func() int64 // monotonic nanoseconds; replaced in tests
+	validator protovalidate.Validator
+
+	// topoMu serialises changes to placement (leaders, terms, node roles)
+	// and the epoch. Request handlers never take it.
+	topoMu sync.Mutex
+	epoch  uint64
+	views  viewBroadcast
+
+	done      chan struct{} // closed by Close
+	closeOnce sync.Once
+	bg        sync.WaitGroup // the reaper
+}
+
+// Start builds a cluster as cfg describes and starts every node. Close it
+// when done.
+func Start(cfg Config) (*Cluster, error) {
+	start := time.Now()
+	return start0(cfg, func() int64 { return int64(time.Since(start)) })
+}
+
+// start0 is Start with an injectable clock, so tests can expire keys
+// without sleeping.
+func start0(cfg Config, clock func() int64) (*Cluster, error) {
+	cfg = cfg.withDefaults()
+	switch {
+	case cfg.Nodes > 1000:
+		return nil, fmt.Errorf("server: %d nodes is more than the 1000 supported", cfg.Nodes)
+	case cfg.Shards > 1<<20:
+		return nil, fmt.Errorf("server: %d shards is more than the %d supported", cfg.Shards, 1<<20)
+	case cfg.ReplicationFactor > cfg.Nodes:
+		return nil, fmt.Errorf("server: replication factor %d is more than the %d nodes", cfg.ReplicationFactor, cfg.Nodes)
+	case cfg.BasePort < 0 || cfg.BasePort+cfg.Nodes-1 > 65535:
+		return nil, fmt.Errorf("server: ports %d..%d are out of range", cfg.BasePort, cfg.BasePort+cfg.Nodes-1)
+	case cfg.TLSConfig != nil && len(cfg.TLSConfig.Certificates) == 0 && cfg.TLSConfig.GetCertificate == nil:
+		return nil, errors.New("server: TLSConfig has no certificate")
+	}
+	v, err := protovalidate.New()
+	if err != nil {
+		return nil, fmt.Errorf("server: protovalidate: %w", err)
+	}
+	c := &Cluster{
+		cfg:       cfg,
+		clock:     clock,
+		validator: v,
+		byID:      make(map[string]*node, cfg.Nodes),
+		done:      make(chan struct{}),
+	}
+	c.place()
+	for i := range cfg.Nodes {
+		n := newNode(c, i)
+		if cfg.BasePort != 0 {
+			n.addr = net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.BasePort+i))
+		}
+		c.nodes = append(c.nodes, n)
+		c.byID[n.id] = n
+	}
+	for _, n := range c.nodes {
+		if err := n.start(); err != nil {
+			c.Close()
+			return nil, err
+		}
+		n.up = true
+		cfg.Logger.Info("norikv node started", "node", n.id, "addr", n.addr)
+	}
+	c.topoMu.Lock()
+	c.publishLocked()
+	c.topoMu.Unlock()
+	c.bg.Add(1)
+	go c.reaper()
+	return c, nil
+}
+
+// place spreads shards over nodes: shard s has replicas on nodes s, s+1,
+// ... (mod N) and is led by node s mod N, so every node leads the same
+// number of shards, give or take one.
+func (c *Cluster) place() {
+	n, rf := c.cfg.Nodes, c.cfg.ReplicationFactor
+	c.shards = make([]*shard, c.cfg.Shards)
+	for i := range c.shards {
+		s := newShard(uint32(i))
+		s.replicas = make([]int, rf)
+		for j := range rf {
+			s.replicas[j] = (i + j) % n
+		}
+		s.leader = i % n
+		c.shards[i] = s
+	}
+}
+
+// shardFor returns the shard that owns key (or a namespace's bytes).
+func (c *Cluster) shardFor(key []byte) *shard {
+	return c.shards[routing.Shard(key, len(c.shards))]
+}
+
+func (c *Cluster) shardForString(ns string) *shard {
+	return c.shards[routing.ShardString(ns, len(c.shards))]
+}
+
+// reaper reclaims expired keys and idempotency entries until Close.
+func (c *Cluster) reaper() {
+	defer c.bg.Done()
+	t := time.NewTicker(c.cfg.ReapInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+			c.reapOnce()
+		}
+	}
+}
+
+func (c *Cluster) reapOnce() {
+	now := c.clock()
+	for _, s := range c.shards {
+		if d := s.nextDue.Load(); d != 0 && d <= now {
+			s.reap(now)
+		}
+	}
+}
+
+// Addrs returns every node's address ("host:port"), in node order n1..nN,
+// including stopped nodes (which keep their address).
+func (c *Cluster) Addrs() []string {
+	out := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = n.addr
+	}
+	return out
+}
+
+// NodeIDs returns the node ids, "n1".."nN".
+func (c *Cluster) NodeIDs() []string {
+	out := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = n.id
+	}
+	return out
+}
+
+// Addr returns the address of node id, or "" if there is no such node.
+func (c *Cluster) Addr(id string) string {
+	if n := c.byID[id]; n != nil {
+		return n.addr
+	}
+	return ""
+}
+
+// Shards returns the number of shards.
+func (c *Cluster) Shards() int { return len(c.shards) }
+
+// ShardOf returns the shard that owns key, by the contract's hash.
+func (c *Cluster) ShardOf(key []byte) uint32 { return c.shardFor(key).id }
+
+// Leader returns the id of the node leading shard, or "" if it has no
+// leader (all its replicas are stopped) or does not exist.
+func (c *Cluster) Leader(shard uint32) string {
+	if int(shard) >= len(c.shards) {
+		return ""
+	}
+	s := c.shards[shard]
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.leader < 0 {
+		return ""
+	}
+	return c.nodes[s.leader].id
+}
+
+// Close stops every node and background goroutine and ends all
+// WatchCluster streams. It is safe to call more than once.
+func (c *Cluster) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.done)
+		for _, n := range c.nodes {
+			n.life.Lock()
+			n.stop()
+			n.life.Unlock()
+		}
+		c.bg.Wait()
+	})
+	return nil
+}

@@ -1,0 +1,20 @@
+// Package server is an embedded NoriKV server for development and tests.
+//
+// [Start] runs a cluster of N nodes inside the current process, each an HTTP
+// server on its own loopback port that speaks gRPC, gRPC-Web and Connect
+// (binary and JSON, HTTP/1.1 and h2c) and serves the norikv.v1 Kv, Meta,
+// Admin and Vector services exactly as the wire contract describes: keys are
+// spread over shards with the contract's jump hash, each shard has replicas
+// on several nodes and one leader, writes and leader reads sent to another
+// node are answered UNAVAILABLE "NOT_LEADER" with a leader hint, versions,
+// compare-and-swap, TTLs, idempotency keys and consistency levels behave as
+// on a real cluster, and nodes can be stopped, restarted and have their
+// leaderships moved to exercise clients' failover paths.
+//
+// It is not a replicated database. All nodes of a cluster share each shard's
+// state in memory inside one process; "replicas" and "leaders" only decide
+// which node may answer which request. Nothing is persisted, and a crash
+// loses everything. Production clusters run the NoriKV server.
+//
+// Most tests should use package norikvtest, which wraps Start for testing.TB.
+package server

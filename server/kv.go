@@ -1,0 +1,190 @@
+package server
+
+import (
+	"context"
+
+	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+	"github.com/norikv/norikv-go/internal/wire"
+)
+
+// kvService serves norikv.v1.Kv on one node.
+//
+// Requests are not copied: the stored value aliases PutRequest.value, which
+// connect unmarshals into a fresh buffer per request. Callers invoking the
+// methods directly hand the request over the same way.
+type kvService struct {
+	c    *Cluster
+	node int
+}
+
+// Put writes a key (see the Kv service and the package doc).
+func (h *kvService) Put(ctx context.Context, req *v1.PutRequest) (*v1.PutResponse, error) {
+	c := h.c
+	s := c.shardFor(req.Key)
+	var fp uint64
+	if req.IdempotencyKey != "" {
+		f := newFingerprint(opPut)
+		f.bytes(req.Key)
+		f.bytes(req.Value)
+		f.u64(req.TtlMs)
+		fingerprintIfMatch(&f, req.IfMatch)
+		fp = f.sum()
+	}
+	now := c.clock()
+	s.mu.Lock()
+	if err := c.route(ctx, s, h.node, true); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	if req.IdempotencyKey != "" {
+		res, hit, err := s.idem.lookup(req.IdempotencyKey, fp, now)
+		if err != nil || hit {
+			if hit {
+				s.ops.replays++
+			}
+			s.mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+			return &v1.PutResponse{Version: res.ver.proto()}, nil
+		}
+	}
+	cur := s.kv[string(req.Key)]
+	if cur != nil && !cur.live(now) {
+		cur = nil // expired: as good as absent, and will be overwritten
+	}
+	if err := checkIfMatch(req.IfMatch, cur); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	ver := s.nextVersion()
+	e := s.kv[string(req.Key)]
+	if e == nil {
+		// A new key: the only write that allocates the key string.
+		e = &entry{key: string(req.Key)}
+		s.kv[e.key] = e
+	}
+	e.value, e.ver, e.expires = req.Value, ver, 0
+	if req.TtlMs > 0 {
+		e.expires = now + int64(req.TtlMs)*1e6 // ≤ 10 years: no overflow
+		s.ttl.push(ttlItem{at: e.expires, idx: ver.index, key: e.key})
+		s.due(e.expires)
+	}
+	if req.IdempotencyKey != "" {
+		h.c.remember(s, req.IdempotencyKey, fp, idemResult{ver: ver}, now)
+	}
+	s.ops.puts++
+	s.mu.Unlock()
+	return &v1.PutResponse{Version: ver.proto()}, nil
+}
+
+// Get reads a key; missing and expired keys are NOT_FOUND.
+func (h *kvService) Get(ctx context.Context, req *v1.GetRequest) (*v1.GetResponse, error) {
+	c := h.c
+	cons, ok := wire.ParseConsistency(req.Consistency)
+	if !ok {
+		// The validation interceptor rejects these first; this covers
+		// direct calls.
+		return nil, invalidArgument("consistency: unknown level " + quote(req.Consistency))
+	}
+	s := c.shardFor(req.Key)
+	now := c.clock()
+	s.mu.RLock()
+	if err := c.route(ctx, s, h.node, cons.NeedsLeader()); err != nil {
+		s.mu.RUnlock()
+		return nil, err
+	}
+	e := s.kv[string(req.Key)]
+	if e == nil || !e.live(now) {
+		s.mu.RUnlock()
+		return nil, notFound("key not found")
+	}
+	value, ver := e.value, e.ver
+	s.mu.RUnlock()
+	return &v1.GetResponse{Value: value, Version: ver.proto()}, nil
+}
+
+// Delete removes a key; tombstoned says whether a live key was removed.
+func (h *kvService) Delete(ctx context.Context, req *v1.DeleteRequest) (*v1.DeleteResponse, error) {
+	c := h.c
+	s := c.shardFor(req.Key)
+	var fp uint64
+	if req.IdempotencyKey != "" {
+		f := newFingerprint(opDelete)
+		f.bytes(req.Key)
+		fingerprintIfMatch(&f, req.IfMatch)
+		fp = f.sum()
+	}
+	now := c.clock()
+	s.mu.Lock()
+	if err := c.route(ctx, s, h.node, true); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	if req.IdempotencyKey != "" {
+		res, hit, err := s.idem.lookup(req.IdempotencyKey, fp, now)
+		if err != nil || hit {
+			if hit {
+				s.ops.replays++
+			}
+			s.mu.Unlock()
+			if err != nil {
+				return nil, err
+			}
+			return &v1.DeleteResponse{Tombstoned: res.flag, Version: res.ver.proto()}, nil
+		}
+	}
+	e := s.kv[string(req.Key)]
+	live := e != nil && e.live(now)
+	var cur *entry
+	if live {
+		cur = e
+	}
+	if err := checkIfMatch(req.IfMatch, cur); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	ver := s.nextVersion()
+	if e != nil {
+		delete(s.kv, string(req.Key))
+	}
+	if req.IdempotencyKey != "" {
+		c.remember(s, req.IdempotencyKey, fp, idemResult{ver: ver, flag: live}, now)
+	}
+	s.ops.deletes++
+	s.mu.Unlock()
+	return &v1.DeleteResponse{Tombstoned: live, Version: ver.proto()}, nil
+}
+
+// remember stores an applied write's idempotency key. Caller holds s.mu.
+func (c *Cluster) remember(s *shard, key string, fp uint64, res idemResult, now int64) {
+	ttl := int64(c.cfg.IdempotencyTTL)
+	s.idem.store(key, fp, res, now, ttl, c.cfg.IdempotencyMaxEntries)
+	s.due(s.idem.nextExpiry())
+}
+
+// checkIfMatch enforces a compare-and-swap precondition against the key's
+// current live entry (nil if absent).
+func checkIfMatch(want *v1.Version, cur *entry) error {
+	if want == nil {
+		return nil
+	}
+	w := versionOf(want)
+	if cur == nil {
+		return failedPrecondition("version mismatch: if_match expects version " + w.String() + " but the key does not exist")
+	}
+	if cur.ver != w {
+		return failedPrecondition("version mismatch: if_match expects version " + w.String() + " but the current version is " + cur.ver.String())
+	}
+	return nil
+}
+
+func fingerprintIfMatch(f *fingerprinter, v *v1.Version) {
+	if v == nil {
+		f.u64(0)
+		return
+	}
+	f.u64(1)
+	f.u64(v.Term)
+	f.u64(v.Index)
+}

@@ -1,0 +1,145 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
+)
+
+// node is one server of the cluster: an HTTP server on its own port whose
+// handlers consult the shared shard table before serving.
+type node struct {
+	c       *Cluster
+	idx     int
+	id      string
+	addr    string // fixed once the node first listens
+	handler http.Handler
+
+	life sync.Mutex // serialises start/stop of this node
+	up   bool       // guarded by life and Cluster.topoMu (either to read)
+	inc  atomic.Pointer[incarnation]
+
+	inflight atomic.Int64 // requests being served, so stop can wait
+}
+
+// incarnation is one run of a node's HTTP server, between a start and a
+// stop. Streams watch stopped to end with it.
+type incarnation struct {
+	srv     *http.Server
+	stopped chan struct{}
+	served  chan struct{}
+}
+
+func newNode(c *Cluster, idx int) *node {
+	n := &node{c: c, idx: idx, id: fmt.Sprintf("n%d", idx+1)}
+	n.handler = n.routes()
+	return n
+}
+
+// routes mounts the four services with the options every handler shares.
+func (n *node) routes() http.Handler {
+	c := n.c
+	interceptors := []connect.Interceptor{}
+	if c.cfg.Token != "" {
+		interceptors = append(interceptors, newAuthInterceptor(c.cfg.Token))
+	}
+	interceptors = append(interceptors, newValidateInterceptor(c.validator))
+	opts := []connect.HandlerOption{
+		connect.WithInterceptors(interceptors...),
+		// Refuse oversized bodies before buffering them.
+		connect.WithReadMaxBytes(MaxRequestBytes),
+		connect.WithCompressMinBytes(compressMinBytes),
+		connect.WithRecover(func(_ context.Context, spec connect.Spec, _ http.Header, p any) error {
+			c.cfg.Logger.Error("norikv handler panic", "node", n.id, "procedure", spec.Procedure, "panic", p)
+			return connect.NewError(connect.CodeInternal, fmt.Errorf("internal error"))
+		}),
+	}
+	mux := http.NewServeMux()
+	mux.Handle(norikvv1connect.NewKvHandler(&kvService{c: c, node: n.idx}, opts...))
+	mux.Handle(norikvv1connect.NewMetaHandler(&metaService{c: c, n: n}, opts...))
+	mux.Handle(norikvv1connect.NewAdminHandler(&adminService{c: c}, opts...))
+	mux.Handle(norikvv1connect.NewVectorHandler(&vectorService{c: c, node: n.idx}, opts...))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.inflight.Add(1)
+		defer n.inflight.Add(-1)
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// start listens on the node's address (an ephemeral port the first time if
+// none was configured) and serves until stop.
+func (n *node) start() error {
+	cfg := n.c.cfg
+	addr := n.addr
+	if addr == "" {
+		addr = net.JoinHostPort(cfg.Host, "0")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("server: node %s: %w", n.id, err)
+	}
+	n.addr = ln.Addr().String()
+	srv := &http.Server{
+		Handler:           n.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		Protocols:         new(http.Protocols),
+	}
+	// One port serves gRPC (needs HTTP/2), gRPC-Web and Connect (HTTP/1.1
+	// or HTTP/2): h2c when plaintext, ALPN-negotiated h2 with TLS.
+	srv.Protocols.SetHTTP1(true)
+	if cfg.TLSConfig != nil {
+		srv.Protocols.SetHTTP2(true)
+		srv.TLSConfig = cfg.TLSConfig.Clone()
+	} else {
+		srv.Protocols.SetUnencryptedHTTP2(true)
+	}
+	inc := &incarnation{srv: srv, stopped: make(chan struct{}), served: make(chan struct{})}
+	go func() {
+		defer close(inc.served)
+		if cfg.TLSConfig != nil {
+			_ = srv.ServeTLS(ln, "", "")
+		} else {
+			_ = srv.Serve(ln)
+		}
+	}()
+	n.inc.Store(inc)
+	return nil
+}
+
+// stop closes the listener and every connection, ends the node's streams
+// and waits (briefly) for handlers in flight. Caller holds n.life.
+func (n *node) stop() {
+	inc := n.inc.Swap(nil)
+	if inc == nil {
+		return
+	}
+	close(inc.stopped)
+	_ = inc.srv.Close()
+	<-inc.served
+	// Close does not wait for handlers; give them a moment so a stopped
+	// node leaves no goroutines behind.
+	for deadline := time.Now().Add(5 * time.Second); n.inflight.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// stopped returns a channel closed when the node's current run ends (an
+// already closed one if it is not running).
+func (n *node) stopped() <-chan struct{} {
+	if inc := n.inc.Load(); inc != nil {
+		return inc.stopped
+	}
+	return closedChan
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()

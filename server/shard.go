@@ -1,0 +1,115 @@
+package server
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// entry is one stored key. The key string is kept so TTL heap items can
+// share it instead of allocating their own copy.
+type entry struct {
+	key     string
+	value   []byte
+	ver     version
+	expires int64 // cluster clock nanoseconds; 0 = never
+}
+
+func (e *entry) live(now int64) bool { return e.expires == 0 || now < e.expires }
+
+// opCounts counts applied writes by operation (idempotent replays are not
+// applies). Kept per shard under the shard's mutex so the hot path touches
+// no shared cache line.
+type opCounts struct {
+	puts, deletes, vectorCreates, vectorDrops, vectorInserts, vectorDeletes, replays uint64
+}
+
+// shard is the state of one shard, shared by all nodes (see the package
+// doc): placement, keys, log position, TTL heap, idempotency cache and vector
+// namespaces. One RWMutex per shard keeps unrelated keys off each other's
+// locks; there is no lock shared by all shards on the request path.
+type shard struct {
+	id uint32
+
+	mu sync.RWMutex
+
+	// Placement. Written while holding both Cluster.topoMu and mu, so
+	// holding either one is enough to read it.
+	replicas []int // node indexes
+	leader   int   // node index; -1 while no replica is up
+	term     uint64
+
+	index   uint64 // log index of the last write
+	kv      map[string]*entry
+	ttl     ttlHeap
+	idem    idemCache
+	vectors map[string]*vectorNamespace
+	ops     opCounts
+
+	// nextDue is the earliest time the reaper has work here (a TTL or an
+	// idempotency entry expiring), 0 if none. Read without the lock so the
+	// reaper skips idle shards cheaply.
+	nextDue atomic.Int64
+}
+
+func newShard(id uint32) *shard {
+	return &shard{id: id, leader: -1, term: 1, kv: make(map[string]*entry)}
+}
+
+// hasReplica reports whether node holds a replica of s. Caller holds mu or
+// topoMu.
+func (s *shard) hasReplica(node int) bool {
+	for _, r := range s.replicas {
+		if r == node {
+			return true
+		}
+	}
+	return false
+}
+
+// nextVersion appends one write to the shard's log. Caller holds mu.
+func (s *shard) nextVersion() version {
+	s.index++
+	return version{term: s.term, index: s.index}
+}
+
+// due lowers nextDue to at. Caller holds mu.
+func (s *shard) due(at int64) {
+	if d := s.nextDue.Load(); d == 0 || at < d {
+		s.nextDue.Store(at)
+	}
+}
+
+// reap deletes expired keys and idempotency entries.
+func (s *shard) reap(now int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		it, ok := s.ttl.peek()
+		if !ok || it.at > now {
+			break
+		}
+		s.ttl.pop()
+		// Only delete if the key still holds the write this item was for;
+		// an overwrite left this item stale.
+		if e := s.kv[it.key]; e != nil && e.ver.index == it.idx && !e.live(now) {
+			delete(s.kv, it.key)
+		}
+	}
+	s.idem.prune(now)
+	var d int64
+	if it, ok := s.ttl.peek(); ok {
+		d = it.at
+	}
+	if x := s.idem.nextExpiry(); x != 0 && (d == 0 || x < d) {
+		d = x
+	}
+	s.nextDue.Store(d)
+}
+
+// sizes reports the stored keys (including expired ones not yet reaped),
+// TTL heap items and idempotency entries, for tests.
+func (s *shard) sizes() (keys, heap, idem int) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.kv), len(s.ttl), s.idem.len()
+}

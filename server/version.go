@@ -1,0 +1,21 @@
+package server
+
+import (
+	"strconv"
+
+	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+)
+
+// version is a write's position in its shard's log: the term the shard was
+// in and the log index. Kept as a plain value so entries carry no pointers.
+type version struct {
+	term, index uint64
+}
+
+func (v version) proto() *v1.Version { return &v1.Version{Term: v.term, Index: v.index} }
+
+func (v version) String() string {
+	return "{term " + strconv.FormatUint(v.term, 10) + ", index " + strconv.FormatUint(v.index, 10) + "}"
+}
+
+func versionOf(p *v1.Version) version { return version{term: p.GetTerm(), index: p.GetIndex()} }
