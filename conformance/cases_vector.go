@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"connectrpc.com/connect"
 
@@ -266,7 +267,7 @@ func caseVectorSearch(c *cell) error {
 		exact bool
 	}
 	for _, v := range []variant{{euclidean, bruteForce, true}, {cosine, bruteForce, true}, {innerProduct, bruteForce, true}, {euclidean, hnsw, false}} {
-		name := v.f.String() + "/" + v.t.String()
+		name := shortEnum(v.f.String(), "DISTANCE_FUNCTION_") + "/" + shortEnum(v.t.String(), "VECTOR_INDEX_TYPE_")
 		ns := c.ns(name)
 		created, err := c.createIndex(&v1.CreateVectorIndexRequest{Namespace: ns, Dimensions: 4, Distance: v.f, IndexType: v.t})
 		if isUnimplemented(err) {
@@ -347,3 +348,5 @@ func checkMatches(name string, f v1.DistanceFunction, got []*v1.VectorMatch, wan
 	}
 	return p.err()
 }
+
+func shortEnum(s, prefix string) string { return strings.ToLower(strings.TrimPrefix(s, prefix)) }

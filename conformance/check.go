@@ -88,6 +88,12 @@ func (p problems) err() error {
 	if len(p) == 0 {
 		return nil
 	}
+	// One broken rule can cascade into dozens of lines; the first few say
+	// what is wrong.
+	const show = 10
+	if len(p) > show {
+		p = append(p[:show:show], fmt.Sprintf("… and %d more", len(p)-show))
+	}
 	return errors.New(strings.Join(p, "\n"))
 }
 

@@ -21,7 +21,7 @@ import (
 	"github.com/norikv/norikv-go/internal/wire"
 )
 
-// fakeCluster is a small in-memory NoriKV (Kv, Meta, Admin; no Vector) that
+// fakeCluster is a small in-memory NoriKV (Kv, Meta, Admin, optionally Vector) that
 // follows the contract. It exists to test the suite itself: the suite must
 // pass it, and must fail it once a rule is broken (the knobs below). It is
 // not a server: one shared state, every node a replica of every shard.
@@ -38,6 +38,7 @@ type fakeCluster struct {
 	index   []uint64
 	data    map[string]fakeEntry
 	idem    map[string]fakeIdem
+	indexes map[string]*fakeIndex
 	changed chan struct{} // closed and replaced on every view change
 }
 
@@ -59,9 +60,9 @@ type fakeNode struct {
 	srv  *http.Server
 }
 
-func startFake(t *testing.T, nodes, shards int) *fakeCluster {
+func startFake(t *testing.T, nodes, shards int, withVector bool) *fakeCluster {
 	t.Helper()
-	c := &fakeCluster{shards: shards, epoch: 1, data: map[string]fakeEntry{}, idem: map[string]fakeIdem{}, changed: make(chan struct{})}
+	c := &fakeCluster{shards: shards, epoch: 1, data: map[string]fakeEntry{}, idem: map[string]fakeIdem{}, indexes: map[string]*fakeIndex{}, changed: make(chan struct{})}
 	for s := range shards {
 		c.leader = append(c.leader, s%nodes)
 		c.term = append(c.term, 1)
@@ -77,6 +78,9 @@ func startFake(t *testing.T, nodes, shards int) *fakeCluster {
 		mux.Handle(norikvv1connect.NewKvHandler(n))
 		mux.Handle(norikvv1connect.NewMetaHandler(n))
 		mux.Handle(norikvv1connect.NewAdminHandler(n))
+		if withVector {
+			mux.Handle(norikvv1connect.NewVectorHandler(fakeVector{n}))
+		}
 		var p http.Protocols
 		p.SetHTTP1(true)
 		p.SetUnencryptedHTTP2(true)

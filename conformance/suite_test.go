@@ -12,7 +12,7 @@ import (
 // reported as skipped, not passed.
 func TestSuiteAgainstFake(t *testing.T) {
 	t.Parallel()
-	fc := startFake(t, 3, 16)
+	fc := startFake(t, 3, 16, false)
 	rep, err := Run(context.Background(), Target{Addrs: fc.addrs()[:1], AllowTopologyChanges: true}, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +37,7 @@ func TestSuiteAgainstFake(t *testing.T) {
 // delete) fails cas_delete on every transport.
 func TestSuiteHasTeeth(t *testing.T) {
 	t.Parallel()
-	fc := startFake(t, 2, 8)
+	fc := startFake(t, 2, 8, false)
 	fc.ignoreDeleteIfMatch = true
 	rep, err := Run(context.Background(), Target{Addrs: fc.addrs()}, Options{Cases: []string{"cas_delete", "delete"}})
 	if err != nil {
@@ -54,5 +54,27 @@ func TestSuiteHasTeeth(t *testing.T) {
 		if res, _ := rep.Lookup("delete", tr); res.Status != StatusPass {
 			t.Errorf("delete over %s = %v %q, want pass (only delete CAS is broken)", tr, res.Status, res.Reason)
 		}
+	}
+}
+
+// TestSuiteVectorAgainstFake: the vector cases pass a brute-force fake
+// that follows the contract.
+func TestSuiteVectorAgainstFake(t *testing.T) {
+	t.Parallel()
+	fc := startFake(t, 2, 8, true)
+	rep, err := Run(context.Background(), Target{Addrs: fc.addrs()}, Options{
+		Cases: []string{"limits_vector", "vector_index", "vector_data", "vector_search"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	_ = rep.WriteTable(&b)
+	t.Log("\n" + b.String())
+	if rep.Failed() {
+		t.Fatal("the suite fails a conforming vector fake")
+	}
+	if pass, _, _ := rep.Counts(); pass != 4*10 {
+		t.Errorf("%d cells passed, want 40", pass)
 	}
 }
