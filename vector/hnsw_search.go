@@ -52,6 +52,11 @@ func (g *graph) searchLayer(s *searchScratch, q []float32, qInv float32, ep cand
 		if len(s.res) >= ef && c.dist > s.res.top().dist {
 			break // every remaining candidate is farther than our worst result
 		}
+		if len(s.cand) > 0 && !conc {
+			// The next node to expand is (usually) the current frontier
+			// minimum: start loading its neighbour block now.
+			prefetchLinks(g.block(s.cand[0].node, layer))
+		}
 		nb := g.neighbours(c.node, layer, conc, s.buf)
 		if conc {
 			s.buf = nb

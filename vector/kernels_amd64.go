@@ -23,8 +23,14 @@ func l2sqAVX2(x, y []float32) float32
 //go:noescape
 func prefetchAVX2(v []float32)
 
+//go:noescape
+func prefetchLinksAVX2(b []uint32)
+
 // prefetch hints that v will be read soon. It never faults.
 func prefetch(v []float32) { prefetchAVX2(v) }
+
+// prefetchLinks hints that neighbour block b will be read soon.
+func prefetchLinks(b []uint32) { prefetchLinksAVX2(b) }
 
 // dot returns sum(x[i]*y[i]); len(y) must be >= len(x).
 func dot(x, y []float32) float32 {

@@ -310,3 +310,21 @@ l2sqRowsAVX2store:
 l2sqRowsAVX2done:
 	VZEROUPPER
 	RET
+
+// func prefetchLinksAVX2(b []uint32)
+// Same as prefetchAVX2 for a neighbour block.
+TEXT ·prefetchLinksAVX2(SB), NOSPLIT, $0-24
+	MOVQ b_base+0(FP), SI
+	MOVQ b_len+8(FP), CX
+	SHLQ $2, CX
+	ADDQ SI, CX
+
+prefetchlinksloop:
+	CMPQ SI, CX
+	JAE  prefetchlinksdone
+	PREFETCHT0 (SI)
+	ADDQ $64, SI
+	JMP  prefetchlinksloop
+
+prefetchlinksdone:
+	RET

@@ -13,3 +13,6 @@ func prefetch(v []float32) {}
 
 func dotRows(q, rows, out []float32)  { dotRowsGo(q, rows, out) }
 func l2sqRows(q, rows, out []float32) { l2sqRowsGo(q, rows, out) }
+
+// prefetchLinks is a no-op without assembly support.
+func prefetchLinks(b []uint32) {}
