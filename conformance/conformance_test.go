@@ -1,0 +1,73 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/norikv/norikv-go/server"
+)
+
+// TestConformance runs the whole suite over the whole matrix. By default
+// it judges the embedded server (3 nodes, 64 shards, a bearer token, with
+// leader moves allowed); NORIKV_CONFORMANCE_TARGET=host:port[,host:port]
+// points it at an external cluster instead, with NORIKV_CONFORMANCE_TOKEN
+// and NORIKV_CONFORMANCE_SHARDS optional and topology changes off.
+func TestConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the full matrix takes a few seconds; skipped in -short")
+	}
+	target := externalTarget(t)
+	if target == nil {
+		const token = "conformance-token"
+		c, err := server.Start(server.Config{Nodes: 3, Shards: 64, Token: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		target = &Target{Addrs: c.Addrs(), Token: token, TotalShards: 64, AllowTopologyChanges: true}
+	}
+	rep, err := Run(context.Background(), *target, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := rep.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	// Under -v the table goes to stdout unindented, readable as is;
+	// otherwise t.Log keeps it for the failure output.
+	if testing.Verbose() {
+		fmt.Print(b.String())
+	} else {
+		t.Log("\n" + b.String())
+	}
+	if rep.Failed() {
+		t.Fatal("the target violates the contract; see the table")
+	}
+}
+
+func externalTarget(t *testing.T) *Target {
+	addrs := os.Getenv("NORIKV_CONFORMANCE_TARGET")
+	if addrs == "" {
+		return nil
+	}
+	tg := &Target{Token: os.Getenv("NORIKV_CONFORMANCE_TOKEN")}
+	for _, a := range strings.Split(addrs, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			tg.Addrs = append(tg.Addrs, a)
+		}
+	}
+	if s := os.Getenv("NORIKV_CONFORMANCE_SHARDS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("NORIKV_CONFORMANCE_SHARDS=%q: want a positive integer", s)
+		}
+		tg.TotalShards = n
+	}
+	return tg
+}
