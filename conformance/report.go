@@ -3,6 +3,7 @@ package conformance
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -129,6 +130,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "\n%s reasons:\n", strings.ToUpper(st.String()))
 		for _, g := range groups {
 			fmt.Fprintf(&b, "- %s\n", indent(g.reason))
+			if g.varies {
+				fmt.Fprintln(&b, "  (numbers above are from the first cell; they vary by cell)")
+			}
 			for _, line := range g.where(r) {
 				fmt.Fprintf(&b, "    at %s\n", line)
 			}
@@ -140,8 +144,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 
 type group struct {
 	reason string
+	varies bool // cells' reasons differ in numbers (ids, addresses, timings)
 	cells  []Result
 }
+
+// digits masks numbers so reasons that differ only in a node id, a port or
+// a timing fall into one group.
+var digits = regexp.MustCompile(`[0-9]+`)
 
 func (r *Report) group(st Status) []group {
 	var gs []group
@@ -150,11 +159,15 @@ func (r *Report) group(st Status) []group {
 		if res.Status != st {
 			continue
 		}
-		i, ok := at[res.Reason]
+		key := digits.ReplaceAllString(res.Reason, "#")
+		i, ok := at[key]
 		if !ok {
 			i = len(gs)
-			at[res.Reason] = i
+			at[key] = i
 			gs = append(gs, group{reason: res.Reason})
+		}
+		if res.Reason != gs[i].reason {
+			gs[i].varies = true
 		}
 		gs[i].cells = append(gs[i].cells, res)
 	}
