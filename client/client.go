@@ -1,0 +1,199 @@
+package norikv
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"connectrpc.com/connect"
+
+	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
+	"github.com/norikv/norikv-go/interceptors"
+	"github.com/norikv/norikv-go/internal/backoff"
+	"github.com/norikv/norikv-go/internal/routing"
+	"github.com/norikv/norikv-go/internal/topology"
+)
+
+// Client is a NoriKV client. It is safe for concurrent use; share one per
+// cluster.
+type Client struct {
+	cfg    Config
+	log    *slog.Logger
+	topo   *topology.Manager
+	retry  *interceptors.Retry
+	dialer *countingDialer
+	tr     *http.Transport
+
+	kv   norikvv1connect.KvClient
+	vec  norikvv1connect.VectorClient
+	meta norikvv1connect.MetaClient
+
+	startOnce sync.Once
+	closed    atomic.Bool
+	closeOnce sync.Once
+}
+
+var _ API = (*Client)(nil)
+
+// New validates cfg and returns a Client. It does no I/O: connections
+// open on the first call (or Connect), and the cluster watch starts then.
+func New(cfg Config) (*Client, error) {
+	seeds, useTLS, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, log: cfg.Logger, dialer: &countingDialer{}}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.tr = newTransport(&cfg, useTLS, c.dialer)
+	var httpClient connect.HTTPClient = &http.Client{Transport: c.tr}
+	if cfg.BearerToken != "" {
+		httpClient = authHTTPClient{base: httpClient.(*http.Client), value: []string{"Bearer " + cfg.BearerToken}}
+	}
+	httpClient = interceptors.NewHTTPClient(httpClient)
+
+	r := cfg.Retry
+	c.retry = interceptors.NewRetry(interceptors.RetryPolicy{
+		MaxAttempts:    r.MaxAttempts,
+		InitialDelay:   r.InitialDelay,
+		MaxDelay:       r.MaxDelay,
+		Jitter:         r.Jitter,
+		Timeout:        cfg.timeout(),
+		AttemptTimeout: r.AttemptTimeout,
+		MaxRedirects:   r.MaxRedirects,
+		BudgetRatio:    r.BudgetRatio,
+		BudgetFloor:    r.BudgetFloor,
+	})
+	pol := c.retry.Policy()
+	tcfg := topology.Config{
+		Seeds:       seeds,
+		TotalShards: cfg.TotalShards,
+		Backoff:     backoff.Policy{Initial: pol.InitialDelay, Max: pol.MaxDelay, Jitter: pol.Jitter},
+		Logger:      c.log,
+	}
+	if !cfg.DisableWatch {
+		tcfg.Watch = c.watch
+	}
+	c.topo = topology.New(tcfg)
+
+	opts := []connect.ClientOption{
+		// Small requests are sent uncompressed: compressing a 100-byte Put
+		// costs more than it saves.
+		connect.WithCompressMinBytes(1024),
+	}
+	switch cfg.Protocol {
+	case ProtocolGRPC:
+		opts = append(opts, connect.WithGRPC())
+	case ProtocolGRPCWeb:
+		opts = append(opts, connect.WithGRPCWeb())
+	}
+	if cfg.JSON {
+		opts = append(opts, connect.WithProtoJSON())
+	}
+	chain := append([]connect.Interceptor{
+		interceptors.Errors(),
+		interceptors.Validate(),
+		c.retry,
+		interceptors.Routing(c.topo),
+	}, cfg.Interceptors...)
+	callOpts := append(opts[:len(opts):len(opts)], connect.WithInterceptors(chain...))
+
+	scheme := "http://"
+	if useTLS {
+		scheme = "https://"
+	}
+	base := scheme + seeds[0]
+	c.kv = norikvv1connect.NewKvClient(httpClient, base, callOpts...)
+	c.vec = norikvv1connect.NewVectorClient(httpClient, base, callOpts...)
+	// The watch stream gets no retry/routing interceptors: it picks its
+	// node itself and reconnects on its own schedule.
+	c.meta = norikvv1connect.NewMetaClient(httpClient, base, opts...)
+	return c, nil
+}
+
+// start begins background work on first use.
+func (c *Client) start() { c.startOnce.Do(c.topo.Start) }
+
+// Connect eagerly fetches the cluster view, so the first calls go straight
+// to shard leaders. It is optional: calls work without it, going to seed
+// nodes until the view is known. It returns nil at once if the cluster
+// does not serve Meta (such servers still serve calls). Without a ctx
+// deadline it waits at most Config.Timeout.
+func (c *Client) Connect(ctx context.Context) error {
+	if c.closed.Load() {
+		return closedError("Connect")
+	}
+	if _, ok := ctx.Deadline(); !ok && c.cfg.timeout() > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout())
+		defer cancel()
+	}
+	if c.cfg.DisableWatch {
+		return c.fetchOnce(ctx)
+	}
+	c.start()
+	if err := c.topo.WaitReady(ctx); err != nil {
+		return asError(ctx, "Connect", err)
+	}
+	return nil
+}
+
+// fetchOnce reads one view from the first seed that answers.
+func (c *Client) fetchOnce(ctx context.Context) error {
+	var last error
+	for _, addr := range c.cfg.Nodes {
+		addr = interceptors.HostPort(addr)
+		sctx, cancel := context.WithCancel(ctx)
+		got := false
+		err := c.watch(sctx, addr, func(v *v1.ClusterView) {
+			got = true
+			c.topo.Apply(v)
+			cancel()
+		})
+		cancel()
+		if got || connect.CodeOf(err) == connect.CodeUnimplemented {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return asError(ctx, "Connect", errors.Join(ctx.Err(), err))
+		}
+		last = err
+	}
+	return asError(ctx, "Connect", last)
+}
+
+// watch streams Meta.WatchCluster from the node at addr.
+func (c *Client) watch(ctx context.Context, addr string, onView func(*v1.ClusterView)) error {
+	stream, err := c.meta.WatchCluster(interceptors.WithTarget(ctx, addr), &v1.ClusterView{})
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+	for stream.Receive() {
+		onView(stream.Msg())
+	}
+	return stream.Err()
+}
+
+// Close stops the cluster watch and event delivery, waits for their
+// goroutines and closes idle connections. Calls after Close return
+// ErrClosed. Close is idempotent and always returns nil.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		c.topo.Close()
+		c.tr.CloseIdleConnections()
+	})
+	return nil
+}
+
+// ShardForKey returns key's shard: jump(xxhash64(key), TotalShards), the
+// same on every NoriKV server and SDK.
+func (c *Client) ShardForKey(key string) int {
+	return routing.ShardString(key, c.cfg.TotalShards)
+}

@@ -1,0 +1,168 @@
+package norikv
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+)
+
+// Protocol selects the RPC protocol. Every NoriKV server speaks all three.
+type Protocol int
+
+const (
+	// ProtocolGRPC is gRPC over HTTP/2 (h2c without TLS). The default.
+	ProtocolGRPC Protocol = iota
+	// ProtocolConnect is the Connect protocol, over HTTP/1.1 or HTTP/2.
+	ProtocolConnect
+	// ProtocolGRPCWeb is gRPC-Web, over HTTP/1.1 or HTTP/2.
+	ProtocolGRPCWeb
+)
+
+func (p Protocol) String() string {
+	switch p {
+	case ProtocolGRPC:
+		return "grpc"
+	case ProtocolConnect:
+		return "connect"
+	case ProtocolGRPCWeb:
+		return "grpcweb"
+	}
+	return fmt.Sprintf("Protocol(%d)", int(p))
+}
+
+// HTTPVersion selects the HTTP version under the protocol.
+type HTTPVersion int
+
+const (
+	// HTTPAuto is HTTP/2 for gRPC and HTTP/1.1 for Connect and gRPC-Web.
+	HTTPAuto HTTPVersion = iota
+	// HTTP1 is HTTP/1.1. Not valid with ProtocolGRPC.
+	HTTP1
+	// HTTP2 is HTTP/2: over TLS when Config.TLS is set or a node is
+	// https://, else cleartext h2c.
+	HTTP2
+)
+
+// RetryConfig configures retries. Zero fields take the defaults below.
+type RetryConfig struct {
+	// MaxAttempts bounds attempts per call, the first included.
+	// Default 5; 1 disables retries.
+	MaxAttempts int
+	// InitialDelay is the first backoff; it doubles per retry. Default 50ms.
+	InitialDelay time.Duration
+	// MaxDelay caps one backoff. Default 2s.
+	MaxDelay time.Duration
+	// Jitter adds uniform random [0, Jitter) to each backoff. Default
+	// 100ms; negative disables.
+	Jitter time.Duration
+	// AttemptTimeout bounds one attempt (retried when hit). Default none.
+	AttemptTimeout time.Duration
+	// MaxRedirects bounds NOT_LEADER redirects per call; they are followed
+	// without backoff and do not count as attempts. Default 3.
+	MaxRedirects int
+	// BudgetRatio is the share of calls that may be retried (token
+	// bucket). Default 0.2; negative disables the budget.
+	BudgetRatio float64
+	// BudgetFloor is the retries available before traffic earns any.
+	// Default 10.
+	BudgetFloor int
+}
+
+// Config configures a Client. Only Nodes and TotalShards are required.
+type Config struct {
+	// Nodes are seed nodes, "host:port" or "http(s)://host:port". At least
+	// one. The client learns the rest of the cluster from them.
+	Nodes []string
+	// TotalShards must equal the cluster's shard count: keys are routed by
+	// it. Required, > 0.
+	TotalShards int
+	// Timeout bounds each call, retries included, unless the ctx has an
+	// earlier deadline. Default 5s; negative means no bound beyond ctx.
+	Timeout time.Duration
+	// Retry is the retry policy.
+	Retry RetryConfig
+	// Protocol is the RPC protocol. Default ProtocolGRPC.
+	Protocol Protocol
+	// HTTPVersion is the HTTP version. Default HTTPAuto.
+	HTTPVersion HTTPVersion
+	// JSON sends protobuf JSON instead of binary protobuf.
+	JSON bool
+	// TLS enables TLS with this configuration. Nodes given as https://
+	// enable TLS with the default configuration.
+	TLS *tls.Config
+	// BearerToken, if set, is sent as "Authorization: Bearer <token>" on
+	// every request.
+	BearerToken string
+	// Logger receives debug logs about topology and connections. Default:
+	// discard.
+	Logger *slog.Logger
+	// DisableWatch turns off the background Meta.WatchCluster stream. The
+	// watch is on by default (hence a Disable field: the zero Config is
+	// the recommended one). Without it the client learns leaders from
+	// NOT_LEADER hints only, and Connect fetches one view.
+	DisableWatch bool
+	// Interceptors are extra Connect interceptors, run innermost: once
+	// per attempt, after routing (interceptors.TargetFrom(ctx) names the
+	// node).
+	Interceptors []connect.Interceptor
+	// MaxIdleConnsPerHost bounds pooled idle connections per node.
+	// Default 64.
+	MaxIdleConnsPerHost int
+}
+
+// DefaultTimeout is Config.Timeout's default.
+const DefaultTimeout = 5 * time.Second
+
+// validate checks cfg and returns the seeds as host:port and whether TLS is
+// on.
+func (cfg *Config) validate() (seeds []string, useTLS bool, err error) {
+	if len(cfg.Nodes) == 0 {
+		return nil, false, errors.New("norikv: Config.Nodes needs at least one node")
+	}
+	if cfg.TotalShards <= 0 {
+		return nil, false, errors.New("norikv: Config.TotalShards must be > 0 and equal the cluster's")
+	}
+	if cfg.Protocol < ProtocolGRPC || cfg.Protocol > ProtocolGRPCWeb {
+		return nil, false, fmt.Errorf("norikv: unknown %v", cfg.Protocol)
+	}
+	if cfg.HTTPVersion < HTTPAuto || cfg.HTTPVersion > HTTP2 {
+		return nil, false, fmt.Errorf("norikv: unknown HTTPVersion %d", int(cfg.HTTPVersion))
+	}
+	if cfg.Protocol == ProtocolGRPC && cfg.HTTPVersion == HTTP1 {
+		return nil, false, errors.New("norikv: gRPC needs HTTP/2")
+	}
+	useTLS = cfg.TLS != nil
+	for _, n := range cfg.Nodes {
+		hp := n
+		switch {
+		case strings.HasPrefix(n, "https://"):
+			useTLS = true
+			hp = n[len("https://"):]
+		case strings.HasPrefix(n, "http://"):
+			hp = n[len("http://"):]
+		case strings.Contains(n, "://"):
+			return nil, false, fmt.Errorf("norikv: node %q: only http:// and https:// are supported", n)
+		}
+		hp = strings.TrimRight(hp, "/")
+		if hp == "" || strings.ContainsAny(hp, "/ ") || !strings.Contains(hp, ":") {
+			return nil, false, fmt.Errorf("norikv: node %q is not host:port", n)
+		}
+		seeds = append(seeds, hp)
+	}
+	return seeds, useTLS, nil
+}
+
+func (cfg *Config) timeout() time.Duration {
+	switch {
+	case cfg.Timeout == 0:
+		return DefaultTimeout
+	case cfg.Timeout < 0:
+		return 0
+	}
+	return cfg.Timeout
+}

@@ -1,0 +1,33 @@
+// Package norikv is the Go client for NoriKV, a sharded, Raft-replicated
+// key-value store with vector search.
+//
+// Import it as
+//
+//	import norikv "github.com/norikv/norikv-go/client"
+//
+// A Client routes every call to the node that leads the key's shard (the
+// key's xxhash64, jump-hashed over Config.TotalShards), follows NOT_LEADER
+// redirects at once, retries transient failures with backoff within a
+// retry budget, and keeps its view of the cluster current with a
+// background watch. Writes always carry an idempotency key, so a retried
+// write is applied once.
+//
+// One Client is safe for concurrent use and should be shared: it pools
+// connections. Close it when done.
+//
+// Errors: every error a call returns is an *Error (errors.As) that wraps
+// a sentinel (ErrKeyNotFound, ErrVersionMismatch, ErrAlreadyExists,
+// ErrIndexNotFound, ErrClosed) where one applies, a *ConnectionError when
+// a node could not be reached, and the underlying *connect.Error. When the
+// call's ctx ends, errors.Is(err, context.Canceled) or
+// errors.Is(err, context.DeadlineExceeded) holds.
+//
+// Options are typed per operation, so one that makes no sense for an
+// operation does not compile: WithTTL returns a PutOption only, so
+// Get(ctx, k, WithTTL(time.Second)) is a compile error, while
+// WithIdempotencyKey's IdempotencyKeyOption is a PutOption, a DeleteOption
+// and a VectorWriteOption at once.
+//
+// The mechanics live in package interceptors, usable on raw generated
+// clients too.
+package norikv

@@ -1,0 +1,69 @@
+package norikv
+
+import (
+	"context"
+
+	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+)
+
+// Put writes value under key and returns the write's Version. Options:
+// WithTTL, WithIdempotencyKey, IfMatch (compare-and-swap; a lost race is
+// ErrVersionMismatch).
+func (c *Client) Put(ctx context.Context, key string, value []byte, opts ...PutOption) (Version, error) {
+	if c.closed.Load() {
+		return Version{}, closedError("Put")
+	}
+	c.start()
+	var o putOptions
+	for _, opt := range opts {
+		opt.applyPut(&o)
+	}
+	req := &v1.PutRequest{Key: []byte(key), Value: value, TtlMs: o.ttlMs, IdempotencyKey: o.idemKey}
+	if o.hasIfMatch {
+		req.IfMatch = o.ifMatch.proto()
+	}
+	res, err := c.kv.Put(ctx, req)
+	if err != nil {
+		return Version{}, asError(ctx, "Put", err)
+	}
+	return versionFrom(res.GetVersion()), nil
+}
+
+// Get reads key. A missing or expired key is ErrKeyNotFound. Option:
+// WithConsistency (default lease).
+func (c *Client) Get(ctx context.Context, key string, opts ...GetOption) (*GetResult, error) {
+	if c.closed.Load() {
+		return nil, closedError("Get")
+	}
+	c.start()
+	var o getOptions
+	for _, opt := range opts {
+		opt.applyGet(&o)
+	}
+	res, err := c.kv.Get(ctx, &v1.GetRequest{Key: []byte(key), Consistency: o.consistency.spelling()})
+	if err != nil {
+		return nil, asError(ctx, "Get", err)
+	}
+	return &GetResult{Value: res.GetValue(), Version: versionFrom(res.GetVersion()), Meta: res.GetMeta()}, nil
+}
+
+// Delete removes key. Deleting a missing key succeeds. Options:
+// WithIdempotencyKey, IfMatch.
+func (c *Client) Delete(ctx context.Context, key string, opts ...DeleteOption) error {
+	if c.closed.Load() {
+		return closedError("Delete")
+	}
+	c.start()
+	var o deleteOptions
+	for _, opt := range opts {
+		opt.applyDelete(&o)
+	}
+	req := &v1.DeleteRequest{Key: []byte(key), IdempotencyKey: o.idemKey}
+	if o.hasIfMatch {
+		req.IfMatch = o.ifMatch.proto()
+	}
+	if _, err := c.kv.Delete(ctx, req); err != nil {
+		return asError(ctx, "Delete", err)
+	}
+	return nil
+}

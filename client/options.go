@@ -1,0 +1,145 @@
+package norikv
+
+import "time"
+
+// Options are typed per operation, after connect-go's ClientOption /
+// HandlerOption pattern: each option's constructor returns an interface
+// naming exactly the operations it applies to, so passing it to any other
+// operation is a compile error. The interfaces have unexported methods:
+// only this package can implement them.
+//
+//	option                  PutOption DeleteOption GetOption VectorWriteOption VectorReadOption VectorSearchOption
+//	WithTTL                     ✓
+//	WithIdempotencyKey          ✓         ✓                      ✓
+//	IfMatch                     ✓         ✓
+//	WithConsistency                                 ✓                             ✓                 ✓
+//	WithIncludeVectors                                                                              ✓
+
+// PutOption configures Put.
+type PutOption interface{ applyPut(*putOptions) }
+
+// GetOption configures Get.
+type GetOption interface{ applyGet(*getOptions) }
+
+// DeleteOption configures Delete.
+type DeleteOption interface{ applyDelete(*deleteOptions) }
+
+// VectorWriteOption configures VectorCreateIndex, VectorDropIndex,
+// VectorInsert and VectorDelete.
+type VectorWriteOption interface{ applyVectorWrite(*vectorWriteOptions) }
+
+// VectorReadOption configures VectorGet.
+type VectorReadOption interface{ applyVectorRead(*vectorReadOptions) }
+
+// VectorSearchOption configures VectorSearch.
+type VectorSearchOption interface{ applyVectorSearch(*vectorSearchOptions) }
+
+type putOptions struct {
+	ttlMs      uint64
+	idemKey    string
+	ifMatch    Version
+	hasIfMatch bool
+}
+
+type getOptions struct{ consistency Consistency }
+
+type deleteOptions struct {
+	idemKey    string
+	ifMatch    Version
+	hasIfMatch bool
+}
+
+type vectorWriteOptions struct{ idemKey string }
+
+type vectorReadOptions struct{ consistency Consistency }
+
+type vectorSearchOptions struct {
+	consistency    Consistency
+	includeVectors bool
+}
+
+// TTLOption is WithTTL's option: a PutOption.
+type TTLOption interface{ PutOption }
+
+// WithTTL makes a Put expire after d (rounded up to a millisecond). d <= 0
+// means no expiry.
+func WithTTL(d time.Duration) TTLOption { return ttlOption(d) }
+
+type ttlOption time.Duration
+
+func (o ttlOption) applyPut(p *putOptions) {
+	if o <= 0 {
+		p.ttlMs = 0
+		return
+	}
+	p.ttlMs = uint64((time.Duration(o) + time.Millisecond - 1) / time.Millisecond)
+}
+
+// IdempotencyKeyOption is WithIdempotencyKey's option: it applies to
+// every write.
+type IdempotencyKeyOption interface {
+	PutOption
+	DeleteOption
+	VectorWriteOption
+}
+
+// WithIdempotencyKey makes a write idempotent under key: the server applies
+// the first request with a key once and answers repeats with the first
+// result (an idempotent Put returns the first Version). Without it the
+// client still makes a random key per call, shared by the call's retries;
+// set one yourself to make retries across calls (or processes) safe.
+func WithIdempotencyKey(key string) IdempotencyKeyOption { return idemOption(key) }
+
+type idemOption string
+
+func (o idemOption) applyPut(p *putOptions)                 { p.idemKey = string(o) }
+func (o idemOption) applyDelete(p *deleteOptions)           { p.idemKey = string(o) }
+func (o idemOption) applyVectorWrite(p *vectorWriteOptions) { p.idemKey = string(o) }
+
+// IfMatchOption is IfMatch's option: a PutOption and a DeleteOption.
+type IfMatchOption interface {
+	PutOption
+	DeleteOption
+}
+
+// IfMatch makes a Put or Delete a compare-and-swap: it applies only if the
+// key's current version is v, and otherwise fails with ErrVersionMismatch.
+func IfMatch(v Version) IfMatchOption { return ifMatchOption(v) }
+
+type ifMatchOption Version
+
+func (o ifMatchOption) applyPut(p *putOptions) {
+	p.ifMatch, p.hasIfMatch = Version(o), true
+}
+
+func (o ifMatchOption) applyDelete(p *deleteOptions) {
+	p.ifMatch, p.hasIfMatch = Version(o), true
+}
+
+// ConsistencyOption is WithConsistency's option: for every read.
+type ConsistencyOption interface {
+	GetOption
+	VectorReadOption
+	VectorSearchOption
+}
+
+// WithConsistency sets a read's consistency. Default ConsistencyLease.
+// ConsistencyStaleOK reads spread over the shard's replicas.
+func WithConsistency(c Consistency) ConsistencyOption { return consistencyOption(c) }
+
+type consistencyOption Consistency
+
+func (o consistencyOption) applyGet(p *getOptions) { p.consistency = Consistency(o) }
+func (o consistencyOption) applyVectorRead(p *vectorReadOptions) {
+	p.consistency = Consistency(o)
+}
+func (o consistencyOption) applyVectorSearch(p *vectorSearchOptions) {
+	p.consistency = Consistency(o)
+}
+
+// WithIncludeVectors makes VectorSearch return each match's vector.
+func WithIncludeVectors() VectorSearchOption { return includeVectorsOption{} }
+
+type includeVectorsOption struct{}
+
+func (includeVectorsOption) applyVectorSearch(p *vectorSearchOptions) { p.includeVectors = true }

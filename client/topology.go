@@ -1,0 +1,99 @@
+package norikv
+
+import (
+	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+	"github.com/norikv/norikv-go/internal/topology"
+)
+
+// ClusterView is the cluster as the client last saw it: nodes, and for
+// each shard its replicas and leader. Epoch only grows.
+type ClusterView struct {
+	Epoch  uint64
+	Nodes  []ClusterNode
+	Shards []ShardInfo
+}
+
+// ClusterNode is one server.
+type ClusterNode struct {
+	ID   string
+	Addr string // host:port
+	Role string
+}
+
+// ShardInfo is one shard's replica set.
+type ShardInfo struct {
+	ID       uint32
+	Replicas []ShardReplica
+}
+
+// ShardReplica is one replica of a shard.
+type ShardReplica struct {
+	NodeID string
+	Leader bool
+}
+
+// TopologyEvent describes a change of cluster view, from PreviousEpoch (0
+// for the first view the client learns) to CurrentEpoch.
+type TopologyEvent struct {
+	PreviousEpoch uint64
+	CurrentEpoch  uint64
+	AddedNodes    []string // node ids
+	RemovedNodes  []string // node ids
+	LeaderChanges []LeaderChange
+}
+
+// LeaderChange is a shard whose leader moved; "" means none known.
+type LeaderChange struct {
+	Shard    uint32
+	Previous string // node id
+	Current  string // node id
+}
+
+// ClusterView returns a copy of the latest cluster view, or nil until
+// the client has one (Connect fetches it; the background watch keeps it
+// current).
+func (c *Client) ClusterView() *ClusterView {
+	v := c.topo.View()
+	if v == nil {
+		return nil
+	}
+	return viewFrom(v)
+}
+
+func viewFrom(v *v1.ClusterView) *ClusterView {
+	out := &ClusterView{Epoch: v.GetEpoch()}
+	for _, n := range v.GetNodes() {
+		out.Nodes = append(out.Nodes, ClusterNode{ID: n.GetId(), Addr: n.GetAddr(), Role: n.GetRole()})
+	}
+	for _, s := range v.GetShards() {
+		si := ShardInfo{ID: s.GetId()}
+		for _, r := range s.GetReplicas() {
+			si.Replicas = append(si.Replicas, ShardReplica{NodeID: r.GetNodeId(), Leader: r.GetLeader()})
+		}
+		out.Shards = append(out.Shards, si)
+	}
+	return out
+}
+
+// OnTopologyChange calls fn for every later change of cluster view (epoch
+// change), with the nodes added and removed and the leaders that moved.
+// Each subscriber has its own goroutine and queue, so a slow fn delays
+// only its own events, never the watch or other subscribers. Events for
+// one subscriber arrive in order, one at a time. unsubscribe stops
+// delivery (a callback already running finishes); it is idempotent and
+// safe to call from fn. Close stops all deliveries.
+func (c *Client) OnTopologyChange(fn func(TopologyEvent)) (unsubscribe func()) {
+	c.start()
+	return c.topo.Subscribe(func(e topology.Event) {
+		ev := TopologyEvent{
+			PreviousEpoch: e.PreviousEpoch,
+			CurrentEpoch:  e.CurrentEpoch,
+			AddedNodes:    e.AddedNodes,
+			RemovedNodes:  e.RemovedNodes,
+		}
+		for _, lc := range e.LeaderChanges {
+			ev.LeaderChanges = append(ev.LeaderChanges, LeaderChange(lc))
+		}
+		fn(ev)
+	})
+}

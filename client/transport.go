@@ -1,0 +1,100 @@
+package norikv
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// countingDialer dials TCP and counts the connections that are open, so
+// Stats reports what the OS sees rather than what the pool believes.
+type countingDialer struct {
+	d      net.Dialer
+	active atomic.Int64
+	dialed atomic.Uint64
+	failed atomic.Uint64
+}
+
+func (cd *countingDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := cd.d.DialContext(ctx, network, addr)
+	if err != nil {
+		cd.failed.Add(1)
+		return nil, err
+	}
+	cd.active.Add(1)
+	cd.dialed.Add(1)
+	return &countedConn{Conn: c, d: cd}, nil
+}
+
+// countedConn decrements the dialer's count once, on the first Close.
+type countedConn struct {
+	net.Conn
+	d      *countingDialer
+	closed atomic.Bool
+}
+
+func (c *countedConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.d.active.Add(-1)
+	}
+	return c.Conn.Close()
+}
+
+// newTransport builds the one pooled transport of a client. The HTTP
+// version is chosen here: h2c (cleartext HTTP/2) uses Go's native
+// UnencryptedHTTP2 protocol, no x/net needed.
+func newTransport(cfg *Config, useTLS bool, dialer *countingDialer) *http.Transport {
+	idle := cfg.MaxIdleConnsPerHost
+	if idle <= 0 {
+		idle = 64
+	}
+	tr := &http.Transport{
+		DialContext:           dialer.DialContext,
+		MaxIdleConns:          0, // bounded per host below
+		MaxIdleConnsPerHost:   idle,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: 0,
+		DisableCompression:    true, // Connect negotiates its own compression
+	}
+	version := cfg.HTTPVersion
+	if version == HTTPAuto {
+		version = HTTP1
+		if cfg.Protocol == ProtocolGRPC {
+			version = HTTP2
+		}
+	}
+	var p http.Protocols
+	switch {
+	case version == HTTP2 && useTLS:
+		p.SetHTTP2(true)
+		tr.ForceAttemptHTTP2 = true
+	case version == HTTP2:
+		p.SetUnencryptedHTTP2(true)
+	default:
+		p.SetHTTP1(true)
+	}
+	tr.Protocols = &p
+	if useTLS {
+		if cfg.TLS != nil {
+			tr.TLSClientConfig = cfg.TLS.Clone()
+		} else {
+			tr.TLSClientConfig = nil // system roots
+		}
+	}
+	return tr
+}
+
+// authHTTPClient adds the bearer token. The header value is built once;
+// setting it costs no allocation per request.
+type authHTTPClient struct {
+	base  *http.Client
+	value []string
+}
+
+func (c authHTTPClient) Do(req *http.Request) (*http.Response, error) {
+	req.Header["Authorization"] = c.value
+	return c.base.Do(req)
+}

@@ -1,0 +1,146 @@
+package norikv
+
+import (
+	"context"
+	"math"
+	"time"
+
+	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+)
+
+// u32 converts a count for the wire; out-of-range values become 0, which
+// validation rejects with a message naming the field, instead of wrapping
+// into a valid-looking number.
+func u32(n int) uint32 {
+	if n <= 0 || n > math.MaxUint32 {
+		return 0
+	}
+	return uint32(n)
+}
+
+// VectorCreateIndex creates the vector index of namespace. created is false
+// if it already existed. Option: WithIdempotencyKey.
+func (c *Client) VectorCreateIndex(ctx context.Context, namespace string, dimensions int, distance DistanceFunction, indexType VectorIndexType, opts ...VectorWriteOption) (created bool, err error) {
+	if c.closed.Load() {
+		return false, closedError("VectorCreateIndex")
+	}
+	c.start()
+	var o vectorWriteOptions
+	for _, opt := range opts {
+		opt.applyVectorWrite(&o)
+	}
+	res, err := c.vec.CreateIndex(ctx, &v1.CreateVectorIndexRequest{
+		Namespace:      namespace,
+		Dimensions:     u32(dimensions),
+		Distance:       v1.DistanceFunction(distance),
+		IndexType:      v1.VectorIndexType(indexType),
+		IdempotencyKey: o.idemKey,
+	})
+	if err != nil {
+		return false, asError(ctx, "VectorCreateIndex", err)
+	}
+	return res.GetCreated(), nil
+}
+
+// VectorDropIndex drops namespace's index and its vectors. dropped is
+// false if there was none. Option: WithIdempotencyKey.
+func (c *Client) VectorDropIndex(ctx context.Context, namespace string, opts ...VectorWriteOption) (dropped bool, err error) {
+	if c.closed.Load() {
+		return false, closedError("VectorDropIndex")
+	}
+	c.start()
+	var o vectorWriteOptions
+	for _, opt := range opts {
+		opt.applyVectorWrite(&o)
+	}
+	res, err := c.vec.DropIndex(ctx, &v1.DropVectorIndexRequest{Namespace: namespace, IdempotencyKey: o.idemKey})
+	if err != nil {
+		return false, asError(ctx, "VectorDropIndex", err)
+	}
+	return res.GetDropped(), nil
+}
+
+// VectorInsert inserts or replaces the vector id in namespace and returns
+// the write's Version. Option: WithIdempotencyKey.
+func (c *Client) VectorInsert(ctx context.Context, namespace, id string, vector []float32, opts ...VectorWriteOption) (Version, error) {
+	if c.closed.Load() {
+		return Version{}, closedError("VectorInsert")
+	}
+	c.start()
+	var o vectorWriteOptions
+	for _, opt := range opts {
+		opt.applyVectorWrite(&o)
+	}
+	res, err := c.vec.Insert(ctx, &v1.VectorInsertRequest{Namespace: namespace, Id: id, Vector: vector, IdempotencyKey: o.idemKey})
+	if err != nil {
+		return Version{}, asError(ctx, "VectorInsert", err)
+	}
+	return versionFrom(res.GetVersion()), nil
+}
+
+// VectorSearch returns the k nearest vectors to query in namespace,
+// nearest first. Options: WithIncludeVectors, WithConsistency.
+func (c *Client) VectorSearch(ctx context.Context, namespace string, query []float32, k int, opts ...VectorSearchOption) (*VectorSearchResult, error) {
+	if c.closed.Load() {
+		return nil, closedError("VectorSearch")
+	}
+	c.start()
+	var o vectorSearchOptions
+	for _, opt := range opts {
+		opt.applyVectorSearch(&o)
+	}
+	res, err := c.vec.Search(ctx, &v1.VectorSearchRequest{
+		Namespace:      namespace,
+		Query:          query,
+		K:              u32(k),
+		IncludeVectors: o.includeVectors,
+		Consistency:    o.consistency.spelling(),
+	})
+	if err != nil {
+		return nil, asError(ctx, "VectorSearch", err)
+	}
+	out := &VectorSearchResult{
+		Matches:    make([]VectorMatch, len(res.GetMatches())),
+		SearchTime: time.Duration(res.GetSearchTimeUs()) * time.Microsecond,
+	}
+	for i, m := range res.GetMatches() {
+		out.Matches[i] = VectorMatch{ID: m.GetId(), Distance: m.GetDistance(), Vector: m.GetVector()}
+	}
+	return out, nil
+}
+
+// VectorGet returns the vector id of namespace; found is false if there is
+// none. Option: WithConsistency.
+func (c *Client) VectorGet(ctx context.Context, namespace, id string, opts ...VectorReadOption) (vector []float32, found bool, err error) {
+	if c.closed.Load() {
+		return nil, false, closedError("VectorGet")
+	}
+	c.start()
+	var o vectorReadOptions
+	for _, opt := range opts {
+		opt.applyVectorRead(&o)
+	}
+	res, err := c.vec.Get(ctx, &v1.VectorGetRequest{Namespace: namespace, Id: id, Consistency: o.consistency.spelling()})
+	if err != nil {
+		return nil, false, asError(ctx, "VectorGet", err)
+	}
+	return res.GetVector(), res.GetFound(), nil
+}
+
+// VectorDelete deletes the vector id of namespace; deleted is false if
+// there was none. Option: WithIdempotencyKey.
+func (c *Client) VectorDelete(ctx context.Context, namespace, id string, opts ...VectorWriteOption) (deleted bool, err error) {
+	if c.closed.Load() {
+		return false, closedError("VectorDelete")
+	}
+	c.start()
+	var o vectorWriteOptions
+	for _, opt := range opts {
+		opt.applyVectorWrite(&o)
+	}
+	res, err := c.vec.Delete(ctx, &v1.VectorDeleteRequest{Namespace: namespace, Id: id, IdempotencyKey: o.idemKey})
+	if err != nil {
+		return false, asError(ctx, "VectorDelete", err)
+	}
+	return res.GetDeleted(), nil
+}

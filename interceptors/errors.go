@@ -1,0 +1,215 @@
+package interceptors
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"connectrpc.com/connect"
+
+	"github.com/norikv/norikv-go/internal/wire"
+)
+
+// Sentinel errors, for errors.Is. Every SDK error that means one of these
+// wraps it.
+var (
+	// ErrKeyNotFound: Get of a missing or expired key (NOT_FOUND, or OK
+	// with an unset version from servers that answer that way).
+	ErrKeyNotFound = errors.New("norikv: key not found")
+	// ErrVersionMismatch: a compare-and-swap (IfMatch) lost.
+	ErrVersionMismatch = errors.New("norikv: version mismatch")
+	// ErrAlreadyExists: the server answered ALREADY_EXISTS.
+	ErrAlreadyExists = errors.New("norikv: already exists")
+	// ErrIndexNotFound: a vector call named a namespace with no index.
+	ErrIndexNotFound = errors.New("norikv: vector index not found")
+	// ErrClosed: the client was closed before the call.
+	ErrClosed = errors.New("norikv: client closed")
+)
+
+// Error is the one error type every SDK call returns. It carries the
+// status code, the server's message and where the call was going, and
+// wraps both the matching sentinel (ErrKeyNotFound, ...) and the
+// underlying cause (a *connect.Error, a *ConnectionError, a context
+// error), so errors.Is and errors.As see through it.
+type Error struct {
+	// Code is the Connect/gRPC status code.
+	Code connect.Code
+	// Message is the server's (or the SDK's) message, without prefixes.
+	Message string
+	// Operation is the RPC, e.g. "Put" or "VectorSearch".
+	Operation string
+	// Key is the request's key, when it has one.
+	Key string
+	// Namespace is the request's vector namespace, when it has one.
+	Namespace string
+
+	sentinel error
+	cause    error
+}
+
+// NewError builds an *Error; sentinel and cause may be nil.
+func NewError(code connect.Code, msg string, sentinel, cause error) *Error {
+	return &Error{Code: code, Message: msg, sentinel: sentinel, cause: cause}
+}
+
+// Error formats as "norikv: Put key "k": not_found: message".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("norikv: ")
+	if e.Operation != "" {
+		b.WriteString(e.Operation)
+		b.WriteByte(' ')
+	}
+	if e.Key != "" {
+		b.WriteString("key ")
+		b.WriteString(strconv.Quote(e.Key))
+		b.WriteByte(' ')
+	}
+	if e.Namespace != "" {
+		b.WriteString("namespace ")
+		b.WriteString(strconv.Quote(e.Namespace))
+		b.WriteByte(' ')
+	}
+	b.WriteString(e.Code.String())
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel and the cause, whichever are set.
+func (e *Error) Unwrap() []error {
+	switch {
+	case e.sentinel != nil && e.cause != nil:
+		return []error{e.sentinel, e.cause}
+	case e.sentinel != nil:
+		return []error{e.sentinel}
+	case e.cause != nil:
+		return []error{e.cause}
+	}
+	return nil
+}
+
+// ConnectionError reports that a node could not be reached: refused,
+// reset, timed out while dialing, or a DNS failure. The *Error a call
+// returns wraps it, so errors.As finds both.
+type ConnectionError struct {
+	Addr string // host:port, when known
+	Err  error  // the network error
+}
+
+func (e *ConnectionError) Error() string {
+	if e.Addr == "" {
+		return "norikv: connection failed: " + e.Err.Error()
+	}
+	return "norikv: cannot reach " + e.Addr + ": " + e.Err.Error()
+}
+
+// Unwrap returns the network error.
+func (e *ConnectionError) Unwrap() error { return e.Err }
+
+// connectionFailure finds a network-level failure in err's chain and
+// returns it as a *ConnectionError, or nil if err is not one.
+func connectionFailure(err error) *ConnectionError {
+	var ce *ConnectionError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	var op *net.OpError
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &op):
+		addr := ""
+		if op.Addr != nil {
+			addr = op.Addr.String()
+		}
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			if u, perr := url.Parse(ue.URL); perr == nil {
+				addr = u.Host
+			}
+		}
+		return &ConnectionError{Addr: addr, Err: op}
+	case errors.As(err, &dns):
+		return &ConnectionError{Addr: dns.Name, Err: dns}
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
+		return &ConnectionError{Err: err}
+	}
+	return nil
+}
+
+// IsConnectionFailure reports whether err means the node was not reached
+// or dropped the connection: such calls are safe to retry elsewhere.
+func IsConnectionFailure(err error) bool { return connectionFailure(err) != nil }
+
+// Convert turns any error from a generated client into an *Error per the
+// SDK's error table. op names the RPC; ctx is the caller's context, so a
+// call that ended because ctx did reports context.Canceled or
+// context.DeadlineExceeded.
+func Convert(ctx context.Context, op string, err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Operation == "" {
+			e.Operation = op
+		}
+		return e
+	}
+	code := connect.CodeOf(err)
+	msg := err.Error()
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		msg = ce.Message()
+	}
+	e = &Error{Code: code, Message: msg, Operation: op, cause: err}
+	if cerr := ctx.Err(); cerr != nil {
+		// The caller's ctx ended the call: report it as such, whatever the
+		// transport said, and keep both so errors.Is(err, ctx error) holds.
+		if !errors.Is(err, cerr) {
+			e.cause = errors.Join(cerr, err)
+		}
+		e.Code = ctxCode(cerr)
+		return e
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		e.Code = ctxCode(err)
+	}
+	switch code {
+	case connect.CodeNotFound:
+		if strings.HasPrefix(op, "Vector") {
+			e.sentinel = ErrIndexNotFound
+		} else {
+			e.sentinel = ErrKeyNotFound
+		}
+	case connect.CodeAlreadyExists:
+		e.sentinel = ErrAlreadyExists
+	case connect.CodeFailedPrecondition:
+		if _, nl := wire.ParseNotLeader(err); nl {
+			break
+		}
+		low := strings.ToLower(msg)
+		if !strings.HasPrefix(op, "Vector") || strings.Contains(low, "version") || strings.Contains(low, "cas") {
+			e.sentinel = ErrVersionMismatch
+		}
+	case connect.CodeUnavailable, connect.CodeUnknown, connect.CodeDeadlineExceeded:
+		if c := connectionFailure(err); c != nil {
+			e.cause = errors.Join(c, err)
+		}
+	}
+	return e
+}
+
+// ctxCode is the status code for a context error.
+func ctxCode(err error) connect.Code {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return connect.CodeDeadlineExceeded
+	}
+	return connect.CodeCanceled
+}

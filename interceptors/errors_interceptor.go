@@ -1,0 +1,86 @@
+package interceptors
+
+import (
+	"context"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
+)
+
+// Errors returns the interceptor that turns every error of a unary call
+// into an *Error (see Convert), naming the operation and the key or
+// namespace. It also reports a Get answered OK with an unset version (the
+// Rust server's way to say "missing") as ErrKeyNotFound. Put it outermost,
+// so it sees the final error after retries.
+func Errors() connect.Interceptor { return errorsInterceptor{} }
+
+type errorsInterceptor struct{}
+
+func (errorsInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		res, err := next(ctx, req)
+		if err == nil {
+			if r, ok := res.Any().(*v1.GetResponse); ok && r.GetVersion() == nil {
+				e := &Error{Code: connect.CodeNotFound, Message: "key not found", sentinel: ErrKeyNotFound}
+				fill(e, req)
+				return nil, e
+			}
+			return res, nil
+		}
+		e := Convert(ctx, OperationName(req.Spec().Procedure), err)
+		fill(e, req)
+		return nil, e
+	}
+}
+
+// fill names the operation and the key or namespace of req in e.
+func fill(e *Error, req connect.AnyRequest) {
+	if e.Operation == "" {
+		e.Operation = OperationName(req.Spec().Procedure)
+	}
+	switch m := req.Any().(type) {
+	case interface{ GetKey() []byte }:
+		if e.Key == "" {
+			e.Key = string(m.GetKey())
+		}
+	case interface{ GetNamespace() string }:
+		if e.Namespace == "" {
+			e.Namespace = m.GetNamespace()
+		}
+	}
+}
+
+func (errorsInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (errorsInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}
+
+var operations = map[string]string{
+	norikvv1connect.KvPutProcedure:              "Put",
+	norikvv1connect.KvGetProcedure:              "Get",
+	norikvv1connect.KvDeleteProcedure:           "Delete",
+	norikvv1connect.VectorCreateIndexProcedure:  "VectorCreateIndex",
+	norikvv1connect.VectorDropIndexProcedure:    "VectorDropIndex",
+	norikvv1connect.VectorInsertProcedure:       "VectorInsert",
+	norikvv1connect.VectorDeleteProcedure:       "VectorDelete",
+	norikvv1connect.VectorSearchProcedure:       "VectorSearch",
+	norikvv1connect.VectorGetProcedure:          "VectorGet",
+	norikvv1connect.MetaWatchClusterProcedure:   "WatchCluster",
+	norikvv1connect.AdminTransferShardProcedure: "TransferShard",
+	norikvv1connect.AdminSnapshotShardProcedure: "SnapshotShard",
+}
+
+// OperationName is the SDK's name for a procedure: "Put" for
+// /norikv.v1.Kv/Put, "VectorSearch" for /norikv.v1.Vector/Search.
+func OperationName(procedure string) string {
+	if op, ok := operations[procedure]; ok {
+		return op
+	}
+	return procedure[strings.LastIndexByte(procedure, '/')+1:]
+}

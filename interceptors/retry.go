@@ -1,0 +1,226 @@
+package interceptors
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/norikv/norikv-go/internal/backoff"
+	"github.com/norikv/norikv-go/internal/wire"
+)
+
+// RetryPolicy configures the Retry interceptor. Zero fields take the
+// defaults noted on each.
+type RetryPolicy struct {
+	// MaxAttempts bounds attempts per call, the first included. Default 5;
+	// 1 disables retries (NOT_LEADER redirects still happen).
+	MaxAttempts int
+	// InitialDelay is the first backoff. Default 50ms. Each further retry
+	// doubles it, up to MaxDelay.
+	InitialDelay time.Duration
+	// MaxDelay caps one backoff. Default 2s.
+	MaxDelay time.Duration
+	// Jitter adds a uniform random [0, Jitter) to each backoff. Default
+	// 100ms; negative disables.
+	Jitter time.Duration
+	// Timeout bounds the whole call, retries included, unless the caller's
+	// ctx has an earlier deadline. 0: no bound beyond ctx.
+	Timeout time.Duration
+	// AttemptTimeout bounds one attempt; an attempt that hits it is
+	// retried. 0: none.
+	AttemptTimeout time.Duration
+	// MaxRedirects bounds NOT_LEADER redirects per call. They are followed
+	// at once, without backoff, and do not count as attempts. Default 3.
+	MaxRedirects int
+	// BudgetRatio is the share of requests that may be retried: every
+	// request earns BudgetRatio tokens, every retry spends one. Default
+	// 0.2; negative disables the budget.
+	BudgetRatio float64
+	// BudgetFloor is the retries allowed before any traffic earned them,
+	// and the bucket's minimum capacity. Default 10.
+	BudgetFloor int
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = 5
+	}
+	if p.InitialDelay <= 0 {
+		p.InitialDelay = 50 * time.Millisecond
+	}
+	if p.MaxDelay <= 0 {
+		p.MaxDelay = 2 * time.Second
+	}
+	if p.Jitter == 0 {
+		p.Jitter = 100 * time.Millisecond
+	} else if p.Jitter < 0 {
+		p.Jitter = 0
+	}
+	if p.MaxRedirects <= 0 {
+		p.MaxRedirects = 3
+	}
+	if p.BudgetRatio == 0 {
+		p.BudgetRatio = 0.2
+	}
+	if p.BudgetFloor <= 0 {
+		p.BudgetFloor = 10
+	}
+	return p
+}
+
+// RetryStats are the Retry interceptor's counters since it was made.
+type RetryStats struct {
+	Requests        uint64 // calls started
+	Retries         uint64 // attempts after a backoff
+	Redirects       uint64 // attempts after a NOT_LEADER hint
+	Failures        uint64 // calls that returned an error
+	BudgetExhausted uint64 // retries refused by the budget
+	BudgetTokens    int    // retries the budget would allow now
+}
+
+// Retry is the retry interceptor. It retries UNAVAILABLE, ABORTED,
+// RESOURCE_EXHAUSTED, an attempt's own timeout and connection failures
+// with exponential backoff and jitter, within MaxAttempts, the retry
+// budget and the caller's ctx; it follows NOT_LEADER hints at once. Other
+// codes (INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, ALREADY_EXISTS,
+// UNAUTHENTICATED, PERMISSION_DENIED, ...) are returned as they are.
+//
+// Writes are made safe to retry first: a Put, Delete or vector write
+// without an idempotency key gets a random one, the same on every attempt,
+// so the server applies the write once however many attempts reach it.
+// The request message is modified in place.
+//
+// Place it inside Errors and outside Routing, so each attempt is routed
+// afresh.
+type Retry struct {
+	p      RetryPolicy
+	bo     backoff.Policy
+	budget *backoff.Budget
+
+	requests, retries, redirects, failures, exhausted atomic.Uint64
+}
+
+// NewRetry returns a Retry interceptor for p.
+func NewRetry(p RetryPolicy) *Retry {
+	p = p.withDefaults()
+	r := &Retry{p: p, bo: backoff.Policy{Initial: p.InitialDelay, Max: p.MaxDelay, Jitter: p.Jitter}}
+	if p.BudgetRatio > 0 {
+		r.budget = backoff.NewBudget(p.BudgetRatio, p.BudgetFloor, max(p.BudgetFloor, 100))
+	}
+	return r
+}
+
+// Policy returns the policy in force, defaults filled in.
+func (r *Retry) Policy() RetryPolicy { return r.p }
+
+// Stats returns the counters.
+func (r *Retry) Stats() RetryStats {
+	return RetryStats{
+		Requests:        r.requests.Load(),
+		Retries:         r.retries.Load(),
+		Redirects:       r.redirects.Load(),
+		Failures:        r.failures.Load(),
+		BudgetExhausted: r.exhausted.Load(),
+		BudgetTokens:    r.budget.Tokens(),
+	}
+}
+
+// WrapUnary implements connect.Interceptor.
+func (r *Retry) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		r.requests.Add(1)
+		r.budget.Deposit()
+		if r.p.Timeout > 0 {
+			if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > r.p.Timeout {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, r.p.Timeout)
+				defer cancel()
+			}
+		}
+		StampIdempotencyKey(req.Any())
+		res, err := r.loop(ctx, req, next)
+		if err != nil {
+			r.failures.Add(1)
+		}
+		return res, err
+	}
+}
+
+func (r *Retry) loop(ctx context.Context, req connect.AnyRequest, next connect.UnaryFunc) (connect.AnyResponse, error) {
+	redirects, attempt := 0, 0
+	for {
+		actx, cancel := ctx, context.CancelFunc(nil)
+		if r.p.AttemptTimeout > 0 {
+			actx, cancel = context.WithTimeout(ctx, r.p.AttemptTimeout)
+		}
+		res, err := next(actx, req)
+		if cancel != nil {
+			cancel()
+		}
+		if err == nil {
+			return res, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctxError(ctx, err)
+		}
+		hint, notLeader := wire.ParseNotLeader(err)
+		if notLeader && (hint.LeaderID != "" || hint.LeaderAddr != "") && redirects < r.p.MaxRedirects {
+			redirects++
+			r.redirects.Add(1)
+			continue
+		}
+		if !notLeader && !Retryable(err) {
+			return nil, err
+		}
+		if attempt+1 >= r.p.MaxAttempts {
+			return nil, err
+		}
+		if !r.budget.Withdraw() {
+			r.exhausted.Add(1)
+			return nil, err
+		}
+		r.retries.Add(1)
+		if serr := backoff.Sleep(ctx, r.bo.Delay(attempt)); serr != nil {
+			return nil, ctxError(ctx, err)
+		}
+		attempt++
+	}
+}
+
+// ctxError is the error for a call whose ctx ended: it matches the ctx's
+// error with errors.Is and keeps the last attempt's error for the message.
+func ctxError(ctx context.Context, last error) error {
+	cerr := ctx.Err()
+	if errors.Is(last, cerr) {
+		return last
+	}
+	return connect.NewError(ctxCode(cerr), errors.Join(cerr, last))
+}
+
+// Retryable reports whether a failed attempt may be retried: UNAVAILABLE,
+// ABORTED, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED (an attempt's own
+// timeout; the caller's ctx is checked separately) and connection
+// failures.
+func Retryable(err error) bool {
+	switch connect.CodeOf(err) {
+	case connect.CodeUnavailable, connect.CodeAborted, connect.CodeResourceExhausted, connect.CodeDeadlineExceeded:
+		return true
+	case connect.CodeInvalidArgument, connect.CodeNotFound, connect.CodeFailedPrecondition,
+		connect.CodeAlreadyExists, connect.CodeUnauthenticated, connect.CodePermissionDenied:
+		return false
+	}
+	return IsConnectionFailure(err)
+}
+
+// WrapStreamingClient implements connect.Interceptor; streams pass through.
+func (r *Retry) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+// WrapStreamingHandler implements connect.Interceptor; streams pass through.
+func (r *Retry) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}

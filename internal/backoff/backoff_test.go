@@ -1,0 +1,67 @@
+package backoff
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestPolicyDelayGrowsAndCaps(t *testing.T) {
+	p := Policy{Initial: 10 * time.Millisecond, Max: 80 * time.Millisecond}
+	want := []time.Duration{10, 20, 40, 80, 80, 80}
+	for i, w := range want {
+		if got := p.Delay(i); got != w*time.Millisecond {
+			t.Errorf("Delay(%d) = %v, want %v", i, got, w*time.Millisecond)
+		}
+	}
+}
+
+func TestPolicyJitterBounded(t *testing.T) {
+	p := Policy{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Jitter: 5 * time.Millisecond}
+	for range 1000 {
+		d := p.Delay(3)
+		if d < 10*time.Millisecond || d >= 15*time.Millisecond {
+			t.Fatalf("Delay = %v, want [10ms,15ms)", d)
+		}
+	}
+}
+
+func TestSleepCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(10 * time.Millisecond); cancel() }()
+	start := time.Now()
+	if err := Sleep(ctx, time.Minute); err != context.Canceled {
+		t.Fatalf("Sleep err = %v", err)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("Sleep returned after %v", el)
+	}
+}
+
+func TestBudget(t *testing.T) {
+	b := NewBudget(0.1, 3, 10)
+	for i := range 3 {
+		if !b.Withdraw() {
+			t.Fatalf("withdraw %d refused", i)
+		}
+	}
+	if b.Withdraw() {
+		t.Fatal("empty budget allowed a retry")
+	}
+	for range 10 { // 10 requests at 10% earn one retry
+		b.Deposit()
+	}
+	if !b.Withdraw() || b.Withdraw() {
+		t.Fatal("want exactly one retry after 10 requests")
+	}
+	for range 1000 {
+		b.Deposit()
+	}
+	if got := b.Tokens(); got != 10 {
+		t.Fatalf("tokens = %d, want cap 10", got)
+	}
+	var nilB *Budget
+	if !nilB.Withdraw() {
+		t.Fatal("nil budget must allow")
+	}
+}

@@ -1,0 +1,391 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+
+	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+	"github.com/norikv/norikv-go/internal/backoff"
+)
+
+// WatchFunc opens Meta.WatchCluster on the node at addr and calls onView for
+// every message until the stream ends; it returns the stream's error (nil
+// at a clean end). It must return promptly once ctx is done.
+type WatchFunc func(ctx context.Context, addr string, onView func(*v1.ClusterView)) error
+
+// Config configures a Manager.
+type Config struct {
+	Seeds       []string // host:port, at least one
+	TotalShards int
+	// Watch opens the cluster watch. Nil means no watch: the manager
+	// learns leaders only from NOT_LEADER hints.
+	Watch WatchFunc
+	// Backoff paces watch reconnects.
+	Backoff backoff.Policy
+	// UnimplementedDelay is the wait before asking again a cluster whose
+	// nodes answered UNIMPLEMENTED for Meta. Default 30s.
+	UnimplementedDelay time.Duration
+	// DownFor is how long an unreachable address is skipped when a seed
+	// or replica is picked round-robin. Default 1s.
+	DownFor time.Duration
+	Logger  *slog.Logger
+}
+
+// minRefreshInterval keeps a storm of NOT_LEADER replies from restarting
+// the watch stream more often than this.
+const minRefreshInterval = 200 * time.Millisecond
+
+// Manager is one client's view of the cluster. Its methods are safe for
+// concurrent use.
+type Manager struct {
+	cfg     Config
+	seeds   []string
+	log     *slog.Logger
+	snap    atomic.Pointer[snapshot]
+	leaders []atomic.Pointer[leader]
+	rr      atomic.Uint32
+	down    sync.Map // addr → int64 unix nanos until which it is skipped
+
+	applyMu sync.Mutex // serialises view application and its events
+
+	refresh chan struct{} // cap 1: coalesces refresh requests
+	ready   chan struct{} // closed once a view arrived or Meta is unimplemented
+	readyMu sync.Once
+	lastErr atomic.Pointer[errBox]
+
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	startOnce sync.Once
+	closeOnce sync.Once
+	watching  atomic.Bool
+
+	views atomic.Uint64 // views applied
+
+	subsMu  sync.Mutex
+	subs    map[uint64]*subscriber
+	nextSub uint64
+}
+
+type errBox struct{ err error }
+
+// New returns a Manager. It does no I/O; Start begins the watch.
+func New(cfg Config) *Manager {
+	if cfg.UnimplementedDelay <= 0 {
+		cfg.UnimplementedDelay = 30 * time.Second
+	}
+	if cfg.DownFor <= 0 {
+		cfg.DownFor = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Manager{
+		cfg:     cfg,
+		seeds:   append([]string(nil), cfg.Seeds...),
+		log:     cfg.Logger,
+		leaders: make([]atomic.Pointer[leader], cfg.TotalShards),
+		refresh: make(chan struct{}, 1),
+		ready:   make(chan struct{}),
+		ctx:     ctx,
+		cancel:  cancel,
+		subs:    map[uint64]*subscriber{},
+	}
+}
+
+// TotalShards is the configured shard count.
+func (m *Manager) TotalShards() int { return m.cfg.TotalShards }
+
+// Route returns the address to send a request for shard to. Leader-bound
+// requests go to the cached leader; stale reads (needLeader false) spread
+// over the shard's replicas. Without a known leader or replicas the
+// request goes to a seed node, round-robin, and a NOT_LEADER reply will
+// teach the leader.
+func (m *Manager) Route(shard int, needLeader bool) string {
+	if shard >= 0 && shard < len(m.leaders) {
+		s := m.snap.Load()
+		if !needLeader && s != nil && len(s.replicas[shard]) > 0 {
+			return m.pick(s.replicas[shard])
+		}
+		if l := m.leaders[shard].Load(); l != nil {
+			return l.addr
+		}
+		if s != nil && len(s.replicas[shard]) > 0 {
+			return m.pick(s.replicas[shard])
+		}
+	}
+	return m.pick(m.seeds)
+}
+
+// pick returns the next address of addrs round-robin, skipping ones
+// recently found unreachable unless all are.
+func (m *Manager) pick(addrs []string) string {
+	n := uint32(len(addrs))
+	start := m.rr.Add(1)
+	now := int64(0)
+	for i := range n {
+		a := addrs[(start+i)%n]
+		until, ok := m.down.Load(a)
+		if !ok {
+			return a
+		}
+		if now == 0 {
+			now = time.Now().UnixNano()
+		}
+		if until.(int64) < now {
+			m.down.Delete(a)
+			return a
+		}
+	}
+	return addrs[start%n]
+}
+
+// NotLeader records a NOT_LEADER reply for shard naming the leader by id
+// and/or address, asks for a view refresh, and returns the address the
+// next attempt should use ("" if the leader is unknown: the next attempt
+// falls back to replicas or seeds).
+func (m *Manager) NotLeader(shard int, leaderID, leaderAddr string) string {
+	if leaderAddr == "" && leaderID != "" {
+		if s := m.snap.Load(); s != nil {
+			leaderAddr = s.nodes[leaderID]
+		}
+	}
+	if shard >= 0 && shard < len(m.leaders) {
+		if leaderAddr != "" {
+			m.leaders[shard].Store(&leader{id: leaderID, addr: leaderAddr})
+		} else {
+			m.leaders[shard].Store(nil)
+		}
+	}
+	m.RequestRefresh()
+	return leaderAddr
+}
+
+// Unreachable records that addr could not be reached while serving shard
+// (-1 if none): the address is skipped for a while, forgotten as the
+// shard's leader, and a view refresh is requested.
+func (m *Manager) Unreachable(shard int, addr string) {
+	m.down.Store(addr, time.Now().Add(m.cfg.DownFor).UnixNano())
+	if shard >= 0 && shard < len(m.leaders) {
+		if l := m.leaders[shard].Load(); l != nil && l.addr == addr {
+			m.leaders[shard].CompareAndSwap(l, nil)
+		}
+	}
+	m.RequestRefresh()
+}
+
+// RequestRefresh asks the watcher to fetch a fresh view. Requests coalesce:
+// any number of them before the watcher acts cause one refresh.
+func (m *Manager) RequestRefresh() {
+	select {
+	case m.refresh <- struct{}{}:
+	default:
+	}
+}
+
+// View returns the latest ClusterView, or nil before the first one.
+func (m *Manager) View() *v1.ClusterView {
+	if s := m.snap.Load(); s != nil {
+		return s.view
+	}
+	return nil
+}
+
+// CachedLeaders counts shards with a known leader.
+func (m *Manager) CachedLeaders() int {
+	n := 0
+	for i := range m.leaders {
+		if m.leaders[i].Load() != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// TotalNodes is the number of nodes in the view, or of seeds before one.
+func (m *Manager) TotalNodes() int {
+	if s := m.snap.Load(); s != nil {
+		return len(s.nodes)
+	}
+	return len(m.seeds)
+}
+
+// ViewsApplied counts views that replaced an older one.
+func (m *Manager) ViewsApplied() uint64 { return m.views.Load() }
+
+// Watching reports whether the watch stream is currently open.
+func (m *Manager) Watching() bool { return m.watching.Load() }
+
+// Apply installs v if its epoch is newer than the current view's, resets
+// the leader cache from it, and notifies subscribers. The watcher calls
+// it; tests and static setups may call it directly.
+func (m *Manager) Apply(v *v1.ClusterView) {
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
+	old := m.snap.Load()
+	if old != nil && v.GetEpoch() <= old.view.GetEpoch() {
+		return
+	}
+	s := buildSnapshot(v, m.cfg.TotalShards)
+	m.snap.Store(s)
+	for i := range m.leaders {
+		m.leaders[i].Store(s.leaders[i])
+	}
+	m.views.Add(1)
+	m.markReady()
+	m.publish(diff(old, s))
+}
+
+func (m *Manager) markReady() { m.readyMu.Do(func() { close(m.ready) }) }
+
+// Start begins the background watch, once. Without a WatchFunc it does
+// nothing.
+func (m *Manager) Start() {
+	if m.cfg.Watch == nil {
+		return
+	}
+	m.startOnce.Do(func() {
+		if m.ctx.Err() != nil {
+			return
+		}
+		m.wg.Add(1)
+		go m.run()
+	})
+}
+
+// WaitReady waits until a view has been applied or the cluster turned out
+// not to serve Meta. It returns the last watch error if ctx ends first.
+func (m *Manager) WaitReady(ctx context.Context) error {
+	select {
+	case <-m.ready:
+		return nil
+	case <-m.ctx.Done():
+		return errors.New("topology: closed")
+	case <-ctx.Done():
+		if b := m.lastErr.Load(); b != nil && b.err != nil {
+			return errors.Join(ctx.Err(), b.err)
+		}
+		return ctx.Err()
+	}
+}
+
+// Close stops the watcher and all subscriber deliveries and waits for
+// their goroutines. It is idempotent.
+func (m *Manager) Close() {
+	m.closeOnce.Do(func() {
+		m.cancel()
+		m.subsMu.Lock()
+		for id, s := range m.subs {
+			s.stop()
+			delete(m.subs, id)
+		}
+		m.subsMu.Unlock()
+		m.wg.Wait()
+	})
+}
+
+// watchAddr is the i-th address in the rotation: seeds first, then nodes
+// the view knows that are not seeds, so a watch survives the loss of every
+// seed.
+func (m *Manager) watchAddr(i int) string {
+	cands := m.seeds
+	if s := m.snap.Load(); s != nil {
+		for _, a := range s.addrs {
+			if !contains(m.seeds, a) {
+				cands = append(cands[:len(cands):len(cands)], a)
+			}
+		}
+	}
+	return cands[i%len(cands)]
+}
+
+func contains(ss []string, s string) bool {
+	for _, v := range ss {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// run is the watch loop: open a stream, apply what it sends, and on its end
+// reconnect to the next address after a backoff (long if Meta is
+// unimplemented). A refresh request restarts a healthy stream, whose first
+// message is the current view.
+func (m *Manager) run() {
+	defer m.wg.Done()
+	attempt := 0
+	for i := 0; ; i++ {
+		select { // a new stream's first message is fresh: drop stale requests
+		case <-m.refresh:
+		default:
+		}
+		addr := m.watchAddr(i)
+		got, refreshed, err := m.watchOnce(addr)
+		if m.ctx.Err() != nil {
+			return
+		}
+		if got {
+			attempt = 0
+		}
+		if refreshed {
+			continue
+		}
+		m.lastErr.Store(&errBox{err})
+		var delay time.Duration
+		if connect.CodeOf(err) == connect.CodeUnimplemented {
+			m.markReady()
+			delay = m.cfg.UnimplementedDelay
+			m.log.Debug("norikv: cluster watch unimplemented; routing by seeds and hints", "addr", addr)
+		} else {
+			delay = m.cfg.Backoff.Delay(attempt)
+			attempt++
+			m.log.Debug("norikv: cluster watch ended", "addr", addr, "err", err, "retry_in", delay)
+		}
+		if backoff.Sleep(m.ctx, delay) != nil {
+			return
+		}
+	}
+}
+
+// watchOnce runs one stream to addr. refreshed reports that the stream was
+// ended on purpose by a refresh request.
+func (m *Manager) watchOnce(addr string) (got, refreshed bool, err error) {
+	ctx, cancel := context.WithCancel(m.ctx)
+	defer cancel()
+	started := time.Now()
+	var byRefresh atomic.Bool
+	done := make(chan struct{})
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		for {
+			select {
+			case <-m.refresh:
+				if time.Since(started) < minRefreshInterval {
+					continue // the stream is fresh enough
+				}
+				byRefresh.Store(true)
+				cancel()
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	err = m.cfg.Watch(ctx, addr, func(v *v1.ClusterView) {
+		got = true
+		m.watching.Store(true)
+		m.Apply(v)
+	})
+	m.watching.Store(false)
+	close(done)
+	return got, byRefresh.Load(), err
+}
