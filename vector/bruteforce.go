@@ -1,6 +1,7 @@
 package vector
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -35,8 +36,11 @@ func (b *bruteForceIndex) Insert(id string, v []float32) error {
 		return err
 	}
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.checkCapacity(1); err != nil {
+		return err
+	}
 	b.insertLocked(id, v)
-	b.mu.Unlock()
 	return nil
 }
 
@@ -46,9 +50,21 @@ func (b *bruteForceIndex) InsertBatch(ids []string, vectors [][]float32) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if err := b.checkCapacity(len(ids)); err != nil {
+		return err
+	}
 	b.data = slices.Grow(b.data, len(ids)*b.dim)
 	for i, id := range ids {
 		b.insertLocked(id, vectors[i])
+	}
+	return nil
+}
+
+// checkCapacity keeps row numbers within int32 (the pos map's value type).
+func (b *bruteForceIndex) checkCapacity(n int) error {
+	if len(b.ids)+n > math.MaxInt32 {
+		return fmt.Errorf("%w: brute-force index holds %d vectors; adding %d exceeds the limit of %d",
+			ErrCapacity, len(b.ids), n, math.MaxInt32)
 	}
 	return nil
 }

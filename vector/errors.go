@@ -19,6 +19,10 @@ var (
 	ErrInvalidID = errors.New("vector: invalid id")
 	// ErrInvalidConfig: a Config field is out of range.
 	ErrInvalidConfig = errors.New("vector: invalid config")
+	// ErrCapacity: the insert would exceed an index's addressing limits
+	// (2^31-1 vectors for BruteForce; 2^32-2 nodes including tombstones and
+	// 4 GiB of id bytes for HNSW). It is not an InvalidArgumentError.
+	ErrCapacity = errors.New("vector: index capacity exceeded")
 )
 
 // InvalidArgumentError describes rejected input. Field names the offending

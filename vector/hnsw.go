@@ -59,6 +59,9 @@ func (h *hnswIndex) Insert(id string, v []float32) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	g := h.g
+	if err := g.checkCapacity(1, len(id)); err != nil {
+		return err
+	}
 	if old, ok := g.lookupLive(id); ok {
 		if slices.Equal(g.vec(old), v) {
 			return nil // unchanged: avoid creating a tombstone
@@ -95,6 +98,10 @@ func (h *hnswIndex) InsertBatch(ids []string, vectors [][]float32) error {
 		part := order[start:min(start+batchChunk, len(order))]
 		h.mu.Lock()
 		if start == 0 {
+			if err := h.g.checkCapacity(len(order), idBytes); err != nil {
+				h.mu.Unlock()
+				return err
+			}
 			// Size the slabs for the whole batch once: exact capacity keeps
 			// MemoryBytes honest and avoids re-copying per chunk.
 			h.g.reserve(len(order), idBytes)

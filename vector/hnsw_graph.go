@@ -1,6 +1,7 @@
 package vector
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -169,6 +170,16 @@ func (g *graph) addNode(id string, v []float32, level int) uint32 {
 	g.ids.appendNode(id)
 	g.ids.set(id, n)
 	return n
+}
+
+// checkCapacity reports ErrCapacity if n more nodes with idBytes more id
+// bytes would overflow the uint32 node numbers or arena offsets.
+func (g *graph) checkCapacity(n, idBytes int) error {
+	if g.nodes()+n >= math.MaxUint32-1 || len(g.ids.arena)+idBytes > math.MaxUint32 {
+		return fmt.Errorf("%w: HNSW holds %d nodes and %d id bytes; adding %d nodes (%d id bytes) exceeds the 2^32 limit",
+			ErrCapacity, g.nodes(), len(g.ids.arena), n, idBytes)
+	}
+	return nil
 }
 
 // lookupLive returns the live node for id.
