@@ -83,7 +83,9 @@ func viewFrom(v *v1.ClusterView) *ClusterView {
 // delivery (a callback already running finishes); it is idempotent and
 // safe to call from fn. Close stops all deliveries.
 func (c *Client) OnTopologyChange(fn func(TopologyEvent)) (unsubscribe func()) {
-	c.start()
+	// Subscribe before starting the watch, so a subscriber registered
+	// before the first view always sees it.
+	defer c.start()
 	return c.topo.Subscribe(func(e topology.Event) {
 		ev := TopologyEvent{
 			PreviousEpoch: e.PreviousEpoch,
