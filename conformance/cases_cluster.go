@@ -124,7 +124,42 @@ func caseNotLeader(c *cell) error {
 	// The refused write must not have happened.
 	g, err := c.d.to(addrs[leader]).kv.Get(c.ctx, &v1.GetRequest{Key: k})
 	p.add(wantNotFound(g, err, "get on the leader after a refused write"))
+
+	// Reads: lease and linearizable reads need the leader too; stale reads
+	// may be served by any replica.
+	if _, err := c.d.to(addrs[leader]).kv.Put(c.ctx, &v1.PutRequest{Key: k, Value: []byte("v")}); err != nil {
+		return fmt.Errorf("put on the leader: %s", describe(err))
+	}
+	for _, cons := range []string{"", "strong"} {
+		_, err := c.d.to(addrs[follower]).kv.Get(c.ctx, &v1.GetRequest{Key: k, Consistency: cons})
+		if h, ok := wire.ParseNotLeader(err); !ok || connect.CodeOf(err) != connect.CodeUnavailable || h.LeaderID != leader {
+			p.addf("get (consistency %q) on %s, not the leader: want UNAVAILABLE NOT_LEADER naming %s, got %s", cons, follower, leader, describe(err))
+		}
+	}
+	if isReplica(info, follower) {
+		// A follower may lag; give it a moment before calling it wrong.
+		var g *v1.GetResponse
+		var err error
+		for start := time.Now(); time.Since(start) < 2*time.Second; time.Sleep(50 * time.Millisecond) {
+			g, err = c.d.to(addrs[follower]).kv.Get(c.ctx, &v1.GetRequest{Key: k, Consistency: "eventual"})
+			if err == nil && string(g.GetValue()) == "v" {
+				break
+			}
+		}
+		if err != nil || string(g.GetValue()) != "v" {
+			p.addf("get (consistency \"eventual\") on replica %s: want the value from any replica, got %s value %q", follower, describe(err), g.GetValue())
+		}
+	}
 	return p.err()
+}
+
+func isReplica(s *v1.ShardInfo, node string) bool {
+	for _, r := range s.GetReplicas() {
+		if r.GetNodeId() == node {
+			return true
+		}
+	}
+	return false
 }
 
 // caseWatch: the first view comes at once from every node and is well
@@ -264,6 +299,19 @@ func caseTopology(c *cell) error {
 	if shard == nil {
 		return skipf("no shard has two replicas; a leader cannot move")
 	}
+	// A write before and after the move: the term must grow with it.
+	var probe []byte
+	for i := 0; probe == nil; i++ {
+		if k := c.key(fmt.Sprintf("term-%d", i)); routing.Shard(k, len(shards)) == int(shard.GetId()) {
+			probe = k
+		}
+	}
+	c.cleanupKey(probe)
+	r1, err := c.d.to(addrs[from]).kv.Put(c.ctx, &v1.PutRequest{Key: probe, Value: []byte("before")})
+	if err != nil {
+		return fmt.Errorf("put on shard %d's leader %s: %s", shard.GetId(), from, describe(err))
+	}
+
 	req := &v1.ShardInfo{Id: shard.GetId(), Replicas: []*v1.ShardReplica{{NodeId: to, Leader: true}}}
 	got, err := c.d.to(addrs[from]).admin.TransferShard(c.ctx, req)
 	if isUnimplemented(err) {
@@ -272,7 +320,24 @@ func caseTopology(c *cell) error {
 	if err != nil {
 		return fmt.Errorf("TransferShard(shard %d → %s): %s", shard.GetId(), to, describe(err))
 	}
+	// Leave the cluster as found (it may be a shared one): move it back.
+	c.onCleanup(func(ctx context.Context) {
+		back := &v1.ShardInfo{Id: shard.GetId(), Replicas: []*v1.ShardReplica{{NodeId: from, Leader: true}}}
+		_, _ = c.d.to(addrs[to]).admin.TransferShard(ctx, back)
+		c.r.learn(&v1.ClusterView{Shards: []*v1.ShardInfo{back}})
+	})
 	var p problems
+	r2, err := c.d.to(addrs[to]).kv.Put(c.ctx, &v1.PutRequest{Key: probe, Value: []byte("after")})
+	switch {
+	case err != nil:
+		p.addf("put on the new leader %s after the transfer: %s", to, describe(err))
+	case r2.GetVersion().GetTerm() <= r1.GetVersion().GetTerm() || r2.GetVersion().GetIndex() <= r1.GetVersion().GetIndex():
+		p.addf("write after the transfer has version %s, want a higher term and index than %s before it", fmtVersion(r2.GetVersion()), fmtVersion(r1.GetVersion()))
+	}
+	_, err = c.d.to(addrs[from]).kv.Put(c.ctx, &v1.PutRequest{Key: probe, Value: []byte("stale")})
+	if h, ok := wire.ParseNotLeader(err); !ok || h.LeaderID != to {
+		p.addf("put on the old leader %s after the transfer: want NOT_LEADER naming %s, got %s", from, to, describe(err))
+	}
 	if l := leaderOf(got); l != to {
 		p.addf("TransferShard reply names leader %q, want %q", l, to)
 	}

@@ -3,6 +3,7 @@ package conformance
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,7 +38,7 @@ func caseVersions(c *cell) error {
 	var p problems
 	var last *v1.Version
 	written := map[string]*v1.Version{}
-	order := append(keys, keys[0]) // rewrite the first key: its Get must see the second write
+	order := append(slices.Clone(keys), keys[0]) // rewrite the first key: its Get must see the second write
 	for i, k := range order {
 		v, err := c.mustPut(k, fmt.Appendf(nil, "value-%d", i))
 		if err != nil {

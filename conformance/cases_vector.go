@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -144,10 +145,26 @@ func caseVectorIndex(c *cell) error {
 	return p.err()
 }
 
-// caseVectorData: insert, get, replace, delete, and the dimension check.
+// caseVectorData: insert, get, replace, delete, and the dimension check,
+// on both index types: deletion is where graph indexes go wrong.
 func caseVectorData(c *cell) error {
-	ns := c.ns("data")
-	created, err := c.createIndex(&v1.CreateVectorIndexRequest{Namespace: ns, Dimensions: 3, Distance: euclidean, IndexType: bruteForce})
+	var p problems
+	for _, t := range []v1.VectorIndexType{bruteForce, hnsw} {
+		name := shortEnum(t.String(), "VECTOR_INDEX_TYPE_")
+		err := vectorDataOn(c, c.ns("data-"+name), t)
+		var sk skipError
+		if errors.As(err, &sk) {
+			return err
+		}
+		if err != nil {
+			p.addf("%s: %s", name, indent(err.Error()))
+		}
+	}
+	return p.err()
+}
+
+func vectorDataOn(c *cell, ns string, t v1.VectorIndexType) error {
+	created, err := c.createIndex(&v1.CreateVectorIndexRequest{Namespace: ns, Dimensions: 3, Distance: euclidean, IndexType: t})
 	if isUnimplemented(err) {
 		return skipVector()
 	}

@@ -45,8 +45,10 @@ func CaseNames() []string {
 }
 
 // Run checks target over the transport matrix and returns the report. The
-// error is non-nil only when the run could not start: no address, or no
-// node reachable at all. Rule violations are failures in the report.
+// error is non-nil when the run could not start (no address, no node
+// reachable at all, an unknown case or transport name) or when ctx ended
+// it early; in the latter case the partial report is returned too. Rule
+// violations are failures in the report, not errors.
 func Run(ctx context.Context, target Target, opts Options) (*Report, error) {
 	start := time.Now()
 	if len(target.Addrs) == 0 {
@@ -104,6 +106,11 @@ func Run(ctx context.Context, target Target, opts Options) (*Report, error) {
 	}
 	rep.Results = results
 	rep.Elapsed = time.Since(start)
+	if err := ctx.Err(); err != nil {
+		// Cells cut short fail with the context's error; say so plainly
+		// too, so a command interrupted by the user exits accordingly.
+		return rep, fmt.Errorf("conformance: run interrupted: %w", err)
+	}
 	return rep, nil
 }
 
