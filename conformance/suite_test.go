@@ -3,6 +3,7 @@ package conformance
 import (
 	"bytes"
 	"context"
+	"net"
 	"strings"
 	"testing"
 )
@@ -76,5 +77,23 @@ func TestSuiteVectorAgainstFake(t *testing.T) {
 	}
 	if pass, _, _ := rep.Counts(); pass != 4*10 {
 		t.Errorf("%d cells passed, want 40", pass)
+	}
+}
+
+// TestRunUnreachable: a target nobody listens on is an error of Run, not
+// a report full of failures.
+func TestRunUnreachable(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	if _, err := Run(context.Background(), Target{Addrs: []string{addr}}, Options{}); err == nil {
+		t.Fatal("Run against a closed port: want an error")
+	}
+	if _, err := Run(context.Background(), Target{Addrs: []string{addr}}, Options{Cases: []string{"nope"}}); err == nil || !strings.Contains(err.Error(), "unknown case") {
+		t.Fatalf("unknown case: got %v", err)
 	}
 }
