@@ -21,6 +21,8 @@ const (
 	StatusSkip
 )
 
+// String is the status as the table prints it: "pass", "FAIL" or "skip"
+// (a failure in capitals, so it stands out in a grid).
 func (s Status) String() string {
 	switch s {
 	case StatusPass:
@@ -32,6 +34,10 @@ func (s Status) String() string {
 	}
 	return fmt.Sprintf("Status(%d)", int(s))
 }
+
+// MarshalText makes a Status readable in JSON reports ("pass", "FAIL",
+// "skip").
+func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Result is the outcome of one case over one transport.
 type Result struct {
