@@ -3,6 +3,7 @@ package interceptors
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/url"
 	"strconv"
@@ -137,7 +138,13 @@ func connectionFailure(err error) *ConnectionError {
 	case errors.As(err, &dns):
 		return &ConnectionError{Addr: dns.Name, Err: dns}
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
+		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed),
+		// A connection that died mid-response: connect reports a
+		// truncated body as INTERNAL "incomplete envelope".
+		errors.Is(err, io.ErrUnexpectedEOF),
+		// net/http's HTTP/2 transport reports a dropped connection only
+		// by this message.
+		strings.Contains(err.Error(), "client connection lost"):
 		return &ConnectionError{Err: err}
 	}
 	return nil
