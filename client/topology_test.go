@@ -94,7 +94,7 @@ func TestNotLeaderTriggersRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(minRefreshWait)
-	epoch := fc.Epoch()
+	watches := fc.Watches.Load()
 	// The leader moves but no view is published: only the redirect and
 	// the refresh it triggers can teach the client.
 	fc.SetLeaderQuiet(cl.ShardForKey("k"), 2)
@@ -104,7 +104,10 @@ func TestNotLeaderTriggersRefresh(t *testing.T) {
 	if cl.Stats().Requests.Redirects != 1 {
 		t.Fatalf("redirects = %d", cl.Stats().Requests.Redirects)
 	}
-	_ = epoch
+	// One coalesced refresh: the watch stream is reopened.
+	waitFor(t, "refresh", func() bool { return fc.Watches.Load() > watches })
 }
 
+// minRefreshWait outlasts the topology manager's minimum interval between
+// refreshes.
 const minRefreshWait = 250 * time.Millisecond

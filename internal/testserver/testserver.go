@@ -40,6 +40,8 @@ type Cluster struct {
 	NoMeta atomic.Bool
 	// OmitHint makes NOT_LEADER replies carry no leader.
 	OmitHint atomic.Bool
+	// Watches counts WatchCluster streams opened.
+	Watches atomic.Int64
 	// MissingAsOK answers Get of a missing key with OK and no version,
 	// like the Rust server.
 	MissingAsOK atomic.Bool
@@ -279,6 +281,7 @@ func (h *handler) Delete(_ context.Context, r *v1.DeleteRequest) (*v1.DeleteResp
 }
 
 func (h *handler) WatchCluster(ctx context.Context, _ *v1.ClusterView, s *connect.ServerStream[v1.ClusterView]) error {
+	h.c.Watches.Add(1)
 	if h.c.NoMeta.Load() {
 		return connect.NewError(connect.CodeUnimplemented, errors.New("meta not implemented"))
 	}

@@ -1,0 +1,222 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"go.uber.org/goleak"
+
+	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+	"github.com/norikv/norikv-go/internal/backoff"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func view(epoch uint64, leaders ...string) *v1.ClusterView {
+	v := &v1.ClusterView{Epoch: epoch}
+	for _, id := range []string{"a", "b", "c"} {
+		v.Nodes = append(v.Nodes, &v1.ClusterNode{Id: id, Addr: id + ":1"})
+	}
+	for s, l := range leaders {
+		si := &v1.ShardInfo{Id: uint32(s)}
+		for _, id := range []string{"a", "b", "c"} {
+			si.Replicas = append(si.Replicas, &v1.ShardReplica{NodeId: id, Leader: id == l})
+		}
+		v.Shards = append(v.Shards, si)
+	}
+	return v
+}
+
+func TestRouteSeedsThenViewThenHints(t *testing.T) {
+	m := New(Config{Seeds: []string{"s1:1", "s2:1"}, TotalShards: 2})
+	defer m.Close()
+	if got := m.Route(0, true); got != "s1:1" && got != "s2:1" {
+		t.Fatalf("before view: %q", got)
+	}
+	m.Apply(view(1, "b", "c"))
+	if m.Route(0, true) != "b:1" || m.Route(1, true) != "c:1" {
+		t.Fatal("view leaders not used")
+	}
+	if m.CachedLeaders() != 2 || m.TotalNodes() != 3 {
+		t.Fatal("counts")
+	}
+	// A hint by id resolves through the view.
+	if addr := m.NotLeader(0, "a", ""); addr != "a:1" || m.Route(0, true) != "a:1" {
+		t.Fatalf("hint by id: %q", addr)
+	}
+	// A hint by address wins even for unknown nodes.
+	m.NotLeader(0, "", "z:9")
+	if m.Route(0, true) != "z:9" {
+		t.Fatal("hint by addr")
+	}
+	// An older view is ignored; a newer one resets the cache.
+	m.Apply(view(1, "c", "c"))
+	if m.Route(0, true) != "z:9" {
+		t.Fatal("stale view applied")
+	}
+	m.Apply(view(2, "c", "c"))
+	if m.Route(0, true) != "c:1" {
+		t.Fatal("newer view not applied")
+	}
+	// Unreachable leaders are forgotten; replicas are used meanwhile.
+	m.Unreachable(0, "c:1")
+	if got := m.Route(0, true); got != "a:1" && got != "b:1" {
+		t.Fatalf("after unreachable: %q", got)
+	}
+	// Stale reads spread over replicas.
+	seen := map[string]bool{}
+	for range 30 {
+		seen[m.Route(1, false)] = true
+	}
+	if len(seen) < 2 {
+		t.Fatalf("stale reads went to %v", seen)
+	}
+}
+
+func TestRouteAllocatesNothing(t *testing.T) {
+	m := New(Config{Seeds: []string{"s:1"}, TotalShards: 4})
+	defer m.Close()
+	m.Apply(view(1, "a", "b", "c", "a"))
+	if n := testing.AllocsPerRun(100, func() { _ = m.Route(2, true); _ = m.Route(1, false) }); n != 0 {
+		t.Fatalf("Route allocates %v", n)
+	}
+}
+
+func TestDiff(t *testing.T) {
+	a := buildSnapshot(view(1, "a", "b"), 2)
+	v := view(2, "a", "c")
+	v.Nodes = v.Nodes[1:] // drop a
+	v.Nodes = append(v.Nodes, &v1.ClusterNode{Id: "d", Addr: "d:1"})
+	ev := diff(a, buildSnapshot(v, 2))
+	if ev.PreviousEpoch != 1 || ev.CurrentEpoch != 2 {
+		t.Fatalf("epochs %+v", ev)
+	}
+	if len(ev.AddedNodes) != 1 || ev.AddedNodes[0] != "d" || len(ev.RemovedNodes) != 1 || ev.RemovedNodes[0] != "a" {
+		t.Fatalf("nodes %+v", ev)
+	}
+	// shard 0's leader "a" is no longer a node → ""; shard 1 b → c.
+	if len(ev.LeaderChanges) != 2 || ev.LeaderChanges[1] != (LeaderChange{Shard: 1, Previous: "b", Current: "c"}) {
+		t.Fatalf("leaders %+v", ev.LeaderChanges)
+	}
+}
+
+// fakeWatch serves views from a channel; errs decides each stream's end.
+type fakeWatch struct {
+	mu    sync.Mutex
+	addrs []string
+	opens atomic.Int32
+	err   error
+	views chan *v1.ClusterView
+}
+
+func (f *fakeWatch) watch(ctx context.Context, addr string, onView func(*v1.ClusterView)) error {
+	f.opens.Add(1)
+	f.mu.Lock()
+	f.addrs = append(f.addrs, addr)
+	err := f.err
+	f.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case v := <-f.views:
+			onView(v)
+		}
+	}
+}
+
+func TestWatchRotatesSeedsWithBackoff(t *testing.T) {
+	f := &fakeWatch{err: connect.NewError(connect.CodeUnavailable, errors.New("down")), views: make(chan *v1.ClusterView)}
+	m := New(Config{Seeds: []string{"s1:1", "s2:1", "s3:1"}, TotalShards: 1, Watch: f.watch,
+		Backoff: backoff.Policy{Initial: time.Millisecond, Max: 2 * time.Millisecond}})
+	m.Start()
+	deadline := time.Now().Add(5 * time.Second)
+	for f.opens.Load() < 6 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	m.Close()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.addrs) < 6 || f.addrs[0] != "s1:1" || f.addrs[1] != "s2:1" || f.addrs[2] != "s3:1" || f.addrs[3] != "s1:1" {
+		t.Fatalf("rotation %v", f.addrs)
+	}
+}
+
+func TestWatchUnimplementedBacksOffLong(t *testing.T) {
+	f := &fakeWatch{err: connect.NewError(connect.CodeUnimplemented, errors.New("no meta"))}
+	m := New(Config{Seeds: []string{"s1:1"}, TotalShards: 1, Watch: f.watch,
+		Backoff: backoff.Policy{Initial: time.Millisecond}, UnimplementedDelay: time.Hour})
+	m.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := m.WaitReady(ctx); err != nil {
+		t.Fatal("WaitReady:", err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := f.opens.Load(); n != 1 {
+		t.Fatalf("watch opened %d times despite UNIMPLEMENTED", n)
+	}
+	start := time.Now()
+	m.Close() // must not wait for the hour
+	if time.Since(start) > time.Second {
+		t.Fatal("Close waited for the backoff")
+	}
+}
+
+func TestEventsSlowSubscriberAndUnsubscribe(t *testing.T) {
+	f := &fakeWatch{views: make(chan *v1.ClusterView)}
+	m := New(Config{Seeds: []string{"s1:1"}, TotalShards: 1, Watch: f.watch})
+	defer m.Close()
+	block := make(chan struct{})
+	var slowGot atomic.Int32
+	m.Subscribe(func(Event) { slowGot.Add(1); <-block })
+	got := make(chan Event, 10)
+	unsub := m.Subscribe(func(e Event) { got <- e })
+	m.Start()
+	for e := uint64(1); e <= 3; e++ {
+		select {
+		case f.views <- view(e, "a"):
+		case <-time.After(5 * time.Second):
+			t.Fatal("watcher stalled by a slow subscriber")
+		}
+		if ev := <-got; ev.CurrentEpoch != e {
+			t.Fatalf("event %+v", ev)
+		}
+	}
+	unsub()
+	f.views <- view(4, "b")
+	select {
+	case ev := <-got:
+		t.Fatalf("delivered after unsubscribe: %+v", ev)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(block)
+}
+
+func TestRefreshRestartsStream(t *testing.T) {
+	f := &fakeWatch{views: make(chan *v1.ClusterView)}
+	m := New(Config{Seeds: []string{"s1:1"}, TotalShards: 1, Watch: f.watch})
+	defer m.Close()
+	m.Start()
+	f.views <- view(1, "a")
+	time.Sleep(minRefreshInterval + 20*time.Millisecond)
+	for range 10 { // coalesced into one
+		m.RequestRefresh()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for f.opens.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := f.opens.Load(); n != 2 {
+		t.Fatalf("stream opened %d times, want 2", n)
+	}
+}
