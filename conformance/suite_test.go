@@ -97,3 +97,20 @@ func TestRunUnreachable(t *testing.T) {
 		t.Fatalf("unknown case: got %v", err)
 	}
 }
+
+// TestSuiteSingleNode: rules that need two nodes are skipped with the
+// reason on a one-node target, never passed.
+func TestSuiteSingleNode(t *testing.T) {
+	t.Parallel()
+	fc := startFake(t, 1, 4, false)
+	rep, err := Run(context.Background(), Target{Addrs: fc.addrs(), AllowTopologyChanges: true},
+		Options{Cases: []string{"not_leader", "topology"}, Transports: []string{"conn/pb/h1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rep.Cases {
+		if res, _ := rep.Lookup(c, "conn/pb/h1"); res.Status != StatusSkip || res.Reason == "" {
+			t.Errorf("%s on one node = %v %q, want skip with a reason", c, res.Status, res.Reason)
+		}
+	}
+}
