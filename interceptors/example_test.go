@@ -3,6 +3,7 @@ package interceptors_test
 import (
 	"context"
 	"fmt"
+	"log"
 	"net/http"
 
 	"connectrpc.com/connect"
@@ -10,49 +11,54 @@ import (
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
 	"github.com/norikv/norikv-go/interceptors"
-	"github.com/norikv/norikv-go/internal/testserver"
+	"github.com/norikv/norikv-go/server"
 )
 
-// This example makes a raw generated KvClient cluster-aware: requests go
-// to the key's shard leader (learned from NOT_LEADER hints), transient
-// failures are retried with one idempotency key, and errors come back as
-// *interceptors.Error.
+// This example makes a raw generated KvClient cluster-aware: each attempt
+// goes to the key's shard leader (learned from NOT_LEADER hints), transient
+// failures are retried under one idempotency key, invalid requests fail
+// before any I/O, and errors come back as *interceptors.Error.
 func Example_rawClient() {
-	// A three-node cluster whose node 3 leads every shard; only node 1 is
-	// given as a seed.
-	cluster := testserver.Start(nil, 3, 64)
+	// An embedded three-node cluster; the client knows one seed only.
+	cluster, err := server.Start(server.Config{Shards: 64})
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer cluster.Close()
-	cluster.SetLeader(-1, 2)
-	seeds := cluster.Addrs()[:1]
+	key := []byte("user:1")
+	seed := cluster.Addrs()[0]
+	if cluster.Leader(cluster.ShardOf(key)) == "n1" {
+		// Make sure the seed is not the leader, to show a redirect.
+		_ = cluster.TransferLeader(cluster.ShardOf(key), "n2")
+	}
 
-	router := interceptors.NewRouter(seeds, 64)
+	router := interceptors.NewRouter([]string{seed}, cluster.Shards())
 	retry := interceptors.NewRetry(interceptors.RetryPolicy{MaxAttempts: 5})
 	httpClient := &http.Client{}
 	defer httpClient.CloseIdleConnections()
 	kv := norikvv1connect.NewKvClient(
 		interceptors.NewHTTPClient(httpClient), // sends each attempt to the routed node
-		"http://"+seeds[0],
+		"http://"+seed,
 		connect.WithInterceptors(
-			interceptors.Errors(),
+			interceptors.Errors(), // outermost: sees the final error
 			interceptors.Validate(),
 			retry,
-			interceptors.Routing(router),
+			interceptors.Routing(router), // innermost: routes every attempt
 		),
 	)
 
 	ctx := context.Background()
-	res, err := kv.Put(ctx, &v1.PutRequest{Key: []byte("user:1"), Value: []byte("alice")})
+	res, err := kv.Put(ctx, &v1.PutRequest{Key: key, Value: []byte("alice")})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
-	fmt.Println("version index > 0:", res.GetVersion().GetIndex() > 0)
+	fmt.Println("written:", res.GetVersion().GetIndex() > 0)
 	fmt.Println("redirects:", retry.Stats().Redirects)
 
 	_, err = kv.Get(ctx, &v1.GetRequest{Key: []byte("")})
 	fmt.Println(err)
 	// Output:
-	// version index > 0: true
+	// written: true
 	// redirects: 1
 	// norikv: Get invalid_argument: validation error: key: must be at least 1 bytes
 }
