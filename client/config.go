@@ -23,6 +23,7 @@ const (
 	ProtocolGRPCWeb
 )
 
+// String returns "grpc", "connect" or "grpcweb".
 func (p Protocol) String() string {
 	switch p {
 	case ProtocolGRPC:

@@ -28,6 +28,32 @@
 // WithIdempotencyKey's IdempotencyKeyOption is a PutOption, a DeleteOption
 // and a VectorWriteOption at once.
 //
+// The options and the operations they apply to (each option's type is an
+// interface embedding exactly these):
+//
+//	option              Put Delete Get VectorWrite VectorRead VectorSearch
+//	WithTTL              ✓
+//	WithIdempotencyKey   ✓    ✓            ✓
+//	IfMatch              ✓    ✓
+//	WithConsistency                ✓                ✓          ✓
+//	WithIncludeVectors                                         ✓
+//
+// VectorWrite covers VectorCreateIndex, VectorDropIndex, VectorInsert and
+// VectorDelete; VectorRead is VectorGet.
+//
+// Defaults: Timeout 5s per call (retries included); 5 attempts; backoff
+// 50ms doubling to 2s plus up to 100ms jitter; at most 3 NOT_LEADER
+// redirects per call, followed without backoff; a retry budget of 20% of
+// calls plus 10 tokens (capped at 100); gRPC over HTTP/2 (h2c without
+// TLS), binary protobuf; the cluster watch on (Config.DisableWatch turns
+// it off). Requests under 1 KiB are never compressed.
+//
+// Retried: UNAVAILABLE, ABORTED, RESOURCE_EXHAUSTED, an attempt's own
+// timeout (RetryConfig.AttemptTimeout) and connection failures. Never
+// retried: INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION,
+// ALREADY_EXISTS, UNAUTHENTICATED, PERMISSION_DENIED, nor any other code
+// unless it stems from a connection lost mid-call.
+//
 // The mechanics live in package interceptors, usable on raw generated
 // clients too.
 package norikv

@@ -2,19 +2,6 @@ package norikv
 
 import "time"
 
-// Options are typed per operation, after connect-go's ClientOption /
-// HandlerOption pattern: each option's constructor returns an interface
-// naming exactly the operations it applies to, so passing it to any other
-// operation is a compile error. The interfaces have unexported methods:
-// only this package can implement them.
-//
-//	option                  PutOption DeleteOption GetOption VectorWriteOption VectorReadOption VectorSearchOption
-//	WithTTL                     ✓
-//	WithIdempotencyKey          ✓         ✓                      ✓
-//	IfMatch                     ✓         ✓
-//	WithConsistency                                 ✓                             ✓                 ✓
-//	WithIncludeVectors                                                                              ✓
-
 // PutOption configures Put.
 type PutOption interface{ applyPut(*putOptions) }
 

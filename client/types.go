@@ -60,6 +60,8 @@ func (c Consistency) spelling() string {
 	return wire.Lease.Spelling()
 }
 
+// String returns the level's SDK name: "lease", "linearizable" or
+// "stale_ok" (the wire spelling differs; see internal/wire).
 func (c Consistency) String() string {
 	switch c {
 	case ConsistencyLease:
@@ -84,6 +86,7 @@ const (
 	DistanceInnerProduct DistanceFunction = DistanceFunction(v1.DistanceFunction_DISTANCE_FUNCTION_INNER_PRODUCT)
 )
 
+// String returns "euclidean", "cosine" or "inner_product".
 func (d DistanceFunction) String() string {
 	switch d {
 	case DistanceEuclidean:
@@ -106,6 +109,7 @@ const (
 	IndexHNSW VectorIndexType = VectorIndexType(v1.VectorIndexType_VECTOR_INDEX_TYPE_HNSW)
 )
 
+// String returns "brute_force" or "hnsw".
 func (t VectorIndexType) String() string {
 	switch t {
 	case IndexBruteForce:

@@ -104,6 +104,7 @@ type ConnectionError struct {
 	Err  error  // the network error
 }
 
+// Error formats as "norikv: cannot reach host:port: cause".
 func (e *ConnectionError) Error() string {
 	if e.Addr == "" {
 		return "norikv: connection failed: " + e.Err.Error()
