@@ -46,7 +46,8 @@
 // redirects per call, followed without backoff; a retry budget of 20% of
 // calls plus 10 tokens (capped at 100); gRPC over HTTP/2 (h2c without
 // TLS), binary protobuf; the cluster watch on (Config.DisableWatch turns
-// it off). Requests under 1 KiB are never compressed.
+// it off). Requests are sent uncompressed (responses of 1 KiB or more may
+// come back gzipped).
 //
 // Retried: UNAVAILABLE, ABORTED, RESOURCE_EXHAUSTED, an attempt's own
 // timeout (RetryConfig.AttemptTimeout) and connection failures. Never
