@@ -46,8 +46,8 @@
 // redirects per call, followed without backoff; a retry budget of 20% of
 // calls plus 10 tokens (capped at 100); gRPC over HTTP/2 (h2c without
 // TLS), binary protobuf; the cluster watch on (Config.DisableWatch turns
-// it off). Requests are sent uncompressed (responses of 1 KiB or more may
-// come back gzipped).
+// it off). Requests are sent uncompressed: the client never compresses
+// what it sends (compressing a small Put costs more than it saves).
 //
 // Retried: UNAVAILABLE, ABORTED, RESOURCE_EXHAUSTED, an attempt's own
 // timeout (RetryConfig.AttemptTimeout) and connection failures. Never
