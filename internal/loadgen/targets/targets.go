@@ -1,0 +1,157 @@
+// Package targets adapts NoriKV clients to loadgen.Target: the SDK, and the
+// raw generated Connect client with a hand-written routing table (what a
+// user without the SDK would write). The benchmark module adds grpc-go.
+package targets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	norikv "github.com/norikv/norikv-go/client"
+	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
+	"github.com/norikv/norikv-go/internal/loadgen"
+	"github.com/norikv/norikv-go/internal/routing"
+)
+
+// ParseProtocol parses "grpc", "connect" or "grpcweb" (also "grpc-web").
+func ParseProtocol(s string) (norikv.Protocol, error) {
+	switch strings.ToLower(s) {
+	case "grpc", "":
+		return norikv.ProtocolGRPC, nil
+	case "connect":
+		return norikv.ProtocolConnect, nil
+	case "grpcweb", "grpc-web":
+		return norikv.ProtocolGRPCWeb, nil
+	}
+	return 0, fmt.Errorf("unknown protocol %q (want grpc, connect or grpcweb)", s)
+}
+
+// SDK is the norikv client as a Target. A missing key is a miss.
+type SDK struct{ C *norikv.Client }
+
+var (
+	_ loadgen.Target       = SDK{}
+	_ loadgen.RetryCounter = SDK{}
+)
+
+func (s SDK) Put(ctx context.Context, key string, value []byte) error {
+	_, err := s.C.Put(ctx, key, value)
+	return err
+}
+
+func (s SDK) Get(ctx context.Context, key string) (bool, error) {
+	_, err := s.C.Get(ctx, key)
+	if errors.Is(err, norikv.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// RetryCounts reads the client's Stats.
+func (s SDK) RetryCounts() (retries, redirects uint64) {
+	st := s.C.Stats().Requests
+	return st.Retries, st.Redirects
+}
+
+// Table maps a key to the address of its shard's leader, fixed at creation:
+// the routing a user of a raw client would hand-write for a static
+// cluster.
+type Table struct {
+	shards int
+	leader []int    // shard → index into Addrs
+	Addrs  []string // distinct leader addresses
+}
+
+// NewTable builds a Table from a cluster view.
+func NewTable(view *v1.ClusterView) (*Table, error) {
+	addrOf := map[string]string{}
+	for _, n := range view.GetNodes() {
+		addrOf[n.GetId()] = n.GetAddr()
+	}
+	t := &Table{shards: len(view.GetShards())}
+	idx := map[string]int{}
+	t.leader = make([]int, t.shards)
+	for _, s := range view.GetShards() {
+		var leader string
+		for _, r := range s.GetReplicas() {
+			if r.GetLeader() {
+				leader = addrOf[r.GetNodeId()]
+			}
+		}
+		if leader == "" {
+			return nil, fmt.Errorf("shard %d has no leader", s.GetId())
+		}
+		i, ok := idx[leader]
+		if !ok {
+			i = len(t.Addrs)
+			idx[leader] = i
+			t.Addrs = append(t.Addrs, leader)
+		}
+		if int(s.GetId()) >= t.shards {
+			return nil, fmt.Errorf("shard id %d out of range", s.GetId())
+		}
+		t.leader[s.GetId()] = i
+	}
+	return t, nil
+}
+
+// Shards is the number of shards.
+func (t *Table) Shards() int { return t.shards }
+
+// Index returns the index in Addrs of key's leader.
+func (t *Table) Index(key string) int { return t.leader[routing.ShardString(key, t.shards)] }
+
+// Raw is the generated Connect KvClient, one per leader, routed by a
+// Table: no validation, retries, idempotency keys or error mapping.
+type Raw struct {
+	t       *Table
+	clients []norikvv1connect.KvClient
+	tr      *http.Transport
+}
+
+// NewRaw returns a raw Connect target speaking protocol p over its own
+// pooled transport (h2c for gRPC, HTTP/1.1 otherwise, as the SDK's
+// HTTPAuto), with the SDK's compression setting.
+func NewRaw(t *Table, p norikv.Protocol) *Raw {
+	var protos http.Protocols
+	opts := []connect.ClientOption{connect.WithCompressMinBytes(1024)}
+	switch p {
+	case norikv.ProtocolGRPC:
+		protos.SetUnencryptedHTTP2(true)
+		opts = append(opts, connect.WithGRPC())
+	case norikv.ProtocolGRPCWeb:
+		protos.SetHTTP1(true)
+		opts = append(opts, connect.WithGRPCWeb())
+	default:
+		protos.SetHTTP1(true)
+	}
+	tr := &http.Transport{Protocols: &protos, MaxIdleConnsPerHost: 64, DisableCompression: true}
+	r := &Raw{t: t, tr: tr}
+	hc := &http.Client{Transport: tr}
+	for _, a := range t.Addrs {
+		r.clients = append(r.clients, norikvv1connect.NewKvClient(hc, "http://"+a, opts...))
+	}
+	return r
+}
+
+// Close closes idle connections.
+func (r *Raw) Close() { r.tr.CloseIdleConnections() }
+
+func (r *Raw) Put(ctx context.Context, key string, value []byte) error {
+	_, err := r.clients[r.t.Index(key)].Put(ctx, &v1.PutRequest{Key: []byte(key), Value: value})
+	return err
+}
+
+func (r *Raw) Get(ctx context.Context, key string) (bool, error) {
+	res, err := r.clients[r.t.Index(key)].Get(ctx, &v1.GetRequest{Key: []byte(key)})
+	if connect.CodeOf(err) == connect.CodeNotFound {
+		return false, nil
+	}
+	return err == nil && res.GetVersion() != nil, err
+}
