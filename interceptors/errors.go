@@ -177,11 +177,14 @@ func Convert(ctx context.Context, op string, err error) *Error {
 		msg = ce.Message()
 	}
 	e = &Error{Code: code, Message: msg, Operation: op, cause: err}
+	if c := connectionFailure(err); c != nil {
+		e.cause = errors.Join(c, err)
+	}
 	if cerr := ctx.Err(); cerr != nil {
 		// The caller's ctx ended the call: report it as such, whatever the
 		// transport said, and keep both so errors.Is(err, ctx error) holds.
 		if !errors.Is(err, cerr) {
-			e.cause = errors.Join(cerr, err)
+			e.cause = errors.Join(cerr, e.cause)
 		}
 		e.Code = ctxCode(cerr)
 		return e
@@ -205,10 +208,6 @@ func Convert(ctx context.Context, op string, err error) *Error {
 		low := strings.ToLower(msg)
 		if !strings.HasPrefix(op, "Vector") || strings.Contains(low, "version") || strings.Contains(low, "cas") {
 			e.sentinel = ErrVersionMismatch
-		}
-	case connect.CodeUnavailable, connect.CodeUnknown, connect.CodeDeadlineExceeded:
-		if c := connectionFailure(err); c != nil {
-			e.cause = errors.Join(c, err)
 		}
 	}
 	return e

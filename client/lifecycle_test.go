@@ -1,0 +1,85 @@
+package norikv
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/norikv/norikv-go/internal/testserver"
+)
+
+func TestCancelDuringAttemptReturnsPromptly(t *testing.T) {
+	fc := testserver.Start(t, 1, 4)
+	fc.Hook = func(int, string, any) error { time.Sleep(2 * time.Second); return nil }
+	cl := newClient(t, fc, func(c *Config) { c.DisableWatch = true })
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := cl.Get(ctx, "k")
+	el := time.Since(start) - 50*time.Millisecond
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if el > time.Second {
+		t.Fatalf("returned %v after cancel", el)
+	}
+	t.Logf("returned %v after cancel", el)
+}
+
+func TestConnectFailsWithinTimeoutWhenClusterDown(t *testing.T) {
+	fc := testserver.Start(t, 2, 4)
+	fc.Close()
+	cl := newClient(t, fc, func(c *Config) { c.Timeout = 300 * time.Millisecond })
+	start := time.Now()
+	err := cl.Connect(context.Background())
+	var ce *ConnectionError
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &ce) {
+		t.Fatalf("err = %v", err)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Fatalf("Connect took %v", el)
+	}
+}
+
+func TestConnectWithoutWatchFetchesOnce(t *testing.T) {
+	fc := testserver.Start(t, 3, 4)
+	fc.SetLeader(-1, 2)
+	cl := newClient(t, fc, func(c *Config) { c.DisableWatch = true })
+	if err := cl.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if v := cl.ClusterView(); v == nil || v.Epoch != fc.Epoch() {
+		t.Fatalf("view = %+v", v)
+	}
+	if cl.Stats().Topology.Watching {
+		t.Fatal("watching with DisableWatch")
+	}
+}
+
+func TestCloseDuringTraffic(t *testing.T) {
+	fc := testserver.Start(t, 3, 16)
+	cl := newClient(t, fc, nil)
+	_ = cl.OnTopologyChange(func(TopologyEvent) {})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				_, err := cl.Put(context.Background(), string(rune('a'+w))+string(rune('a'+i%26)), []byte("v"))
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Errorf("unexpected error: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	cl.Close()
+	wg.Wait()
+}
