@@ -1,0 +1,139 @@
+package reliability
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	norikv "github.com/norikv/norikv-go/client"
+	"github.com/norikv/norikv-go/interceptors"
+	"github.com/norikv/norikv-go/server"
+)
+
+// faultEnv is an embedded cluster with a fault proxy in front of every
+// node and a client-side fault interceptor.
+//
+// The cluster view advertises the nodes' real addresses (the server has no
+// advertise-address option), so clients would bypass the proxies once they
+// learn the view. The fault interceptor, innermost in the client's chain,
+// therefore rewrites each attempt's target — whatever routing, the view or
+// a NOT_LEADER hint chose — to that node's proxy.
+type faultEnv struct {
+	cluster *server.Cluster
+	proxies map[string]*Proxy // by node id
+	byAddr  map[string]*Proxy // by real node address
+
+	dropRate atomic.Uint64 // per-mille of successful writes whose response is dropped
+	attempts atomic.Uint64 // attempts that went through the interceptor
+	dropped  atomic.Uint64 // responses dropped after the server applied the write
+}
+
+func newFaultEnv(t testing.TB, cfg server.Config) *faultEnv {
+	t.Helper()
+	c, err := server.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	e := &faultEnv{cluster: c, proxies: map[string]*Proxy{}, byAddr: map[string]*Proxy{}}
+	for _, id := range c.NodeIDs() {
+		p, err := NewProxy(c.Addr(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		e.proxies[id] = p
+		e.byAddr[c.Addr(id)] = p
+	}
+	return e
+}
+
+// seeds are the proxies' addresses, for Config.Nodes.
+func (e *faultEnv) seeds() []string {
+	var s []string
+	for _, id := range e.cluster.NodeIDs() {
+		s = append(s, e.proxies[id].Addr())
+	}
+	return s
+}
+
+// client returns a client that goes through the proxies and the fault
+// interceptor, closed when the test ends.
+func (e *faultEnv) client(t testing.TB, cfg norikv.Config) *norikv.Client {
+	t.Helper()
+	cfg.Nodes = e.seeds()
+	cfg.TotalShards = e.cluster.Shards()
+	cfg.Interceptors = append(cfg.Interceptors, e.interceptor())
+	c, err := norikv.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+var errDropped = errors.New("fault injection: response dropped after the server applied the request")
+
+func (e *faultEnv) interceptor() connect.Interceptor {
+	return connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			e.attempts.Add(1)
+			if p := e.byAddr[interceptors.TargetFrom(ctx)]; p != nil {
+				ctx = interceptors.WithTarget(ctx, p.Addr())
+			}
+			res, err := next(ctx, req)
+			if err == nil && isWrite(req.Spec().Procedure) && rand.Uint64N(1000) < e.dropRate.Load() {
+				// The write was applied and its answer is lost on the
+				// way back: the ambiguous failure. Unavailable is what
+				// a client sees when the connection dies at that point.
+				e.dropped.Add(1)
+				return nil, connect.NewError(connect.CodeUnavailable, errDropped)
+			}
+			return res, err
+		}
+	})
+}
+
+func isWrite(procedure string) bool {
+	switch procedure {
+	case "/norikv.v1.Kv/Put", "/norikv.v1.Kv/Delete":
+		return true
+	}
+	return false
+}
+
+// faultCounts are the faults a schedule injected.
+type faultCounts struct {
+	Transfers, Stops, Restarts, Resets, LatencySpells uint64
+}
+
+func (f faultCounts) total() uint64 {
+	return f.Transfers + f.Stops + f.Restarts + f.Resets + f.LatencySpells
+}
+
+// restoreAll undoes every fault: all nodes up, no latency.
+func (e *faultEnv) restoreAll(t testing.TB) {
+	for id, p := range e.proxies {
+		p.SetLatency(0)
+		if err := e.cluster.RestartNode(id); err != nil {
+			t.Errorf("restart %s: %v", id, err)
+		}
+	}
+}
+
+// lockedRand is a rand source shared by goroutines.
+type lockedRand struct {
+	mu sync.Mutex
+	r  *rand.Rand
+}
+
+func (l *lockedRand) IntN(n int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.IntN(n)
+}
