@@ -300,3 +300,31 @@ func Example_retryWithContext() {
 	// deadline exceeded: true
 	// retried: true
 }
+
+// Choosing a protocol: every server speaks gRPC, Connect and gRPC-Web.
+// Connect with JSON over HTTP/1.1 goes through proxies that do not speak
+// HTTP/2 and is readable on the wire.
+func ExampleConfig_protocols() {
+	cluster := embedded()
+	defer cluster.Close()
+	ctx := context.Background()
+	for _, cfg := range []norikv.Config{
+		{Protocol: norikv.ProtocolGRPC},                                           // HTTP/2 (h2c), binary
+		{Protocol: norikv.ProtocolConnect, HTTPVersion: norikv.HTTP1, JSON: true}, // HTTP/1.1, JSON
+		{Protocol: norikv.ProtocolGRPCWeb, HTTPVersion: norikv.HTTP2},             // HTTP/2, binary
+	} {
+		cfg.Nodes, cfg.TotalShards = cluster.Addrs(), 64
+		client, err := norikv.New(cfg)
+		if err != nil {
+			log.Fatal(err)
+		}
+		_, err = client.Put(ctx, "greeting", []byte("hello over "+cfg.Protocol.String()))
+		res, _ := client.Get(ctx, "greeting")
+		fmt.Println(string(res.Value), err)
+		client.Close()
+	}
+	// Output:
+	// hello over grpc <nil>
+	// hello over connect <nil>
+	// hello over grpcweb <nil>
+}
