@@ -1,0 +1,172 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strconv"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
+)
+
+// Server-side cost of one Put and one Get, without a network: the node's
+// whole http.Handler (connect's Connect-protocol unmarshal, validation,
+// the kv service, marshal) served in memory, and the kv service alone.
+// allocs/op is the server's allocations per request handled.
+//
+//	go test -run '^$' -bench 'ServerHandle|ServerKV' -benchmem ./server/
+
+type perfWriter struct {
+	h    http.Header
+	body bytes.Buffer
+	code int
+}
+
+func (w *perfWriter) Header() http.Header         { return w.h }
+func (w *perfWriter) Write(b []byte) (int, error) { return w.body.Write(b) }
+func (w *perfWriter) WriteHeader(code int)        { w.code = code }
+func (w *perfWriter) reset() {
+	clear(w.h)
+	w.body.Reset()
+	w.code = 0
+}
+
+// perfBody is a rewindable request body, so the benchmark loop allocates
+// nothing of its own.
+type perfBody struct {
+	b []byte
+	r bytes.Reader
+}
+
+func (p *perfBody) Read(b []byte) (int, error) { return p.r.Read(b) }
+func (p *perfBody) Close() error               { return nil }
+
+func perfCluster(b *testing.B) (*Cluster, *node) {
+	c, err := Start(Config{Nodes: 1, Shards: 64})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c, c.nodes[0]
+}
+
+func benchHandle(b *testing.B, procedure string, msg proto.Message) {
+	_, n := perfCluster(b)
+	body, err := proto.Marshal(msg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Store the key first so Gets hit.
+	put, _ := proto.Marshal(&v1.PutRequest{Key: []byte("bench-key"), Value: bytes.Repeat([]byte("v"), 100)})
+	for _, req := range []struct {
+		proc string
+		body []byte
+	}{{norikvv1connect.KvPutProcedure, put}, {procedure, body}} {
+		w := serveOnce(b, n, req.proc, &perfBody{b: req.body}, &perfWriter{h: http.Header{}})
+		if w.code != 0 && w.code != http.StatusOK {
+			b.Fatalf("%s: HTTP %d: %s", req.proc, w.code, w.body.String())
+		}
+	}
+	pb := &perfBody{b: body}
+	w := &perfWriter{h: http.Header{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		w.reset()
+		serveOnce(b, n, procedure, pb, w)
+	}
+	if w.code != 0 && w.code != http.StatusOK {
+		b.Fatalf("HTTP %d: %s", w.code, w.body.String())
+	}
+}
+
+// perfHeader is shared by every request: handlers only read it.
+var perfHeader = http.Header{"Content-Type": {"application/proto"}, "Connect-Protocol-Version": {"1"}}
+
+var perfReq = func() *http.Request {
+	r, _ := http.NewRequest(http.MethodPost, "http://node/", nil)
+	return r
+}()
+
+func serveOnce(b *testing.B, n *node, procedure string, body *perfBody, w *perfWriter) *perfWriter {
+	body.r.Reset(body.b)
+	r := *perfReq
+	u := *perfReq.URL
+	u.Path = procedure
+	r.URL = &u
+	r.Header = perfHeader
+	r.ContentLength = int64(len(body.b))
+	r.Body = body
+	n.handler.ServeHTTP(w, &r)
+	return w
+}
+
+func BenchmarkServerHandlePut(b *testing.B) {
+	benchHandle(b, norikvv1connect.KvPutProcedure,
+		&v1.PutRequest{Key: []byte("bench-key"), Value: bytes.Repeat([]byte("v"), 100)})
+}
+
+// BenchmarkServerHandlePutIdem carries an idempotency key, as every SDK
+// write does (a fixed key: after the first, every call is a replay).
+func BenchmarkServerHandlePutIdem(b *testing.B) {
+	benchHandle(b, norikvv1connect.KvPutProcedure,
+		&v1.PutRequest{Key: []byte("bench-key"), Value: bytes.Repeat([]byte("v"), 100), IdempotencyKey: "0123456789abcdef0123456789abcdef"})
+}
+
+func BenchmarkServerHandleGet(b *testing.B) {
+	benchHandle(b, norikvv1connect.KvGetProcedure, &v1.GetRequest{Key: []byte("bench-key")})
+}
+
+// The kv service alone, as the handler calls it after unmarshalling.
+func BenchmarkServerKVPut(b *testing.B) {
+	c, _ := perfCluster(b)
+	h := &kvService{c: c, node: 0}
+	ctx := context.Background()
+	val := bytes.Repeat([]byte("v"), 100)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h.Put(ctx, &v1.PutRequest{Key: []byte("bench-key"), Value: val}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkServerKVPutIdem: a fresh idempotency key per call, as from the
+// SDK (the cache stores each).
+func BenchmarkServerKVPutIdem(b *testing.B) {
+	c, _ := perfCluster(b)
+	h := &kvService{c: c, node: 0}
+	ctx := context.Background()
+	val := bytes.Repeat([]byte("v"), 100)
+	keys := make([]string, 4096)
+	for i := range keys {
+		keys[i] = "idem-" + strconv.Itoa(i)
+	}
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		if _, err := h.Put(ctx, &v1.PutRequest{Key: []byte("bench-key"), Value: val, IdempotencyKey: keys[i%len(keys)] + strconv.Itoa(i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkServerKVGet(b *testing.B) {
+	c, _ := perfCluster(b)
+	h := &kvService{c: c, node: 0}
+	ctx := context.Background()
+	if _, err := h.Put(ctx, &v1.PutRequest{Key: []byte("bench-key"), Value: []byte("v")}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h.Get(ctx, &v1.GetRequest{Key: []byte("bench-key")}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
