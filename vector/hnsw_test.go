@@ -1,6 +1,7 @@
 package vector
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -184,5 +185,46 @@ func TestHNSWConcurrentInsertSearch(t *testing.T) {
 	wg.Wait()
 	if _, ok := hn.Get(fmt.Sprintf("v%d", n-1)); !ok {
 		t.Error("batch-inserted vector missing")
+	}
+}
+
+// TestHNSWMemoryBudget asserts the compact layout stays under 700 bytes per
+// 128-dim vector (512 of which are the floats) after a bulk load.
+func TestHNSWMemoryBudget(t *testing.T) {
+	const n = 3000
+	data := newClustered(31, 128, 30, 1.0).draw(32, n)
+	hn := mustNew(t, Config{Dimensions: 128, Distance: Cosine, Kind: HNSW, HNSW: HNSWConfig{EfConstruction: 32}})
+	if err := hn.InsertBatch(seqIDs(n), data); err != nil {
+		t.Fatal(err)
+	}
+	per := float64(hn.MemoryBytes()) / n
+	t.Logf("%.1f bytes/vector", per)
+	if per > 700 || per < 512 {
+		t.Errorf("MemoryBytes/Len = %.1f, want 512..700", per)
+	}
+}
+
+func TestHNSWDeleteAllAndSearchEf(t *testing.T) {
+	hn := mustNew(t, Config{Dimensions: 2, Kind: HNSW}).(Tunable)
+	ids := seqIDs(100)
+	for i, id := range ids {
+		_ = hn.Insert(id, []float32{float32(i), 1})
+	}
+	if _, err := hn.SearchEf([]float32{0, 0}, 1, 0, false); !errors.Is(err, ErrInvalidK) {
+		t.Errorf("ef=0: %v, want ErrInvalidK", err)
+	}
+	res, err := hn.SearchEf([]float32{0, 0}, 3, 1, false) // ef raised to k
+	if err != nil || len(res) != 3 || res[0].ID != "v0" {
+		t.Errorf("SearchEf(ef=1,k=3) = %v, %v", res, err)
+	}
+	for _, id := range ids {
+		hn.Delete(id)
+	}
+	if res, err := hn.Search([]float32{0, 0}, 5, false); err != nil || len(res) != 0 || hn.Len() != 0 {
+		t.Errorf("after deleting all: %v %v Len=%d", res, err, hn.Len())
+	}
+	_ = hn.Insert("again", []float32{1, 1})
+	if res, _ := hn.Search([]float32{0, 0}, 5, false); len(res) != 1 || res[0].ID != "again" {
+		t.Errorf("re-insert after delete-all: %v", res)
 	}
 }
