@@ -25,6 +25,9 @@ const (
 	// generous allowance for the key and framing. Larger bodies are refused
 	// before they are buffered.
 	MaxRequestBytes = 4 << 20
+	// maxBodyBytes bounds the HTTP body: one message at the cap plus
+	// framing (the one streaming call, WatchCluster, has one small request).
+	maxBodyBytes = MaxRequestBytes + 64<<10
 	// compressMinBytes keeps small responses uncompressed: gzip costs more
 	// than it saves below about a kilobyte.
 	compressMinBytes = 1024

@@ -71,6 +71,10 @@ func (n *node) routes() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.inflight.Add(1)
 		defer n.inflight.Add(-1)
+		// connect refuses a message over MaxRequestBytes without buffering
+		// it, but then drains the rest of the body; this bounds the drain
+		// too, so a 100 MiB upload is cut off near the cap.
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		mux.ServeHTTP(w, r)
 	})
 }
