@@ -40,7 +40,9 @@ func badInputCases() []badInputCase {
 		}
 	}
 	vec := func(f func(context.Context, norikvv1connect.VectorClient) error) func(context.Context, norikvv1connect.KvClient, norikvv1connect.VectorClient) error {
-		return func(ctx context.Context, _ norikvv1connect.KvClient, v norikvv1connect.VectorClient) error { return f(ctx, v) }
+		return func(ctx context.Context, _ norikvv1connect.KvClient, v norikvv1connect.VectorClient) error {
+			return f(ctx, v)
+		}
 	}
 	insert := func(ns string, x []float32) func(context.Context, norikvv1connect.KvClient, norikvv1connect.VectorClient) error {
 		return vec(func(ctx context.Context, v norikvv1connect.VectorClient) error {
