@@ -17,6 +17,7 @@ type Proxy struct {
 	target  string
 	latency atomic.Int64 // nanoseconds added before forwarding each chunk
 
+	done   chan struct{} // closed by Close: ends latency sleeps
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	closed bool
@@ -31,7 +32,7 @@ func NewProxy(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}, done: make(chan struct{})}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -70,7 +71,10 @@ func (p *Proxy) Reset() {
 // proxy's goroutines.
 func (p *Proxy) Close() error {
 	p.mu.Lock()
-	p.closed = true
+	if !p.closed {
+		p.closed = true
+		close(p.done)
+	}
 	p.mu.Unlock()
 	err := p.ln.Close()
 	p.Reset()
@@ -142,7 +146,13 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			if d := time.Duration(p.latency.Load()); d > 0 {
-				time.Sleep(d)
+				t := time.NewTimer(d)
+				select {
+				case <-t.C:
+				case <-p.done:
+					t.Stop()
+					return
+				}
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
