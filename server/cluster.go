@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -190,6 +191,26 @@ func (c *Cluster) Leader(shard uint32) string {
 		return ""
 	}
 	return c.nodes[s.leader].id
+}
+
+// Shutdown stops the cluster gracefully: nodes stop accepting connections,
+// WatchCluster streams end, and requests in flight are allowed to finish
+// until ctx is done (then connections are closed as by Close). Afterwards
+// the cluster is closed; Close and Shutdown may both be called.
+func (c *Cluster) Shutdown(ctx context.Context) error {
+	var err error
+	c.closeOnce.Do(func() {
+		close(c.done)
+		for _, n := range c.nodes {
+			n.life.Lock()
+			if e := n.shutdown(ctx); e != nil && err == nil {
+				err = e
+			}
+			n.life.Unlock()
+		}
+		c.bg.Wait()
+	})
+	return err
 }
 
 // Close stops every node and background goroutine and ends all

@@ -137,6 +137,22 @@ func (n *node) stop() {
 	}
 }
 
+// shutdown is stop, but lets requests in flight finish until ctx is done.
+// Caller holds n.life.
+func (n *node) shutdown(ctx context.Context) error {
+	inc := n.inc.Swap(nil)
+	if inc == nil {
+		return nil
+	}
+	close(inc.stopped) // streams end first, or Shutdown would wait for them
+	err := inc.srv.Shutdown(ctx)
+	if err != nil {
+		_ = inc.srv.Close()
+	}
+	<-inc.served
+	return err
+}
+
 // stopped returns a channel closed when the node's current run ends (an
 // already closed one if it is not running).
 func (n *node) stopped() <-chan struct{} {

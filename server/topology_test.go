@@ -310,3 +310,25 @@ func nodeIndex(c *Cluster, id string) int {
 	}
 	return -1
 }
+
+func TestShutdownGraceful(t *testing.T) {
+	c, _ := startTest(t, Config{Nodes: 2, Shards: 2})
+	s, err := dial(t, c.Addrs()[0], grpcProto).meta.WatchCluster(ctxT(t), &v1.ClusterView{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.Receive() {
+		t.Fatal(s.Err())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with an open watch stream: %v", err)
+	}
+	for s.Receive() {
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
