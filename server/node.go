@@ -91,7 +91,11 @@ func (n *node) start() error {
 	if err != nil {
 		return fmt.Errorf("server: node %s: %w", n.id, err)
 	}
-	n.addr = ln.Addr().String()
+	if n.addr == "" {
+		// First start on an ephemeral port. A restart reuses the address
+		// and must not write it: handlers read it without locks.
+		n.addr = ln.Addr().String()
+	}
 	srv := &http.Server{
 		Handler:           n.handler,
 		ReadHeaderTimeout: 10 * time.Second,
