@@ -51,8 +51,8 @@ var (
 // shard (one node), so requests that decode are served for real.
 func FuzzHandlersAllProtocols(f *testing.F) {
 	f.Add(uint8(0), uint8(0), true, false, []byte("\x0a\x01k\x12\x01v")) // Put k=v over gRPC
-	f.Add(uint8(1), uint8(1), true, false, []byte("\x0a\x01k"))           // Get k over gRPC-Web
-	f.Add(uint8(2), uint8(2), false, false, []byte("\x0a\x00"))           // Delete empty key over Connect
+	f.Add(uint8(1), uint8(1), true, false, []byte("\x0a\x01k"))          // Get k over gRPC-Web
+	f.Add(uint8(2), uint8(2), false, false, []byte("\x0a\x00"))          // Delete empty key over Connect
 	f.Add(uint8(0), uint8(1), true, true, []byte(`{"key":"aw==","value":""}`))
 	f.Add(uint8(5), uint8(0), true, true, []byte(`{"namespace":"n","dimensions":2,"distance":"DISTANCE_FUNCTION_COSINE","indexType":"VECTOR_INDEX_TYPE_HNSW"}`))
 	f.Add(uint8(7), uint8(0), true, false, []byte("\x0a\x01n\x12\x01a\x1a\x08\x00\x00\xc0\x7f\x00\x00\x80\x7f")) // NaN, Inf
