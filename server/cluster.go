@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -47,6 +48,21 @@ func Start(cfg Config) (*Cluster, error) {
 // without sleeping.
 func start0(cfg Config, clock func() int64) (*Cluster, error) {
 	cfg = cfg.withDefaults()
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		return nil, errors.New("server: TLSCertFile and TLSKeyFile go together")
+	}
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("server: loading TLS key pair: %w", err)
+		}
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if cfg.TLSConfig != nil {
+			tc = cfg.TLSConfig.Clone()
+		}
+		tc.Certificates = append(tc.Certificates, cert)
+		cfg.TLSConfig = tc
+	}
 	switch {
 	case cfg.Nodes > 1000:
 		return nil, fmt.Errorf("server: %d nodes is more than the 1000 supported", cfg.Nodes)

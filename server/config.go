@@ -51,6 +51,9 @@ type Config struct {
 	// TLSConfig, if set, makes every node serve TLS (HTTP/1.1 and h2).
 	// It must hold a certificate.
 	TLSConfig *tls.Config
+	// TLSCertFile and TLSKeyFile, if set, name a PEM certificate and key
+	// to serve TLS with (added to TLSConfig, or to a new one).
+	TLSCertFile, TLSKeyFile string
 	// Token, if set, must be carried by every request as
 	// "authorization: Bearer <token>"; others get UNAUTHENTICATED.
 	Token string

@@ -142,16 +142,6 @@ func wantCode(t testing.TB, err error, code connect.Code, substrs ...string) *co
 	return ce
 }
 
-func must[T any](t testing.TB) func(T, error) T {
-	return func(v T, err error) T {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-}
-
 func put(t testing.TB, kv norikvv1connect.KvClient, key, value string) *v1.Version {
 	t.Helper()
 	res, err := kv.Put(ctxT(t), &v1.PutRequest{Key: []byte(key), Value: []byte(value)})

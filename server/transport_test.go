@@ -9,10 +9,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -162,3 +165,28 @@ func TestCompressionThreshold(t *testing.T) {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func TestTLSFromFiles(t *testing.T) {
+	cert, pool := selfSigned(t)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+	c, _ := startTest(t, Config{Nodes: 1, Shards: 1, TLSCertFile: certFile, TLSKeyFile: keyFile})
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	kv := norikvv1connect.NewKvClient(&http.Client{Transport: tr}, "https://"+c.Addrs()[0], connect.WithGRPC())
+	if _, err := kv.Put(ctxT(t), &v1.PutRequest{Key: []byte("k")}); err != nil {
+		t.Fatalf("gRPC over TLS from files: %v", err)
+	}
+	if _, err := Start(Config{TLSCertFile: certFile}); err == nil {
+		t.Fatal("cert without key accepted")
+	}
+	if _, err := Start(Config{TLSCertFile: keyFile, TLSKeyFile: keyFile}); err == nil {
+		t.Fatal("bad key pair accepted")
+	}
+}

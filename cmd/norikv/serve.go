@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"time"
@@ -63,16 +62,11 @@ func runServe(ctx context.Context, o IO, args []string) error {
 		Host:              *host,
 		BasePort:          *port,
 		Token:             *token,
+		TLSCertFile:       *certFile,
+		TLSKeyFile:        *keyFile,
 	}
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(o.Stderr, nil))
-	}
-	if *certFile != "" {
-		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
-		if err != nil {
-			return fmt.Errorf("loading TLS key pair: %w", err)
-		}
-		cfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	c, err := server.Start(cfg)
 	if err != nil {
