@@ -94,10 +94,12 @@ func BenchmarkBruteForce(b *testing.B) {
 func BenchmarkHNSWBuild(b *testing.B) {
 	benchSetup(b)
 	var idx Index
+	cpu0 := processCPUSeconds()
 	for b.Loop() {
 		idx = buildBenchHNSW(b)
 	}
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/build")
+	b.ReportMetric((processCPUSeconds()-cpu0)/float64(b.N), "cpu-s/build")
 	b.ReportMetric(float64(idx.MemoryBytes())/float64(idx.Len()), "bytes/vector")
 	benchHNSWOnce.Do(func() { benchHNSW = idx })
 }
