@@ -158,15 +158,18 @@ type OpResult struct {
 
 // Result is a run's outcome.
 type Result struct {
-	Config    ResultConfig         `json:"config"`
-	Elapsed   time.Duration        `json:"elapsed_ns"`
-	Ops       uint64               `json:"ops"`
-	Errors    uint64               `json:"errors"`
-	OpsPerS   float64              `json:"ops_per_s"`
-	Latency   Summary              `json:"latency"` // all operations
-	PerOp     map[string]*OpResult `json:"per_op"`  // "put", "get"
-	Retries   uint64               `json:"retries"`
-	Redirects uint64               `json:"redirects"`
+	Config  ResultConfig         `json:"config"`
+	Elapsed time.Duration        `json:"elapsed_ns"`
+	Ops     uint64               `json:"ops"`
+	Errors  uint64               `json:"errors"`
+	OpsPerS float64              `json:"ops_per_s"`
+	Latency Summary              `json:"latency"` // all operations
+	PerOp   map[string]*OpResult `json:"per_op"`  // "put", "get"
+	// CPUPerOp is the process's CPU time (user + system, every goroutine:
+	// an embedded server's included) per operation; 0 where unmeasured.
+	CPUPerOp  time.Duration `json:"cpu_per_op_ns"`
+	Retries   uint64        `json:"retries"`
+	Redirects uint64        `json:"redirects"`
 	// FirstErrors holds up to 5 distinct error messages.
 	FirstErrors []string        `json:"first_errors,omitempty"`
 	Runtime     []RuntimeSample `json:"runtime,omitempty"`
@@ -245,6 +248,7 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 		r0, d0 = rc.RetryCounts()
 	}
 	var stop atomic.Bool
+	cpu0 := processCPU()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -296,6 +300,7 @@ loop:
 	stop.Store(true)
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := processCPU() - cpu0
 	sample(time.Now())
 
 	if hasRC {
@@ -327,6 +332,9 @@ loop:
 		all.Merge(hists[op])
 	}
 	res.OpsPerS = float64(res.Ops) / elapsed.Seconds()
+	if res.Ops > 0 {
+		res.CPUPerOp = cpu / time.Duration(res.Ops)
+	}
 	res.Latency = all.Summary()
 	return res, nil
 }

@@ -44,6 +44,9 @@ func (r *Result) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "get misses (key not found): %d\n", o.Misses)
 	}
 	fmt.Fprintf(w, "errors %d, retries %d, redirects %d\n", r.Errors, r.Retries, r.Redirects)
+	if r.CPUPerOp > 0 {
+		fmt.Fprintf(w, "process CPU per operation %s\n", Dur(r.CPUPerOp))
+	}
 	for _, e := range r.FirstErrors {
 		fmt.Fprintf(w, "  error: %s\n", e)
 	}

@@ -51,6 +51,8 @@ func main() {
 		keys       = flag.Int("keys", 10_000, "key space")
 		readRatio  = flag.Float64("read-ratio", 0.5, "share of Gets")
 		nodes      = flag.Int("nodes", server.DefaultNodes, "embedded cluster nodes")
+		idemTTL    = flag.Duration("idem-ttl", 0, "the embedded server's idempotency TTL (0: its default, 10m; every SDK write leaves an entry that long)")
+		sdkTimeout = flag.Duration("sdk-timeout", 0, "the SDK's Config.Timeout (0: its default, 5s; negative: none, like the raw and grpc-go clients)")
 		steady     = flag.Duration("steady", 0, "instead of the table: run norikv-grpc at -steady-conc for this long and report heap and goroutines")
 		steadyConc = flag.Int("steady-conc", 64, "concurrency of -steady")
 		steadyProt = flag.String("steady-protocol", "grpc", "protocol of -steady")
@@ -62,8 +64,8 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Stdout, opts{
 		clients: strings.Split(*clients, ","), concs: parseInts(*concs), duration: *duration, rounds: *rounds,
-		cfg:    loadgen.Config{ValueSize: *valueSize, Keys: *keys, ReadRatio: *readRatio},
-		nodes:  *nodes,
+		cfg:   loadgen.Config{ValueSize: *valueSize, Keys: *keys, ReadRatio: *readRatio},
+		nodes: *nodes, sdkTimeout: *sdkTimeout, idemTTL: *idemTTL,
 		steady: *steady, steadyConc: *steadyConc, steadyProt: *steadyProt,
 		cpuprofile: *cpuprofile, memprofile: *memprofile,
 	}); err != nil {
@@ -79,6 +81,8 @@ type opts struct {
 	rounds                 int
 	cfg                    loadgen.Config
 	nodes                  int
+	sdkTimeout             time.Duration
+	idemTTL                time.Duration
 	steady                 time.Duration
 	steadyConc             int
 	steadyProt             string
@@ -105,7 +109,7 @@ type fnCloser func()
 func (f fnCloser) Close() { f() }
 
 // newTarget builds one client by name.
-func newTarget(name string, cl *server.Cluster, tab *targets.Table) (loadgen.Target, closer, error) {
+func newTarget(name string, cl *server.Cluster, tab *targets.Table, sdkTimeout time.Duration) (loadgen.Target, closer, error) {
 	kind, proto, _ := strings.Cut(name, "-")
 	switch kind {
 	case "norikv":
@@ -113,7 +117,7 @@ func newTarget(name string, cl *server.Cluster, tab *targets.Table) (loadgen.Tar
 		if err != nil {
 			return nil, nil, err
 		}
-		c, err := norikv.New(norikv.Config{Nodes: cl.Addrs(), TotalShards: cl.Shards(), Protocol: p})
+		c, err := norikv.New(norikv.Config{Nodes: cl.Addrs(), TotalShards: cl.Shards(), Protocol: p, Timeout: sdkTimeout})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -139,7 +143,7 @@ func newTarget(name string, cl *server.Cluster, tab *targets.Table) (loadgen.Tar
 }
 
 func run(ctx context.Context, w io.Writer, o opts) error {
-	cl, err := server.Start(server.Config{Nodes: o.nodes})
+	cl, err := server.Start(server.Config{Nodes: o.nodes, IdempotencyTTL: o.idemTTL})
 	if err != nil {
 		return err
 	}
@@ -153,7 +157,7 @@ func run(ctx context.Context, w io.Writer, o opts) error {
 	}
 	tgts := map[string]loadgen.Target{}
 	for _, name := range o.clients {
-		t, c, err := newTarget(name, cl, tab)
+		t, c, err := newTarget(name, cl, tab, o.sdkTimeout)
 		if err != nil {
 			return err
 		}
@@ -204,8 +208,12 @@ func run(ctx context.Context, w io.Writer, o opts) error {
 		return steadyState(ctx, w, tgts[o.clients[0]], base, o)
 	}
 
-	fmt.Fprintf(w, "embedded cluster: %d nodes, %d shards; %d-byte values, %d keys, read ratio %.2f; %v per run, median of %d interleaved rounds; GOMAXPROCS %d\n\n",
-		o.nodes, cl.Shards(), base.ValueSize, base.Keys, base.ReadRatio, o.duration, o.rounds, runtime.GOMAXPROCS(0))
+	sdkTO := "default 5s"
+	if o.sdkTimeout != 0 {
+		sdkTO = o.sdkTimeout.String()
+	}
+	fmt.Fprintf(w, "embedded cluster: %d nodes, %d shards; %d-byte values, %d keys, read ratio %.2f; %v per run, median of %d interleaved rounds; GOMAXPROCS %d; SDK timeout %s\n\n",
+		o.nodes, cl.Shards(), base.ValueSize, base.Keys, base.ReadRatio, o.duration, o.rounds, runtime.GOMAXPROCS(0), sdkTO)
 	results := map[key][]*loadgen.Result{}
 	for r := range o.rounds {
 		for _, c := range o.concs {
@@ -223,7 +231,7 @@ func run(ctx context.Context, w io.Writer, o opts) error {
 				if res.Errors > 0 {
 					fmt.Fprintf(os.Stderr, "%s c=%d: %d errors, e.g. %q\n", name, c, res.Errors, res.FirstErrors)
 				}
-				fmt.Fprintf(os.Stderr, "round %d c=%-3d %-15s %8.0f ops/s\n", r+1, c, name, res.OpsPerS)
+				fmt.Fprintf(os.Stderr, "round %d c=%-3d %-15s %8.0f ops/s  cpu/op %s\n", r+1, c, name, res.OpsPerS, loadgen.Dur(res.CPUPerOp))
 				results[key{name, c}] = append(results[key{name, c}], res)
 			}
 		}
@@ -243,7 +251,7 @@ func rotate(s []string, r int) []string {
 	return append(slices.Clone(s[r:]), s[:r]...)
 }
 
-type med struct{ ops, p50, p99 float64 }
+type med struct{ ops, p50, p99, cpu float64 }
 
 func median(rs []*loadgen.Result) med {
 	pick := func(f func(*loadgen.Result) float64) float64 {
@@ -261,32 +269,44 @@ func median(rs []*loadgen.Result) med {
 		ops: pick(func(r *loadgen.Result) float64 { return r.OpsPerS }),
 		p50: pick(func(r *loadgen.Result) float64 { return float64(r.Latency.P50) }),
 		p99: pick(func(r *loadgen.Result) float64 { return float64(r.Latency.P99) }),
+		cpu: pick(func(r *loadgen.Result) float64 { return float64(r.CPUPerOp) }),
 	}
 }
 
 func printTable(w io.Writer, o opts, results map[key][]*loadgen.Result) {
+	fmt.Fprintln(w, "ops/s and latency are wall-clock (disturbed by whatever else runs); cpu/op is this process's CPU")
+	fmt.Fprintln(w, "time (client and server) per operation, which other processes disturb far less. Ratios: ops/s")
+	fmt.Fprintln(w, "as ours/theirs (higher is better), cpu/op and p99 as ours/theirs (lower is better).")
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "conc\tclient\tops/s\tp50\tp99\tvs raw (same protocol)\tvs grpc-go\tp99 vs grpc-go\t")
+	fmt.Fprintln(tw, "conc\tclient\tops/s\tp50\tp99\tcpu/op\tops vs raw\tcpu vs raw\tops vs grpc-go\tcpu vs grpc-go\tp99 vs grpc-go\t")
+	ratio := func(a, b float64) string {
+		if b == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.2fx", a/b)
+	}
 	for _, c := range o.concs {
 		for _, name := range o.clients {
 			m := median(results[key{name, c}])
-			vsRaw, vsGRPC, p99GRPC := "", "", ""
+			var vsRaw, cpuRaw, vsGRPC, cpuGRPC, p99GRPC string
 			if p, ok := strings.CutPrefix(name, "norikv-"); ok {
 				if rs := results[key{"raw-" + p, c}]; rs != nil {
-					vsRaw = fmt.Sprintf("%.2fx", m.ops/median(rs).ops)
+					r := median(rs)
+					vsRaw, cpuRaw = ratio(m.ops, r.ops), ratio(m.cpu, r.cpu)
 				}
 			}
 			if name != "grpc-go" {
 				if rs := results[key{"grpc-go", c}]; rs != nil {
 					g := median(rs)
-					vsGRPC = fmt.Sprintf("%.2fx", m.ops/g.ops)
-					p99GRPC = fmt.Sprintf("%.2fx", m.p99/g.p99)
+					vsGRPC, cpuGRPC, p99GRPC = ratio(m.ops, g.ops), ratio(m.cpu, g.cpu), ratio(m.p99, g.p99)
 				}
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", c, name, m.ops,
-				loadgen.Dur(time.Duration(m.p50)), loadgen.Dur(time.Duration(m.p99)), vsRaw, vsGRPC, p99GRPC)
+			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c, name, m.ops,
+				loadgen.Dur(time.Duration(m.p50)), loadgen.Dur(time.Duration(m.p99)), loadgen.Dur(time.Duration(m.cpu)),
+				vsRaw, cpuRaw, vsGRPC, cpuGRPC, p99GRPC)
 		}
-		fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t")
+		fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t\t\t\t")
 	}
 	tw.Flush()
 }
