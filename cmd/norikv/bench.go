@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	norikv "github.com/norikv/norikv-go/client"
+	"github.com/norikv/norikv-go/internal/loadgen"
+	"github.com/norikv/norikv-go/internal/loadgen/targets"
+	"github.com/norikv/norikv-go/server"
+)
+
+func init() {
+	register(&command{
+		Name:    "bench",
+		Summary: "load-test a cluster (or an embedded one): ops/s and latency percentiles",
+		Run:     runBench,
+	})
+}
+
+const benchExamples = `  norikv bench
+      64 workers for 10s against an embedded 3-node cluster in this process
+  norikv bench --target 127.0.0.1:9001,127.0.0.1:9002 --protocol connect --duration 30s
+  norikv bench --dist zipf --read-ratio 0.9 --value-size 1024 --json
+  norikv bench --duration 60s --runtime-stats
+      also sample this process's heap and goroutines every second
+`
+
+// benchFlags are the bench subcommand's settings.
+type benchFlags struct {
+	target       string
+	shards       int
+	protocol     string
+	concurrency  int
+	duration     time.Duration
+	valueSize    int
+	keys         int
+	readRatio    float64
+	dist         string
+	zipfS        float64
+	preload      bool
+	progress     bool
+	jsonOut      bool
+	runtimeStats bool
+	token        string
+	timeout      time.Duration
+}
+
+// runBench is `norikv bench`: a closed-loop Put/Get load through the Go
+// SDK (internal/loadgen), reporting throughput, latency percentiles per
+// operation, errors and retries. It stops at --duration, or at once when
+// ctx ends (SIGINT), reporting what it measured.
+func runBench(ctx context.Context, o IO, args []string) error {
+	var f benchFlags
+	fs := newFlagSet(o, "bench", "[flags]", benchExamples)
+	fs.StringVar(&f.target, "target", "", "comma-separated node `addresses` (host:port); default: start an embedded cluster")
+	fs.IntVar(&f.shards, "shards", server.DefaultShards, "the target cluster's shard count (ignored for the embedded cluster)")
+	fs.StringVar(&f.protocol, "protocol", "grpc", "grpc, connect or grpcweb")
+	fs.IntVar(&f.concurrency, "concurrency", 64, "concurrent workers, each with one call in flight")
+	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long to measure")
+	fs.IntVar(&f.valueSize, "value-size", 100, "bytes per written value")
+	fs.IntVar(&f.keys, "keys", 10_000, "size of the key space")
+	fs.Float64Var(&f.readRatio, "read-ratio", 0.5, "share of operations that are Gets, 0..1")
+	fs.StringVar(&f.dist, "dist", "uniform", "key distribution: uniform or zipf")
+	fs.Float64Var(&f.zipfS, "zipf-s", 1.1, "zipf exponent (> 1; larger is more skewed)")
+	fs.BoolVar(&f.preload, "preload", true, "write every key once before measuring, so Gets hit")
+	fs.BoolVar(&f.progress, "progress", false, "show the live progress line even when stderr is not a terminal")
+	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
+	fs.BoolVar(&f.runtimeStats, "runtime-stats", false, "sample this process's heap and goroutines every second and report them")
+	fs.StringVar(&f.token, "token", "", "bearer `token` to send (and to require, on the embedded cluster)")
+	fs.DurationVar(&f.timeout, "timeout", norikv.DefaultTimeout, "per-call timeout, retries included (negative: none)")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	proto, err := targets.ParseProtocol(f.protocol)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	dist, err := loadgen.ParseDist(f.dist)
+	if err != nil {
+		return usageError{strings.TrimPrefix(err.Error(), "loadgen: ")}
+	}
+	switch {
+	case f.concurrency < 1:
+		return usagef("--concurrency must be at least 1")
+	case f.duration <= 0:
+		return usagef("--duration must be positive")
+	case f.valueSize < 1 || f.keys < 1:
+		return usagef("--value-size and --keys must be at least 1")
+	case f.readRatio < 0 || f.readRatio > 1:
+		return usagef("--read-ratio must be in [0, 1]")
+	case f.zipfS <= 1:
+		return usagef("--zipf-s must be greater than 1")
+	case f.shards < 1:
+		return usagef("--shards must be at least 1")
+	}
+	stdout, stderr := o.Stdout, o.Stderr
+
+	nodes, shards := splitAddrs(f.target), f.shards
+	targetName := f.target
+	if len(nodes) == 0 {
+		cl, err := server.Start(server.Config{Token: f.token})
+		if err != nil {
+			return fmt.Errorf("starting the embedded cluster: %w", err)
+		}
+		defer cl.Close()
+		nodes, shards = cl.Addrs(), cl.Shards()
+		targetName = fmt.Sprintf("embedded cluster (%d nodes, %d shards)", len(nodes), shards)
+	}
+	c, err := norikv.New(norikv.Config{
+		Nodes: nodes, TotalShards: shards, Protocol: proto, BearerToken: f.token, Timeout: f.timeout,
+		MaxIdleConnsPerHost: max(64, f.concurrency),
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Connect(ctx); err != nil {
+		return fmt.Errorf("connecting to %s: %w", targetName, err)
+	}
+
+	cfg := loadgen.Config{
+		Concurrency: f.concurrency, Duration: f.duration, ValueSize: f.valueSize, Keys: f.keys,
+		ReadRatio: f.readRatio, Dist: dist, ZipfS: f.zipfS, Preload: f.preload,
+		SampleRuntime: f.runtimeStats,
+	}
+	showProgress := f.progress || isTerminal(stderr)
+	if showProgress {
+		cfg.Progress = func(p loadgen.Progress) {
+			fmt.Fprintf(stderr, "\r%s\x1b[K", loadgen.ProgressLine(p, f.duration))
+		}
+	}
+	res, err := loadgen.Run(ctx, targets.SDK{C: c}, cfg)
+	if showProgress {
+		fmt.Fprint(stderr, "\r\x1b[K")
+	}
+	if err != nil {
+		return err
+	}
+	stats := c.Stats()
+	interrupted := ctx.Err() != nil
+	if f.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(benchReport{
+			Target: targetName, Protocol: proto.String(), Interrupted: interrupted, Result: res,
+			Connections: stats.Pool.ActiveConnections, Dialed: stats.Pool.Dialed,
+			BudgetExhausted: stats.Requests.BudgetExhausted,
+		})
+	}
+	fmt.Fprintf(stdout, "target %s, protocol %s%s\n", targetName, proto, map[bool]string{true: " (interrupted)"}[interrupted])
+	res.WriteText(stdout)
+	fmt.Fprintf(stdout, "connections open %d (dialed %d), retries refused by budget %d\n",
+		stats.Pool.ActiveConnections, stats.Pool.Dialed, stats.Requests.BudgetExhausted)
+	return nil
+}
+
+// benchReport is --json's output.
+type benchReport struct {
+	Target          string          `json:"target"`
+	Protocol        string          `json:"protocol"`
+	Interrupted     bool            `json:"interrupted"`
+	Result          *loadgen.Result `json:"result"`
+	Connections     int             `json:"connections_open"`
+	Dialed          uint64          `json:"connections_dialed"`
+	BudgetExhausted uint64          `json:"retries_refused_by_budget"`
+}
+
+func splitAddrs(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// isTerminal reports whether w is a character device (a terminal), without
+// a dependency: good enough to decide on a \r-updated status line.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBenchJSONAgainstEmbeddedCluster(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := runBench(context.Background(), IO{&out, &errOut}, []string{
+		"--duration", "300ms", "--concurrency", "4", "--keys", "100", "--protocol", "connect",
+		"--dist", "zipf", "--json", "--progress", "--runtime-stats",
+	})
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, errOut.String())
+	}
+	var rep benchReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	r := rep.Result
+	if rep.Protocol != "connect" || r == nil || r.Ops == 0 || r.Errors != 0 || r.PerOp["get"] == nil || r.PerOp["put"] == nil {
+		t.Fatalf("report %s", out.String())
+	}
+	if r.PerOp["get"].Misses != 0 || len(r.Runtime) < 2 {
+		t.Fatalf("misses %d, runtime samples %d", r.PerOp["get"].Misses, len(r.Runtime))
+	}
+	if !strings.Contains(errOut.String(), "\r") {
+		t.Errorf("--progress wrote no status line: %q", errOut.String())
+	}
+}
+
+func TestBenchText(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := runBench(context.Background(), IO{&out, &errOut}, []string{"--duration", "200ms", "--concurrency", "2", "--keys", "50", "--read-ratio", "0"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"embedded cluster", "p99.9", "put", "errors 0, retries 0"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if errOut.Len() != 0 {
+		t.Errorf("progress written to a non-terminal without --progress: %q", errOut.String())
+	}
+}
+
+func TestBenchRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--protocol", "carrier-pigeon"}, {"--dist", "pareto"}, {"--read-ratio", "1.5"},
+		{"--concurrency", "0"}, {"--zipf-s", "1"}, {"extra"},
+	} {
+		var out, errOut bytes.Buffer
+		if got := run(context.Background(), append([]string{"bench"}, args...), IO{&out, &errOut}); got != 2 {
+			t.Errorf("norikv bench %q: exit status %d, want 2 (stderr %q)", args, got, errOut.String())
+		}
+	}
+}
+
+func TestBenchStopsWithCtx(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runBench(ctx, IO{&out, &errOut}, []string{"--duration", "1h", "--concurrency", "2", "--keys", "10"})
+	}()
+	time.Sleep(700 * time.Millisecond) // past Connect and the preload
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("bench ignored its ctx")
+	}
+	if !strings.Contains(out.String(), "(interrupted)") {
+		t.Errorf("output does not say it was interrupted:\n%s", out.String())
+	}
+}
