@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -45,7 +48,7 @@ type perfBody struct {
 func (p *perfBody) Read(b []byte) (int, error) { return p.r.Read(b) }
 func (p *perfBody) Close() error               { return nil }
 
-func perfCluster(b *testing.B) (*Cluster, *node) {
+func perfCluster(b testing.TB) (*Cluster, *node) {
 	c, err := Start(Config{Nodes: 1, Shards: 64})
 	if err != nil {
 		b.Fatal(err)
@@ -167,6 +170,56 @@ func BenchmarkServerKVGet(b *testing.B) {
 	for b.Loop() {
 		if _, err := h.Get(ctx, &v1.GetRequest{Key: []byte("bench-key")}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// The direct dispatch in node.routes takes only plain "/pkg.Service/Method"
+// paths; everything else keeps going through the ServeMux.
+func TestServiceOf(t *testing.T) {
+	for path, want := range map[string]string{
+		"/norikv.v1.Kv/Put":          "/norikv.v1.Kv/",
+		"/norikv.v1.Meta/Watch":      "/norikv.v1.Meta/",
+		"/x/y":                       "/x/",
+		"/norikv.v1.Kv/":             "",
+		"/norikv.v1.Kv":              "",
+		"/norikv.v1.Kv/a/b":          "",
+		"/norikv.v1.Kv/..":           "",
+		"/norikv.v1.Kv/.":            "",
+		"//norikv.v1.Kv/Put":         "",
+		"/":                          "",
+		"":                           "",
+		"norikv.v1.Kv/Put":           "",
+		"/norikv.v1.Kv/../Kv/Put":    "",
+		"/norikv.v1.Kv/Put/../Get":   "",
+		"/norikv.v1.Kv/Put?x=1#frag": "/norikv.v1.Kv/",
+	} {
+		r, err := http.NewRequest(http.MethodPost, "http://h"+path, nil)
+		if err != nil {
+			r = &http.Request{Method: http.MethodPost, URL: &url.URL{Path: path}}
+		}
+		if got := serviceOf(r); got != want {
+			t.Errorf("serviceOf(%q) = %q, want %q", path, got, want)
+		}
+	}
+	r, _ := http.NewRequest(http.MethodPost, "http://h/norikv.v1.Kv/P%75t", nil)
+	if got := serviceOf(r); got != "" {
+		t.Errorf("escaped path: %q, want the ServeMux", got)
+	}
+
+	_, n := perfCluster(t)
+	for path, code := range map[string]int{
+		"/norikv.v1.Kv/Nope":     http.StatusNotFound,
+		"/nope.v1.Svc/X":         http.StatusNotFound,
+		"/norikv.v1.Kv/./Put":    http.StatusTemporaryRedirect,
+		"/norikv.v1.Kv/x/../Put": http.StatusTemporaryRedirect,
+	} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(""))
+		r.Header.Set("Content-Type", "application/proto")
+		n.handler.ServeHTTP(w, r)
+		if w.Code != code {
+			t.Errorf("POST %s: %d, want %d", path, w.Code, code)
 		}
 	}
 }

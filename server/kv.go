@@ -46,7 +46,7 @@ func (h *kvService) Put(ctx context.Context, req *v1.PutRequest) (*v1.PutRespons
 			if err != nil {
 				return nil, err
 			}
-			return &v1.PutResponse{Version: res.ver.proto()}, nil
+			return putResponse(res.ver), nil
 		}
 	}
 	cur := s.kv[string(req.Key)]
@@ -75,7 +75,7 @@ func (h *kvService) Put(ctx context.Context, req *v1.PutRequest) (*v1.PutRespons
 	}
 	s.ops.puts++
 	s.mu.Unlock()
-	return &v1.PutResponse{Version: ver.proto()}, nil
+	return putResponse(ver), nil
 }
 
 // Get reads a key; missing and expired keys are NOT_FOUND.
@@ -101,7 +101,7 @@ func (h *kvService) Get(ctx context.Context, req *v1.GetRequest) (*v1.GetRespons
 	}
 	value, ver := e.value, e.ver
 	s.mu.RUnlock()
-	return &v1.GetResponse{Value: value, Version: ver.proto()}, nil
+	return getResponse(value, ver), nil
 }
 
 // Delete removes a key; tombstoned says whether a live key was removed.

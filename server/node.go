@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,10 +65,15 @@ func (n *node) routes() http.Handler {
 		}),
 	}
 	mux := http.NewServeMux()
-	mux.Handle(norikvv1connect.NewKvHandler(&kvService{c: c, node: n.idx}, opts...))
-	mux.Handle(norikvv1connect.NewMetaHandler(&metaService{c: c, n: n}, opts...))
-	mux.Handle(norikvv1connect.NewAdminHandler(&adminService{c: c}, opts...))
-	mux.Handle(norikvv1connect.NewVectorHandler(&vectorService{c: c, node: n.idx}, opts...))
+	services := map[string]http.Handler{}
+	mount := func(prefix string, h http.Handler) {
+		mux.Handle(prefix, h)
+		services[prefix] = h
+	}
+	mount(norikvv1connect.NewKvHandler(&kvService{c: c, node: n.idx}, opts...))
+	mount(norikvv1connect.NewMetaHandler(&metaService{c: c, n: n}, opts...))
+	mount(norikvv1connect.NewAdminHandler(&adminService{c: c}, opts...))
+	mount(norikvv1connect.NewVectorHandler(&vectorService{c: c, node: n.idx}, opts...))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.inflight.Add(1)
 		defer n.inflight.Add(-1)
@@ -75,8 +81,34 @@ func (n *node) routes() http.Handler {
 		// it, but then drains the rest of the body; this bounds the drain
 		// too, so a 100 MiB upload is cut off near the cap.
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		if h := services[serviceOf(r)]; h != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// serviceOf returns the "/package.Service/" prefix of a plain RPC path
+// ("/norikv.v1.Kv/Put"), or "" for anything else. Requests it names go
+// straight to their service's handler: ServeMux's matching costs about
+// three allocations and a tenth of a small request's handling. Paths it
+// does not vouch for (escaped, unclean, CONNECT, other shapes) go through
+// the ServeMux, which keeps its cleaning, redirects and 404s.
+func serviceOf(r *http.Request) string {
+	p := r.URL.Path
+	if r.Method == http.MethodConnect || r.URL.RawPath != "" || len(p) < 2 || p[0] != '/' {
+		return ""
+	}
+	i := strings.IndexByte(p[1:], '/') + 1
+	if i <= 1 {
+		return ""
+	}
+	method := p[i+1:]
+	if method == "" || method == "." || method == ".." || strings.IndexByte(method, '/') >= 0 {
+		return ""
+	}
+	return p[:i+1]
 }
 
 // start listens on the node's address (an ephemeral port the first time if

@@ -19,3 +19,26 @@ func (v version) String() string {
 }
 
 func versionOf(p *v1.Version) version { return version{term: p.GetTerm(), index: p.GetIndex()} }
+
+// putResponse and getResponse build a reply and its Version in one
+// allocation (the hot path's replies; the Version points into the same
+// block, which lives as long as either is referenced).
+func putResponse(v version) *v1.PutResponse {
+	b := &struct {
+		res v1.PutResponse
+		ver v1.Version
+	}{}
+	b.ver.Term, b.ver.Index = v.term, v.index
+	b.res.Version = &b.ver
+	return &b.res
+}
+
+func getResponse(value []byte, v version) *v1.GetResponse {
+	b := &struct {
+		res v1.GetResponse
+		ver v1.Version
+	}{}
+	b.ver.Term, b.ver.Index = v.term, v.index
+	b.res.Value, b.res.Version = value, &b.ver
+	return &b.res
+}
