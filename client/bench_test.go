@@ -12,7 +12,7 @@ import (
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
 	"github.com/norikv/norikv-go/interceptors"
-	"github.com/norikv/norikv-go/server"
+	"github.com/norikv/norikv-go/norikvtest"
 )
 
 // The SDK's Put against the raw generated client's Put, both over gRPC/h2c
@@ -20,12 +20,8 @@ import (
 // is pointed at directly. The difference is the SDK's overhead:
 // validation, retry bookkeeping, idempotency key, routing, error mapping.
 
-func benchCluster(b *testing.B) (*server.Cluster, string) {
-	cl, err := server.Start(server.Config{Shards: 64})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { cl.Close() })
+func benchCluster(b *testing.B) (*norikvtest.Cluster, string) {
+	cl := norikvtest.Start(b, norikvtest.WithShards(64))
 	return cl, cl.Addr(cl.Leader(cl.ShardOf([]byte("bench-key"))))
 }
 

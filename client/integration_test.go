@@ -12,18 +12,13 @@ import (
 	"connectrpc.com/connect"
 
 	norikv "github.com/norikv/norikv-go/client"
-	"github.com/norikv/norikv-go/server"
+	"github.com/norikv/norikv-go/norikvtest"
 )
 
 // startCluster runs the embedded server for one test.
-func startCluster(t testing.TB, cfg server.Config) *server.Cluster {
+func startCluster(t testing.TB, opts ...norikvtest.Option) *norikvtest.Cluster {
 	t.Helper()
-	c, err := server.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return norikvtest.Start(t, opts...)
 }
 
 type protocolCase struct {
@@ -44,9 +39,10 @@ var protocolMatrix = []protocolCase{
 	{"grpcweb", func(c *norikv.Config) { c.Protocol = norikv.ProtocolGRPCWeb }},
 }
 
-func newTestClient(t testing.TB, cl *server.Cluster, p protocolCase) *norikv.Client {
+func newTestClient(t testing.TB, cl *norikvtest.Cluster, p protocolCase) *norikv.Client {
 	t.Helper()
-	cfg := norikv.Config{Nodes: cl.Addrs(), TotalShards: cl.Shards()}
+	// Endpoints are http(s):// URLs: the seed list accepts both forms.
+	cfg := norikv.Config{Nodes: cl.Endpoints(), TotalShards: cl.Shards()}
 	if p.set != nil {
 		p.set(&cfg)
 	}
@@ -61,7 +57,7 @@ func newTestClient(t testing.TB, cl *server.Cluster, p protocolCase) *norikv.Cli
 func TestIntegrationSemantics(t *testing.T) {
 	for _, p := range protocolMatrix {
 		t.Run(p.name, func(t *testing.T) {
-			cl := startCluster(t, server.Config{Shards: 64})
+			cl := startCluster(t, norikvtest.WithShards(64))
 			c := newTestClient(t, cl, p)
 			ctx := context.Background()
 			if err := c.Connect(ctx); err != nil {
@@ -149,7 +145,7 @@ func TestIntegrationSemantics(t *testing.T) {
 }
 
 func TestIntegrationValidationAndAuth(t *testing.T) {
-	cl := startCluster(t, server.Config{Shards: 16, Token: "s3cret"})
+	cl := startCluster(t, norikvtest.WithShards(16), norikvtest.WithToken("s3cret"))
 	ctx := context.Background()
 	noTok := newTestClient(t, cl, protocolCase{})
 	_, err := noTok.Put(ctx, "k", []byte("v"))
@@ -175,7 +171,7 @@ func TestIntegrationFailover(t *testing.T) {
 	noWatch := protocolCase{"grpc-nowatch", func(c *norikv.Config) { c.DisableWatch = true }}
 	for _, p := range append(protocolMatrix, noWatch) {
 		t.Run(p.name, func(t *testing.T) {
-			cl := startCluster(t, server.Config{Shards: 64})
+			cl := startCluster(t, norikvtest.WithShards(64))
 			c := newTestClient(t, cl, p)
 			ctx := context.Background()
 			if err := c.Connect(ctx); err != nil {

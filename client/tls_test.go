@@ -14,7 +14,7 @@ import (
 	"time"
 
 	norikv "github.com/norikv/norikv-go/client"
-	"github.com/norikv/norikv-go/server"
+	"github.com/norikv/norikv-go/norikvtest"
 )
 
 // selfSigned returns a server certificate for 127.0.0.1 and a pool that
@@ -51,7 +51,7 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 
 func TestIntegrationTLS(t *testing.T) {
 	cert, pool := selfSigned(t)
-	cl := startCluster(t, server.Config{Shards: 16, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	cl := startCluster(t, norikvtest.WithShards(16), norikvtest.WithTLS(&tls.Config{Certificates: []tls.Certificate{cert}}))
 	cases := []protocolCase{
 		{"grpc-h2", func(c *norikv.Config) { c.Protocol = norikv.ProtocolGRPC }},
 		{"connect-h1", func(c *norikv.Config) { c.Protocol = norikv.ProtocolConnect; c.HTTPVersion = norikv.HTTP1 }},
