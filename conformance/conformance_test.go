@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/norikv/norikv-go/server"
+	"github.com/norikv/norikv-go/norikvtest"
 )
 
 // TestConformance runs the whole suite over the whole matrix. By default
@@ -24,11 +24,7 @@ func TestConformance(t *testing.T) {
 	target := externalTarget(t)
 	if target == nil {
 		const token = "conformance-token"
-		c, err := server.Start(server.Config{Nodes: 3, Shards: 64, Token: token})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
+		c := norikvtest.Start(t, norikvtest.WithNodes(3), norikvtest.WithShards(64), norikvtest.WithToken(token))
 		target = &Target{Addrs: c.Addrs(), Token: token, TotalShards: 64, AllowTopologyChanges: true}
 	}
 	rep, err := Run(context.Background(), *target, Options{})

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/norikv/norikv-go/server"
+	"github.com/norikv/norikv-go/norikvtest"
 )
 
 // TestConformanceTLS checks the https side of the matrix (HTTP/2 by ALPN
@@ -25,11 +25,7 @@ func TestConformanceTLS(t *testing.T) {
 		t.Skip("skipped in -short")
 	}
 	serverConf, clientConf := selfSigned(t)
-	c, err := server.Start(server.Config{Nodes: 2, Shards: 8, TLSConfig: serverConf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
+	c := norikvtest.Start(t, norikvtest.WithNodes(2), norikvtest.WithShards(8), norikvtest.WithTLS(serverConf))
 	rep, err := Run(context.Background(), Target{Addrs: c.Addrs(), TLS: clientConf},
 		Options{Cases: []string{"versions", "not_leader", "watch"}})
 	if err != nil {
@@ -47,7 +43,7 @@ func TestConformanceTLS(t *testing.T) {
 
 // selfSigned returns a server configuration with a fresh certificate for
 // 127.0.0.1 and a client configuration that trusts it.
-func selfSigned(t *testing.T) (server, client *tls.Config) {
+func selfSigned(t *testing.T) (srv, client *tls.Config) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
