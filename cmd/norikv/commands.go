@@ -8,6 +8,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	norikv "github.com/norikv/norikv-go/client"
 )
 
 // IO is where a command writes.
@@ -72,15 +74,32 @@ func run(ctx context.Context, args []string, o IO) int {
 	var ue usageError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
+		return exitOK
 	case errors.As(err, &ue):
 		fmt.Fprintf(o.Stderr, "norikv %s: %v (see 'norikv %s --help')\n", name, firstLine(err), name)
-		return 2
-	default:
-		fmt.Fprintf(o.Stderr, "norikv %s: %v\n", name, firstLine(err))
-		return 1
+		return exitUsage
 	}
+	fmt.Fprintf(o.Stderr, "norikv %s: %v\n", name, firstLine(err))
+	var se statusError
+	switch {
+	case errors.As(err, &se):
+		return se.status
+	case errors.Is(err, norikv.ErrKeyNotFound), errors.Is(err, norikv.ErrIndexNotFound):
+		return exitNotFound
+	case errors.Is(err, norikv.ErrVersionMismatch):
+		return exitConflict
+	}
+	return exitError
 }
+
+// statusError is an error with its own exit status (e.g. "vector get" of a
+// missing id, which is not an SDK error).
+type statusError struct {
+	status int
+	msg    string
+}
+
+func (e statusError) Error() string { return e.msg }
 
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: norikv <command> [flags]")
@@ -139,7 +158,9 @@ func (fs *flagSet) parse(args []string) error {
 	return nil
 }
 
+// firstLine is the error's first line without the SDK's "norikv: "
+// prefix, which would repeat the command's own.
 func firstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
+	return strings.TrimPrefix(s, "norikv: ")
 }

@@ -1,9 +1,17 @@
 // Command norikv is the NoriKV command line: it runs an embedded
-// development cluster (serve) and, as other subcommands are added, talks to
-// clusters.
+// development cluster (serve), reads and writes keys (get, put, del),
+// shows and watches the topology (cluster, watch), manages vector indexes
+// (vector) and checks any cluster against the wire contract (conformance).
 //
-//	norikv serve --nodes 3 --shards 1024 --port 9001
+//	norikv serve                      # 3 nodes on 127.0.0.1:9001-9003
+//	norikv put user:alice Alice       # in another terminal
+//	norikv get user:alice
+//	norikv cluster
 //	norikv help
+//
+// Commands that talk to a cluster share --target (default 127.0.0.1:9001),
+// --protocol, --shards, --timeout, --token, --ca and --json (clientflags.go).
+// Exit status: 0 ok, 1 error, 2 bad usage, 3 not found, 4 version mismatch.
 package main
 
 import (

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	norikv "github.com/norikv/norikv-go/client"
+)
+
+// Exit statuses. Scripts can tell "the key is not there" and "someone else
+// wrote first" from real failures without parsing stderr.
+const (
+	exitOK       = 0
+	exitError    = 1
+	exitUsage    = 2
+	exitNotFound = 3 // get / vector get of a missing key or vector
+	exitConflict = 4 // --if-match lost: the version changed
+)
+
+// exitStatusHelp is printed under every client command's help.
+const exitStatusHelp = `
+Exit status: 0 ok, 1 error, 2 bad usage, 3 not found, 4 version mismatch (--if-match).
+`
+
+// clientFlags are the flags every command that talks to a cluster shares.
+type clientFlags struct {
+	target   string
+	protocol string
+	shards   int
+	timeout  time.Duration
+	json     bool
+	token    string
+	caFile   string
+
+	shardsSet bool // --shards given explicitly: never second-guess it
+}
+
+// addClientFlags registers the common flags on fs.
+func addClientFlags(fs *flagSet) *clientFlags {
+	cf := &clientFlags{}
+	fs.StringVar(&cf.target, "target", "127.0.0.1:9001", "cluster nodes, `host:port[,host:port...]` (https://host:port for TLS)")
+	fs.StringVar(&cf.protocol, "protocol", "grpc", "RPC protocol: grpc, connect or grpcweb")
+	fs.IntVar(&cf.shards, "shards", 1024, "the cluster's shard count (learnt from the cluster when not given)")
+	fs.DurationVar(&cf.timeout, "timeout", norikv.DefaultTimeout, "bound on each call, retries included")
+	fs.BoolVar(&cf.json, "json", false, "print JSON instead of text")
+	fs.StringVar(&cf.token, "token", "", "bearer `token` sent with every request")
+	fs.StringVar(&cf.caFile, "ca", "", "PEM `file` of the CA that signed the servers' certificates (implies TLS)")
+	return cf
+}
+
+// parseInterspersed parses args allowing flags after positional arguments
+// ("norikv get k --json" reads as naturally as "norikv get --json k"),
+// which package flag alone does not. "--" ends flag parsing.
+func (fs *flagSet) parseInterspersed(args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.help()
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		// Parse stopped at a positional argument or after "--".
+		consumed := len(args) - len(rest)
+		if consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// wantArgs checks the number of positional arguments.
+func wantArgs(pos []string, names ...string) error {
+	switch {
+	case len(pos) < len(names):
+		return usagef("missing %s", strings.Join(names[len(pos):], " and "))
+	case len(pos) > len(names):
+		return usagef("unexpected argument %q", pos[len(names)])
+	}
+	return nil
+}
+
+func (cf *clientFlags) config() (norikv.Config, error) {
+	cfg := norikv.Config{
+		TotalShards: cf.shards,
+		Timeout:     cf.timeout,
+		BearerToken: cf.token,
+	}
+	for _, a := range strings.Split(cf.target, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			cfg.Nodes = append(cfg.Nodes, a)
+		}
+	}
+	if len(cfg.Nodes) == 0 {
+		return cfg, usagef("--target names no node")
+	}
+	if cf.shards < 1 {
+		return cfg, usagef("--shards must be at least 1")
+	}
+	switch cf.protocol {
+	case "grpc":
+		cfg.Protocol = norikv.ProtocolGRPC
+	case "connect":
+		cfg.Protocol = norikv.ProtocolConnect
+	case "grpcweb", "grpc-web":
+		cfg.Protocol = norikv.ProtocolGRPCWeb
+	default:
+		return cfg, usagef("--protocol %q: want grpc, connect or grpcweb", cf.protocol)
+	}
+	if cf.caFile != "" {
+		pem, err := os.ReadFile(cf.caFile)
+		if err != nil {
+			return cfg, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return cfg, fmt.Errorf("--ca %s: no PEM certificate in it", cf.caFile)
+		}
+		cfg.TLS = &tls.Config{RootCAs: pool}
+	}
+	return cfg, nil
+}
+
+// dial builds a client from the flags and connects it, so an unreachable
+// cluster is one clear error up front rather than a call's timeout. Unless
+// --shards was given it takes the shard count from the cluster view, so
+// "norikv get" works against a "norikv serve --shards 64" without
+// repeating the number (a wrong count still works, through NOT_LEADER
+// redirects, but costs a hop per call).
+//
+// Only watch keeps the SDK's background cluster watch: a one-shot command
+// needs one view, and fetching it once fails fast on a bad token or a dead
+// node instead of waiting out --timeout for a view that will not come.
+func (cf *clientFlags) dial(ctx context.Context, fs *flagSet) (*norikv.Client, error) {
+	return cf.dialWatch(ctx, fs, false)
+}
+
+func (cf *clientFlags) dialWatch(ctx context.Context, fs *flagSet, watch bool) (*norikv.Client, error) {
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "shards" {
+			cf.shardsSet = true
+		}
+	})
+	cfg, err := cf.config()
+	if err != nil {
+		return nil, err
+	}
+	cfg.DisableWatch = !watch
+	c, err := norikv.New(cfg)
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	if err := c.Connect(ctx); err != nil {
+		c.Close()
+		var ce *norikv.ConnectionError
+		if errors.As(err, &ce) {
+			return nil, relabel(err, "%s (is a cluster running there? see 'norikv serve')", firstLine(ce))
+		}
+		return nil, err
+	}
+	if v := c.ClusterView(); !cf.shardsSet && v != nil && len(v.Shards) > 0 && len(v.Shards) != cfg.TotalShards {
+		c.Close()
+		cfg.TotalShards = len(v.Shards)
+		c, err = norikv.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return c, c.Connect(ctx)
+	}
+	return c, nil
+}
+
+// parseVersion reads a version as printed by this command ("term:index")
+// or by Version.String ("term.index").
+func parseVersion(s string) (norikv.Version, error) {
+	t, i, ok := strings.Cut(s, ":")
+	if !ok {
+		t, i, ok = strings.Cut(s, ".")
+	}
+	term, err1 := strconv.ParseUint(t, 10, 64)
+	index, err2 := strconv.ParseUint(i, 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return norikv.Version{}, usagef("version %q: want term:index, e.g. 1:42", s)
+	}
+	return norikv.Version{Term: term, Index: index}, nil
+}
+
+// formatVersion prints v the way --if-match reads it.
+func formatVersion(v norikv.Version) string {
+	return fmt.Sprintf("%d:%d", v.Term, v.Index)
+}
+
+// printJSON writes v as one line of JSON.
+func printJSON(w io.Writer, v any) error {
+	return json.NewEncoder(w).Encode(v)
+}
+
+// relabeled replaces an error's message with a shorter one for the user
+// while keeping it matchable (errors.Is picks the exit status).
+type relabeled struct {
+	msg string
+	err error
+}
+
+func (e relabeled) Error() string { return e.msg }
+func (e relabeled) Unwrap() error { return e.err }
+
+func relabel(err error, format string, a ...any) error {
+	return relabeled{fmt.Sprintf(format, a...), err}
+}

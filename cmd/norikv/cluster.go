@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	norikv "github.com/norikv/norikv-go/client"
+)
+
+func init() {
+	register(&command{Name: "cluster", Summary: "show nodes and which shards each leads", Run: runCluster})
+}
+
+const clusterExamples = `  norikv cluster
+      one row per node: shards led and replicated (1024 shards summarised)
+  norikv cluster --shard 17
+      shard 17's leader and replicas
+  norikv cluster --key user:alice
+      the shard that owns user:alice, its leader and replicas
+  norikv cluster --json
+      the whole view: nodes and every shard's replicas
+`
+
+func runCluster(ctx context.Context, o IO, args []string) error {
+	fs := newFlagSet(o, "cluster", "[flags]", clusterExamples)
+	cf := addClientFlags(fs)
+	shard := fs.Int("shard", -1, "show this shard `N` only")
+	key := fs.String("key", "", "show the shard that owns this `key`")
+	pos, err := fs.parseInterspersed(args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos); err != nil {
+		return err
+	}
+	if *shard >= 0 && *key != "" {
+		return usagef("--shard and --key are exclusive")
+	}
+	c, err := cf.dial(ctx, fs)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Connect(ctx); err != nil {
+		return err
+	}
+	v := c.ClusterView()
+	if v == nil {
+		return errors.New("the cluster does not serve Meta, so it has no view to show")
+	}
+	if *key != "" {
+		*shard = c.ShardForKey(*key)
+	}
+	if *shard >= 0 {
+		i := slices.IndexFunc(v.Shards, func(s norikv.ShardInfo) bool { return int(s.ID) == *shard })
+		if i < 0 {
+			return usagef("no shard %d (the cluster has %d)", *shard, len(v.Shards))
+		}
+		return printShard(o.Stdout, v, v.Shards[i], *key, cf.json)
+	}
+	if cf.json {
+		return printJSON(o.Stdout, viewJSON(v))
+	}
+	return printNodeTable(o.Stdout, v)
+}
+
+// printNodeTable summarises the view per node: with 1024 shards a row per
+// shard would bury what matters, which is how leadership is balanced.
+func printNodeTable(w io.Writer, v *norikv.ClusterView) error {
+	leads := map[string]int{}
+	replicas := map[string]int{}
+	leaderless := 0
+	for _, s := range v.Shards {
+		led := false
+		for _, r := range s.Replicas {
+			replicas[r.NodeID]++
+			if r.Leader {
+				leads[r.NodeID]++
+				led = true
+			}
+		}
+		if !led {
+			leaderless++
+		}
+	}
+	fmt.Fprintf(w, "epoch %d, %d nodes, %d shards", v.Epoch, len(v.Nodes), len(v.Shards))
+	if leaderless > 0 {
+		fmt.Fprintf(w, ", %d WITHOUT A LEADER", leaderless)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tADDRESS\tROLE\tLEADS\tREPLICAS")
+	for _, n := range v.Nodes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", n.ID, n.Addr, n.Role, leads[n.ID], replicas[n.ID])
+	}
+	return tw.Flush()
+}
+
+func printShard(w io.Writer, v *norikv.ClusterView, s norikv.ShardInfo, key string, asJSON bool) error {
+	addr := map[string]string{}
+	for _, n := range v.Nodes {
+		addr[n.ID] = n.Addr
+	}
+	leader := ""
+	var ids []string
+	for _, r := range s.Replicas {
+		ids = append(ids, r.NodeID)
+		if r.Leader {
+			leader = r.NodeID
+		}
+	}
+	if asJSON {
+		return printJSON(w, struct {
+			Epoch    uint64   `json:"epoch"`
+			Key      string   `json:"key,omitempty"`
+			Shard    uint32   `json:"shard"`
+			Leader   string   `json:"leader"`
+			Addr     string   `json:"leader_addr"`
+			Replicas []string `json:"replicas"`
+		}{v.Epoch, key, s.ID, leader, addr[leader], ids})
+	}
+	if key != "" {
+		fmt.Fprintf(w, "key %q is in shard %d\n", key, s.ID)
+	}
+	if leader == "" {
+		fmt.Fprintf(w, "shard %d: NO LEADER\n", s.ID)
+	} else {
+		fmt.Fprintf(w, "shard %d: leader %s (%s)\n", s.ID, leader, addr[leader])
+	}
+	_, err := fmt.Fprintf(w, "replicas: %s\n", strings.Join(ids, " "))
+	return err
+}
+
+// viewJSON is the view with snake_case keys, like every other --json output.
+func viewJSON(v *norikv.ClusterView) any {
+	type node struct {
+		ID   string `json:"id"`
+		Addr string `json:"addr"`
+		Role string `json:"role"`
+	}
+	type shard struct {
+		ID       uint32   `json:"id"`
+		Leader   string   `json:"leader"`
+		Replicas []string `json:"replicas"`
+	}
+	out := struct {
+		Epoch  uint64  `json:"epoch"`
+		Nodes  []node  `json:"nodes"`
+		Shards []shard `json:"shards"`
+	}{Epoch: v.Epoch}
+	for _, n := range v.Nodes {
+		out.Nodes = append(out.Nodes, node(n))
+	}
+	for _, s := range v.Shards {
+		sh := shard{ID: s.ID, Replicas: []string{}}
+		for _, r := range s.Replicas {
+			sh.Replicas = append(sh.Replicas, r.NodeID)
+			if r.Leader {
+				sh.Leader = r.NodeID
+			}
+		}
+		out.Shards = append(out.Shards, sh)
+	}
+	return out
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/norikv/norikv-go/conformance"
+	"github.com/norikv/norikv-go/server"
+)
+
+func init() {
+	register(&command{Name: "conformance", Summary: "check a cluster against the wire contract over every protocol", Run: runConformance})
+}
+
+const conformanceExamples = `  norikv conformance
+      judge a fresh embedded cluster (3 nodes, 64 shards) over all 12 transports
+  norikv conformance --target node1:9001,node2:9001 --token s3cret
+      judge your cluster; it only writes keys under a random prefix and removes them
+  norikv conformance --target 127.0.0.1:9001 --cases versions,cas_put --transports grpc/pb/h2
+  norikv conformance --json
+      the report as JSON (one object with every cell)
+
+Exit status: 0 every cell passed or was skipped, 1 a cell failed or the target
+was unreachable, 2 bad usage.
+`
+
+func runConformance(ctx context.Context, o IO, args []string) error {
+	fs := newFlagSet(o, "conformance", "[flags]", conformanceExamples)
+	target := fs.String("target", "", "nodes to judge, `host:port[,host:port...]` (default: start an embedded cluster)")
+	token := fs.String("token", "", "bearer `token` sent with every request")
+	shards := fs.Int("shards", 0, "the cluster's shard count (0: learn it from the cluster view)")
+	caFile := fs.String("ca", "", "PEM `file` of the CA that signed the servers' certificates (implies TLS)")
+	cases := fs.String("cases", "", "comma-separated `names` of cases to run (default all: "+strings.Join(conformance.CaseNames(), ",")+")")
+	transports := fs.String("transports", "", "comma-separated `transports`, e.g. grpc/pb/h2,conn/json/h1 (default all 12)")
+	allowTopology := fs.Bool("allow-topology-changes", false, "let the suite move shard leaders (always on for the embedded cluster)")
+	parallel := fs.Int("parallel", 0, "cells run at once (default 8)")
+	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if *parallel < 0 {
+		return usagef("--parallel must not be negative")
+	}
+	tg := conformance.Target{Token: *token, TotalShards: *shards, AllowTopologyChanges: *allowTopology}
+	for _, a := range strings.Split(*target, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			tg.Addrs = append(tg.Addrs, a)
+		}
+	}
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			return err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--ca %s: no PEM certificate in it", *caFile)
+		}
+		tg.TLS = &tls.Config{RootCAs: pool}
+	}
+	opts := conformance.Options{Parallelism: *parallel}
+	var known []string
+	for _, t := range conformance.AllTransports() {
+		known = append(known, t.String())
+	}
+	var err error
+	if opts.Cases, err = splitKnown("--cases", *cases, conformance.CaseNames()); err != nil {
+		return err
+	}
+	if opts.Transports, err = splitKnown("--transports", *transports, known); err != nil {
+		return err
+	}
+	if len(tg.Addrs) == 0 {
+		// No target: judge our own embedded server, the way the tests do.
+		c, err := server.Start(server.Config{Nodes: 3, Shards: 64, Token: *token})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		tg.Addrs, tg.TotalShards, tg.AllowTopologyChanges = c.Addrs(), 64, true
+		if !*asJSON {
+			fmt.Fprintf(o.Stdout, "judging an embedded cluster at %s\n", strings.Join(tg.Addrs, ","))
+		}
+	}
+	rep, err := conformance.Run(ctx, tg, opts)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if err := printJSON(o.Stdout, rep); err != nil {
+			return err
+		}
+	} else if err := rep.WriteTable(o.Stdout); err != nil {
+		return err
+	}
+	pass, fail, skip := rep.Counts()
+	if rep.Failed() {
+		return fmt.Errorf("%d of %d cells failed (%d passed, %d skipped): the target violates the contract", fail, pass+fail+skip, pass, skip)
+	}
+	return nil
+}
+
+// splitKnown splits a comma-separated list and checks every name, so a typo
+// is a usage error before any cluster is started or dialled.
+func splitKnown(flagName, list string, known []string) ([]string, error) {
+	if list == "" {
+		return nil, nil
+	}
+	names := strings.Split(list, ",")
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			return nil, usagef("%s: unknown name %q (known: %s)", flagName, n, strings.Join(known, ","))
+		}
+	}
+	return names, nil
+}

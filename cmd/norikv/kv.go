@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	norikv "github.com/norikv/norikv-go/client"
+)
+
+func init() {
+	register(&command{Name: "get", Summary: "read a key's value", Run: runGet})
+	register(&command{Name: "put", Summary: "write a key (TTL, compare-and-swap, idempotency key)", Run: runPut})
+	register(&command{Name: "del", Summary: "delete a key (compare-and-swap, idempotency key)", Run: runDel})
+}
+
+// stdin is put's source for the value "-"; a variable so tests can set it.
+var stdin io.Reader = os.Stdin
+
+const getExamples = `  norikv get user:alice
+      prints the value
+  norikv get user:alice --json
+      {"key":"user:alice","value":"Alice","version":"1:5"}
+  norikv get user:alice --consistency linearizable --target node1:9001,node2:9001
+` + exitStatusHelp
+
+func runGet(ctx context.Context, o IO, args []string) error {
+	fs := newFlagSet(o, "get", "<key> [flags]", getExamples)
+	cf := addClientFlags(fs)
+	consistency := fs.String("consistency", "lease", "read consistency: lease, linearizable or stale_ok")
+	pos, err := fs.parseInterspersed(args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, "<key>"); err != nil {
+		return err
+	}
+	var level norikv.Consistency
+	switch *consistency {
+	case "lease":
+		level = norikv.ConsistencyLease
+	case "linearizable":
+		level = norikv.ConsistencyLinearizable
+	case "stale_ok", "stale":
+		level = norikv.ConsistencyStaleOK
+	default:
+		return usagef("--consistency %q: want lease, linearizable or stale_ok", *consistency)
+	}
+	c, err := cf.dial(ctx, fs)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	res, err := c.Get(ctx, pos[0], norikv.WithConsistency(level))
+	if errors.Is(err, norikv.ErrKeyNotFound) {
+		return relabel(err, "key %q not found", pos[0])
+	}
+	if err != nil {
+		return err
+	}
+	if cf.json {
+		return printJSON(o.Stdout, struct {
+			Key     string            `json:"key"`
+			Value   string            `json:"value"`
+			Version string            `json:"version"`
+			Meta    map[string]string `json:"meta,omitempty"`
+		}{pos[0], string(res.Value), formatVersion(res.Version), res.Meta})
+	}
+	// The value as is, newline-terminated, so $(norikv get k) is the value.
+	_, err = fmt.Fprintf(o.Stdout, "%s\n", res.Value)
+	return err
+}
+
+const putExamples = `  norikv put user:alice Alice
+      prints the new version, e.g. "version 1:5"
+  norikv put session:abc token --ttl 30s
+  norikv put counter 42 --if-match 1:5
+      compare-and-swap: fails with exit status 4 if counter is no longer at version 1:5
+  norikv put order:7 paid --idempotency-key order-7-paid
+      repeating this applies it once and prints the same version
+  echo -n 'from stdin' | norikv put doc:1 -
+` + exitStatusHelp
+
+func runPut(ctx context.Context, o IO, args []string) error {
+	fs := newFlagSet(o, "put", "<key> <value|-> [flags]", putExamples)
+	cf := addClientFlags(fs)
+	ttl := fs.Duration("ttl", 0, "expire the key after this `duration` (e.g. 30s, 5m)")
+	w := addWriteFlags(fs)
+	pos, err := fs.parseInterspersed(args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, "<key>", "<value>"); err != nil {
+		return err
+	}
+	if *ttl < 0 {
+		return usagef("--ttl must not be negative")
+	}
+	opts, err := w.options()
+	if err != nil {
+		return err
+	}
+	value := []byte(pos[1])
+	if pos[1] == "-" {
+		if value, err = io.ReadAll(stdin); err != nil {
+			return err
+		}
+	}
+	putOpts := make([]norikv.PutOption, 0, len(opts)+1)
+	for _, op := range opts {
+		putOpts = append(putOpts, op)
+	}
+	if *ttl > 0 {
+		putOpts = append(putOpts, norikv.WithTTL(*ttl))
+	}
+	c, err := cf.dial(ctx, fs)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	v, err := c.Put(ctx, pos[0], value, putOpts...)
+	if err != nil {
+		return w.explain(err)
+	}
+	if cf.json {
+		return printJSON(o.Stdout, struct {
+			Key     string `json:"key"`
+			Version string `json:"version"`
+			TTL     string `json:"ttl,omitempty"`
+		}{pos[0], formatVersion(v), durationOrEmpty(*ttl)})
+	}
+	_, err = fmt.Fprintf(o.Stdout, "version %s\n", formatVersion(v))
+	return err
+}
+
+const delExamples = `  norikv del user:alice
+      deleting a missing key succeeds
+  norikv del counter --if-match 1:7
+      only if counter is still at version 1:7 (else exit status 4)
+` + exitStatusHelp
+
+func runDel(ctx context.Context, o IO, args []string) error {
+	fs := newFlagSet(o, "del", "<key> [flags]", delExamples)
+	cf := addClientFlags(fs)
+	w := addWriteFlags(fs)
+	pos, err := fs.parseInterspersed(args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, "<key>"); err != nil {
+		return err
+	}
+	opts, err := w.options()
+	if err != nil {
+		return err
+	}
+	delOpts := make([]norikv.DeleteOption, 0, len(opts))
+	for _, op := range opts {
+		delOpts = append(delOpts, op)
+	}
+	c, err := cf.dial(ctx, fs)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Delete(ctx, pos[0], delOpts...); err != nil {
+		return w.explain(err)
+	}
+	if cf.json {
+		return printJSON(o.Stdout, struct {
+			Key     string `json:"key"`
+			Deleted bool   `json:"deleted"`
+		}{pos[0], true})
+	}
+	_, err = fmt.Fprintln(o.Stdout, "deleted")
+	return err
+}
+
+// writeFlags are the flags put and del share.
+type writeFlags struct {
+	ifMatch, idemKey string
+}
+
+func addWriteFlags(fs *flagSet) *writeFlags {
+	w := &writeFlags{}
+	fs.StringVar(&w.ifMatch, "if-match", "", "compare-and-swap: apply only if the key is at `term:index`")
+	fs.StringVar(&w.idemKey, "idempotency-key", "", "apply the write once under this `key`, however often it is repeated")
+	return w
+}
+
+// writeOption is an option valid for both Put and Delete.
+type writeOption interface {
+	norikv.PutOption
+	norikv.DeleteOption
+}
+
+func (w *writeFlags) options() ([]writeOption, error) {
+	var opts []writeOption
+	if w.ifMatch != "" {
+		v, err := parseVersion(w.ifMatch)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, norikv.IfMatch(v))
+	}
+	if w.idemKey != "" {
+		opts = append(opts, norikv.WithIdempotencyKey(w.idemKey))
+	}
+	return opts, nil
+}
+
+// explain turns a lost compare-and-swap into a sentence that says what to
+// do; the exit status (4) still comes from the wrapped sentinel.
+func (w *writeFlags) explain(err error) error {
+	if errors.Is(err, norikv.ErrVersionMismatch) {
+		return relabel(err, "version mismatch: the key is no longer at version %s (read it again)", w.ifMatch)
+	}
+	return err
+}
+
+func durationOrEmpty(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	norikv "github.com/norikv/norikv-go/client"
+)
+
+func init() {
+	register(&command{Name: "watch", Summary: "print cluster topology changes as they happen", Run: runWatch})
+}
+
+const watchExamples = `  norikv watch
+      one line per change of cluster view, until Ctrl-C; the first line is the
+      view as found (epoch 0 -> N, every node added)
+  norikv watch --count 2
+      stop after two events
+  norikv watch --json
+      one JSON object per event
+`
+
+// maxLeaderLines bounds the leader moves printed per event: a node stop
+// can move hundreds, and one line per event must stay readable.
+const maxLeaderLines = 4
+
+func runWatch(ctx context.Context, o IO, args []string) error {
+	fs := newFlagSet(o, "watch", "[flags]", watchExamples)
+	cf := addClientFlags(fs)
+	count := fs.Int("count", 0, "exit after `N` events (0: run until interrupted)")
+	pos, err := fs.parseInterspersed(args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos); err != nil {
+		return err
+	}
+	if *count < 0 {
+		return usagef("--count must not be negative")
+	}
+	c, err := cf.dialWatch(ctx, fs, true)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	// The callback only hands events over; printing happens here, so
+	// output and the --count check stay on one goroutine.
+	events := make(chan norikv.TopologyEvent, 64)
+	unsubscribe := c.OnTopologyChange(func(e norikv.TopologyEvent) {
+		select {
+		case events <- e:
+		case <-ctx.Done():
+		}
+	})
+	defer unsubscribe()
+	// dial already fetched the view, before we subscribed: print it as the
+	// first event, then only later epochs.
+	v := c.ClusterView()
+	if v == nil {
+		return fmt.Errorf("the cluster does not serve Meta: there are no topology events to watch")
+	}
+	first := norikv.TopologyEvent{CurrentEpoch: v.Epoch}
+	for _, n := range v.Nodes {
+		first.AddedNodes = append(first.AddedNodes, n.ID)
+	}
+	for _, s := range v.Shards {
+		for _, r := range s.Replicas {
+			if r.Leader {
+				first.LeaderChanges = append(first.LeaderChanges, norikv.LeaderChange{Shard: s.ID, Current: r.NodeID})
+			}
+		}
+	}
+	last := v.Epoch
+	e := first
+	for n := 0; *count == 0 || n < *count; n++ {
+		if n > 0 {
+			select {
+			case <-ctx.Done():
+				return nil // interrupted: a normal way to stop watching
+			case e = <-events:
+				if e.CurrentEpoch <= last {
+					n--
+					continue // already shown in the first line
+				}
+				last = e.CurrentEpoch
+			}
+		}
+		if err := printEvent(o.Stdout, e, cf.json); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printEvent(w io.Writer, e norikv.TopologyEvent, asJSON bool) error {
+	if asJSON {
+		type leaderChange struct {
+			Shard    uint32 `json:"shard"`
+			Previous string `json:"previous"`
+			Current  string `json:"current"`
+		}
+		out := struct {
+			PreviousEpoch uint64         `json:"previous_epoch"`
+			CurrentEpoch  uint64         `json:"current_epoch"`
+			AddedNodes    []string       `json:"added_nodes"`
+			RemovedNodes  []string       `json:"removed_nodes"`
+			LeaderChanges []leaderChange `json:"leader_changes"`
+		}{e.PreviousEpoch, e.CurrentEpoch, e.AddedNodes, e.RemovedNodes, nil}
+		for _, lc := range e.LeaderChanges {
+			out.LeaderChanges = append(out.LeaderChanges, leaderChange(lc))
+		}
+		return printJSON(w, out)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s epoch %d -> %d", time.Now().Format("15:04:05.000"), e.PreviousEpoch, e.CurrentEpoch)
+	if e.PreviousEpoch == 0 {
+		// The first view: every leader is "new", which says nothing.
+		fmt.Fprintf(&b, " (initial view); nodes: %s; %d shard leaders\n", strings.Join(e.AddedNodes, " "), len(e.LeaderChanges))
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	if len(e.AddedNodes) > 0 {
+		fmt.Fprintf(&b, "; nodes added: %s", strings.Join(e.AddedNodes, " "))
+	}
+	if len(e.RemovedNodes) > 0 {
+		fmt.Fprintf(&b, "; nodes removed: %s", strings.Join(e.RemovedNodes, " "))
+	}
+	if n := len(e.LeaderChanges); n > 0 {
+		fmt.Fprintf(&b, "; %d leader change(s):", n)
+		for i, lc := range e.LeaderChanges {
+			if i == maxLeaderLines {
+				fmt.Fprintf(&b, " ... and %d more", n-i)
+				break
+			}
+			fmt.Fprintf(&b, " shard %d %s->%s", lc.Shard, orNone(lc.Previous), orNone(lc.Current))
+		}
+	}
+	b.WriteByte('\n')
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func orNone(id string) string {
+	if id == "" {
+		return "none"
+	}
+	return id
+}
