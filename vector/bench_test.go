@@ -12,6 +12,23 @@ import (
 // centre components N(0,1), per-vector noise N(0,1), L2-normalised, cosine.
 // Queries are fresh draws from the same distribution. Everything is
 // generated once per process (sync.Once) and shared by the benchmarks.
+//
+// Run: go test -run '^$' -bench . -benchtime 1s ./vector/
+//
+// Recorded 2026-11-24, 2 vCPU Xeon with AVX-512 (AVX2 kernels used), shared
+// with other jobs (load 5-9, so take the best of -count 3):
+//
+//	BruteForce      2.0 ms/query (1.81 best), 25.6 GB/s (28.2 best);
+//	                a single dot over the whole 51 MB slab runs at 26.7 GB/s
+//	HNSWBuild       18 CPU-s (18.4-20.5 s wall on the loaded box), 678.6 B/vector
+//	HNSWSearch ef   recall@10   µs/query   QPS     x brute force (2.0 ms)
+//	           10   0.883       25.9       38.6k   77
+//	           16   0.958       31.6       31.6k   63
+//	           24   0.989       41.4       24.2k   48
+//	           32   0.996       46.6       21.5k   43
+//	           48   0.9997      64.1       15.6k   31
+//	           64   0.9999      72.0       13.9k   28
+//	          128   0.9999     130.4        7.7k   15
 const (
 	benchN       = 100_000
 	benchDim     = 128
