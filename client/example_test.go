@@ -124,13 +124,19 @@ func Example_ttl() {
 	defer client.Close()
 	ctx := context.Background()
 
-	if _, err := client.Put(ctx, "session:abc", []byte("token"), norikv.WithTTL(100*time.Millisecond)); err != nil {
+	// A long TTL: the key is there until it runs out.
+	if _, err := client.Put(ctx, "session:abc", []byte("token"), norikv.WithTTL(time.Minute)); err != nil {
 		log.Fatal(err)
 	}
 	_, err := client.Get(ctx, "session:abc")
 	fmt.Println("before expiry:", err)
+
+	// A short one: once it has passed, reads answer ErrKeyNotFound.
+	if _, err := client.Put(ctx, "session:short", []byte("token"), norikv.WithTTL(100*time.Millisecond)); err != nil {
+		log.Fatal(err)
+	}
 	time.Sleep(150 * time.Millisecond)
-	_, err = client.Get(ctx, "session:abc")
+	_, err = client.Get(ctx, "session:short")
 	fmt.Println("after expiry, not found:", errors.Is(err, norikv.ErrKeyNotFound))
 	// Output:
 	// before expiry: <nil>

@@ -122,10 +122,6 @@ func FuzzClientValidation(f *testing.F) {
 		if !errors.As(err, &e) {
 			t.Fatalf("op %d: error %T %v is not a *norikv.Error", op%6, err, err)
 		}
-		if len(bad) == 0 && len(nonUTF8) > 0 && knownUTF8Bug &&
-			e.Code == connect.CodeInternal && strings.Contains(e.Message, "invalid UTF-8") {
-			return
-		}
 		switch {
 		case invalid && e.Code != connect.CodeInvalidArgument:
 			t.Fatalf("op %d: %v out of limits, %v not UTF-8: got %v %q, want invalid_argument", op%6, bad, nonUTF8, e.Code, e.Message)
@@ -143,13 +139,6 @@ func FuzzClientValidation(f *testing.F) {
 		}
 	})
 }
-
-// knownUTF8Bug: a namespace or vector id that is not valid UTF-8 fails
-// with INTERNAL "marshal message: string field contains invalid UTF-8"
-// (protobuf refuses to marshal it) instead of INVALID_ARGUMENT naming the
-// field: the SDK's validation does not check UTF-8 before marshalling.
-// Found by this fuzz target; set to false once the SDK checks it.
-const knownUTF8Bug = true
 
 func keyBad(k string) bool { return len(k) < 1 || len(k) > 1024 }
 

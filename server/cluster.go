@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"buf.build/go/protovalidate"
-
 	"github.com/norikv/norikv-go/internal/routing"
 )
 
@@ -19,12 +17,11 @@ import (
 // table and every shard's state. Create one with [Start]; all methods are
 // safe for concurrent use.
 type Cluster struct {
-	cfg       Config
-	shards    []*shard
-	nodes     []*node
-	byID      map[string]*node
-	clock     func() int64 // monotonic nanoseconds; replaced in tests
-	validator protovalidate.Validator
+	cfg    Config
+	shards []*shard
+	nodes  []*node
+	byID   map[string]*node
+	clock  func() int64 // monotonic nanoseconds; replaced in tests
 
 	// topoMu serialises changes to placement (leaders, terms, node roles)
 	// and the epoch. Request handlers never take it.
@@ -75,16 +72,11 @@ func start0(cfg Config, clock func() int64) (*Cluster, error) {
 	case cfg.TLSConfig != nil && len(cfg.TLSConfig.Certificates) == 0 && cfg.TLSConfig.GetCertificate == nil:
 		return nil, errors.New("server: TLSConfig has no certificate")
 	}
-	v, err := protovalidate.New()
-	if err != nil {
-		return nil, fmt.Errorf("server: protovalidate: %w", err)
-	}
 	c := &Cluster{
-		cfg:       cfg,
-		clock:     clock,
-		validator: v,
-		byID:      make(map[string]*node, cfg.Nodes),
-		done:      make(chan struct{}),
+		cfg:   cfg,
+		clock: clock,
+		byID:  make(map[string]*node, cfg.Nodes),
+		done:  make(chan struct{}),
 	}
 	c.place()
 	for i := range cfg.Nodes {

@@ -7,40 +7,27 @@ import (
 	"net/http"
 	"strings"
 
-	"buf.build/go/protovalidate"
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/norikv/norikv-go/internal/validation"
 )
 
-// validateInterceptor enforces the schema's protovalidate rules on every
-// request message, so limits (key and value sizes, dimensions, consistency
-// spellings, ...) are checked in one place and reported as INVALID_ARGUMENT
-// naming the field and the limit.
-type validateInterceptor struct{ v protovalidate.Validator }
-
-func newValidateInterceptor(v protovalidate.Validator) *validateInterceptor {
-	return &validateInterceptor{v: v}
-}
+// validateInterceptor enforces the schema's rules on every request message
+// (internal/validation, the same check the client runs before sending), so
+// limits are checked in one place and reported as INVALID_ARGUMENT naming
+// the field and the limit.
+type validateInterceptor struct{}
 
 func (i *validateInterceptor) check(m any) error {
 	msg, ok := m.(proto.Message)
 	if !ok {
 		return nil
 	}
-	err := i.v.Validate(msg)
-	if err == nil {
-		return nil
+	if err := validation.Check(msg); err != nil {
+		return err
 	}
-	var ve *protovalidate.ValidationError
-	if !errors.As(err, &ve) {
-		// A rule the validator cannot evaluate is our bug, not the caller's.
-		return connect.NewError(connect.CodeInternal, err)
-	}
-	cerr := connect.NewError(connect.CodeInvalidArgument, ve)
-	if d, derr := connect.NewErrorDetail(ve.ToProto()); derr == nil {
-		cerr.AddDetail(d)
-	}
-	return cerr
+	return nil
 }
 
 func (i *validateInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {

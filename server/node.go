@@ -53,7 +53,7 @@ func (n *node) routes() http.Handler {
 	if c.cfg.Token != "" {
 		interceptors = append(interceptors, newAuthInterceptor(c.cfg.Token))
 	}
-	interceptors = append(interceptors, newValidateInterceptor(c.validator))
+	interceptors = append(interceptors, &validateInterceptor{})
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(interceptors...),
 		// Refuse oversized bodies before buffering them.

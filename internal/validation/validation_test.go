@@ -1,0 +1,37 @@
+package validation
+
+import (
+	"strings"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+)
+
+func TestCheck(t *testing.T) {
+	cases := []struct {
+		name     string
+		err      *connect.Error
+		wantCode connect.Code
+		wantText string
+	}{
+		{"ok", Check(&v1.PutRequest{Key: []byte("k")}), 0, ""},
+		{"empty key", Check(&v1.PutRequest{}), connect.CodeInvalidArgument, "key"},
+		{"long key", Check(&v1.GetRequest{Key: make([]byte, 1025)}), connect.CodeInvalidArgument, "1024"},
+		{"bad consistency", Check(&v1.GetRequest{Key: []byte("k"), Consistency: "sometimes"}), connect.CodeInvalidArgument, "consistency"},
+		{"non-UTF-8 namespace", Check(&v1.VectorGetRequest{Namespace: "a\xff", Id: "x"}), connect.CodeInvalidArgument, "namespace: value must be valid UTF-8"},
+		{"non-UTF-8 id", Check(&v1.VectorDeleteRequest{Namespace: "ns", Id: "\xc3"}), connect.CodeInvalidArgument, "id: value must be valid UTF-8"},
+	}
+	for _, c := range cases {
+		if c.wantCode == 0 {
+			if c.err != nil {
+				t.Errorf("%s: unexpected error %v", c.name, c.err)
+			}
+			continue
+		}
+		if c.err == nil || c.err.Code() != c.wantCode || !strings.Contains(c.err.Message(), c.wantText) {
+			t.Errorf("%s: got %v, want %v containing %q", c.name, c.err, c.wantCode, c.wantText)
+		}
+	}
+}
