@@ -37,11 +37,7 @@ func (h *kvService) Put(ctx context.Context, req *v1.PutRequest) (*v1.PutRespons
 		return nil, err
 	}
 	if req.IdempotencyKey != "" {
-		res, hit, err := s.idem.lookup(req.IdempotencyKey, fp, now)
-		if err != nil || hit {
-			if hit {
-				s.ops.replays++
-			}
+		if res, hit, err := s.replay(req.IdempotencyKey, fp, now); err != nil || hit {
 			s.mu.Unlock()
 			if err != nil {
 				return nil, err
@@ -122,11 +118,7 @@ func (h *kvService) Delete(ctx context.Context, req *v1.DeleteRequest) (*v1.Dele
 		return nil, err
 	}
 	if req.IdempotencyKey != "" {
-		res, hit, err := s.idem.lookup(req.IdempotencyKey, fp, now)
-		if err != nil || hit {
-			if hit {
-				s.ops.replays++
-			}
+		if res, hit, err := s.replay(req.IdempotencyKey, fp, now); err != nil || hit {
 			s.mu.Unlock()
 			if err != nil {
 				return nil, err

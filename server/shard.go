@@ -72,6 +72,17 @@ func (s *shard) nextVersion() version {
 	return version{term: s.term, index: s.index}
 }
 
+// replay looks up an idempotency key: hit means the request was applied
+// before and res is its first result (counted as a replay); err means the
+// key was used for a different request. Caller holds mu.
+func (s *shard) replay(key string, fp uint64, now int64) (res idemResult, hit bool, err error) {
+	res, hit, err = s.idem.lookup(key, fp, now)
+	if hit && err == nil {
+		s.ops.replays++
+	}
+	return res, hit, err
+}
+
 // due lowers nextDue to at. Caller holds mu.
 func (s *shard) due(at int64) {
 	if d := s.nextDue.Load(); d == 0 || at < d {

@@ -188,12 +188,11 @@ func (h *vectorService) write(ctx context.Context, namespace, idemKey string, fp
 		return err
 	}
 	if idemKey != "" {
-		res, hit, err := s.idem.lookup(idemKey, fp, now)
+		res, hit, err := s.replay(idemKey, fp, now)
 		if err != nil {
 			return err
 		}
 		if hit {
-			s.ops.replays++
 			done(res)
 			return nil
 		}
