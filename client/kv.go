@@ -15,8 +15,8 @@ func (c *Client) Put(ctx context.Context, key string, value []byte, opts ...PutO
 	}
 	c.start()
 	var o putOptions
-	for _, opt := range opts {
-		opt.applyPut(&o)
+	if len(opts) > 0 {
+		o = collectPutOptions(opts)
 	}
 	req := &v1.PutRequest{Key: []byte(key), Value: value, TtlMs: o.ttlMs, IdempotencyKey: o.idemKey}
 	if o.hasIfMatch {
@@ -37,8 +37,8 @@ func (c *Client) Get(ctx context.Context, key string, opts ...GetOption) (*GetRe
 	}
 	c.start()
 	var o getOptions
-	for _, opt := range opts {
-		opt.applyGet(&o)
+	if len(opts) > 0 {
+		o = collectGetOptions(opts)
 	}
 	res, err := c.kv.Get(ctx, &v1.GetRequest{Key: []byte(key), Consistency: o.consistency.spelling()})
 	if err != nil {
@@ -55,8 +55,8 @@ func (c *Client) Delete(ctx context.Context, key string, opts ...DeleteOption) e
 	}
 	c.start()
 	var o deleteOptions
-	for _, opt := range opts {
-		opt.applyDelete(&o)
+	if len(opts) > 0 {
+		o = collectDeleteOptions(opts)
 	}
 	req := &v1.DeleteRequest{Key: []byte(key), IdempotencyKey: o.idemKey}
 	if o.hasIfMatch {
@@ -66,4 +66,29 @@ func (c *Client) Delete(ctx context.Context, key string, opts ...DeleteOption) e
 		return asError(ctx, "Delete", err)
 	}
 	return nil
+}
+
+// collectPutOptions, collectGetOptions and collectDeleteOptions apply
+// options to a fresh struct. Kept out of the calls' bodies: the options'
+// interface methods make the struct escape, and a call without options
+// should not pay for that allocation.
+func collectPutOptions(opts []PutOption) (o putOptions) {
+	for _, opt := range opts {
+		opt.applyPut(&o)
+	}
+	return o
+}
+
+func collectGetOptions(opts []GetOption) (o getOptions) {
+	for _, opt := range opts {
+		opt.applyGet(&o)
+	}
+	return o
+}
+
+func collectDeleteOptions(opts []DeleteOption) (o deleteOptions) {
+	for _, opt := range opts {
+		opt.applyDelete(&o)
+	}
+	return o
 }
