@@ -157,6 +157,10 @@ func runNorikv(t *testing.T, args []string, target string) {
 	}
 	switch {
 	case len(args) == 1 && args[0] == "--help":
+	case len(args) > 0 && args[0] == "bench":
+		// The same command, shrunk to a moment on its own embedded
+		// cluster: the figures come from full runs, not from tests.
+		args = append(args, "--duration", "300ms", "--concurrency", "2", "--keys", "50")
 	case len(args) > 0 && args[0] == "conformance":
 		// The full matrix is the conformance package's own test; here
 		// one case over two transports shows the command works.
