@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"encoding/pem"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/norikv/norikv-go/internal/testcert"
 	"github.com/norikv/norikv-go/norikvtest"
 )
 
@@ -346,4 +351,24 @@ func TestHelpEveryCommand(t *testing.T) {
 			t.Errorf("%v: help lacks usage or examples:\n%s", args, stdout.String())
 		}
 	}
+}
+
+// --ca trusts a private CA: with it the commands speak TLS to a TLS
+// cluster; without it the certificate is refused.
+func TestTLSWithCA(t *testing.T) {
+	cert, _ := testcert.SelfSigned(t)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := newCLI(t, norikvtest.WithTLS(&tls.Config{Certificates: []tls.Certificate{cert}}))
+	c.ok("put", "k", "secure", "--ca", caFile)
+	if got := c.ok("get", "k", "--ca", caFile, "--protocol", "connect"); got != "secure\n" {
+		t.Fatalf("get over TLS = %q", got)
+	}
+	system := &cli{t: t, target: "https://" + strings.Split(c.target, ",")[0]} // system roots only
+	system.fails(exitError, "certificate", "get", "k", "--timeout", "2s")
+	bad := filepath.Join(t.TempDir(), "bad.pem")
+	os.WriteFile(bad, []byte("not a pem"), 0o600)
+	c.fails(exitError, "no PEM certificate", "get", "k", "--ca", bad)
 }

@@ -48,7 +48,7 @@ type clientFlags struct {
 // addClientFlags registers the common flags on fs.
 func addClientFlags(fs *flagSet) *clientFlags {
 	cf := &clientFlags{}
-	fs.StringVar(&cf.target, "target", "127.0.0.1:9001", "cluster nodes, `host:port[,host:port...]` (https://host:port for TLS)")
+	fs.StringVar(&cf.target, "target", "127.0.0.1:9001", "connect to the cluster's nodes at `host:port[,host:port...]` (https://host:port for TLS)")
 	fs.StringVar(&cf.protocol, "protocol", "grpc", "RPC protocol: grpc, connect or grpcweb")
 	fs.IntVar(&cf.shards, "shards", 1024, "the cluster's shard count (learnt from the cluster when not given)")
 	fs.DurationVar(&cf.timeout, "timeout", norikv.DefaultTimeout, "bound on each call, retries included")
