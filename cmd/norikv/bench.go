@@ -104,7 +104,11 @@ func runBench(ctx context.Context, o IO, args []string) error {
 	nodes, shards := splitAddrs(f.target), f.shards
 	targetName := f.target
 	if len(nodes) == 0 {
-		cl, err := server.Start(server.Config{Token: f.token})
+		// Every SDK write carries an idempotency key and the server keeps
+		// each for its TTL: at the default 10 minutes a long run at 10k
+		// writes/s holds millions of entries (~200 B each). A minute is
+		// far beyond any retry of a 5 s call and keeps the heap bounded.
+		cl, err := server.Start(server.Config{Token: f.token, IdempotencyTTL: time.Minute})
 		if err != nil {
 			return fmt.Errorf("starting the embedded cluster: %w", err)
 		}
