@@ -287,6 +287,12 @@ func TestVector(t *testing.T) {
 			t.Fatalf("insert = %q", out)
 		}
 	}
+	// An idempotent insert repeated answers with the first version.
+	a := c.ok("vector", "insert", "products", "sock", "0,1,0", "--idempotency-key", "ins-sock")
+	if b := c.ok("vector", "insert", "products", "sock", "0,1,0", "--idempotency-key", "ins-sock"); a != b {
+		t.Fatalf("idempotent inserts printed %q then %q", a, b)
+	}
+	c.fails(exitUsage, "not defined: -idempotency-key", "vector", "search", "products", "1,0,0", "--idempotency-key", "x")
 	out := c.ok("vector", "search", "products", "1,0,0", "--k", "2", "--include-vectors")
 	if !regexp.MustCompile(`(?s)^ID +DISTANCE +VECTOR\nshoe-red +0\.0000 +1,0,0\nshoe-blue +0\.1414 +0\.9,0\.1,0\n$`).MatchString(out) {
 		t.Fatalf("search =\n%s", out)

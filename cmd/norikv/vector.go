@@ -29,7 +29,7 @@ var vectorVerbs = []struct {
 }
 
 const vectorExamples = `  norikv vector create products --dims 3 --distance cosine --index hnsw
-  norikv vector insert products shoe-red 1,0,0
+  norikv vector insert products shoe-red 1,0,0 --idempotency-key insert-shoe-red
   norikv vector search products 0.9,0.1,0 --k 2
   norikv vector get products shoe-red
   norikv vector del products shoe-red
@@ -58,6 +58,9 @@ func runVector(ctx context.Context, o IO, args []string) error {
 		if v.flags != nil {
 			v.flags(fs, vf)
 		}
+		if v.name != "search" && v.name != "get" { // the writes
+			fs.StringVar(&vf.idemKey, "idempotency-key", "", "apply the write once under this `key`, however often it is repeated")
+		}
 		pos, err := fs.parseInterspersed(args[1:])
 		if err != nil {
 			return err
@@ -73,6 +76,15 @@ type vecFlags struct {
 	distance, index string
 	k               int
 	include         bool
+	idemKey         string
+}
+
+// writeOpts are the options of a vector write.
+func (vf *vecFlags) writeOpts() []norikv.VectorWriteOption {
+	if vf.idemKey == "" {
+		return nil
+	}
+	return []norikv.VectorWriteOption{norikv.WithIdempotencyKey(vf.idemKey)}
 }
 
 func vectorCreateFlags(fs *flagSet, vf *vecFlags) {
@@ -124,7 +136,7 @@ func vectorCreate(ctx context.Context, o IO, fs *flagSet, cf *clientFlags, vf *v
 		return usagef("--index %q: want hnsw or brute_force", vf.index)
 	}
 	return withClient(ctx, fs, cf, func(c *norikv.Client) error {
-		created, err := c.VectorCreateIndex(ctx, pos[0], vf.dims, dist, typ)
+		created, err := c.VectorCreateIndex(ctx, pos[0], vf.dims, dist, typ, vf.writeOpts()...)
 		if err != nil {
 			return err
 		}
@@ -142,7 +154,7 @@ func vectorInsert(ctx context.Context, o IO, fs *flagSet, cf *clientFlags, vf *v
 		return err
 	}
 	return withClient(ctx, fs, cf, func(c *norikv.Client) error {
-		v, err := c.VectorInsert(ctx, pos[0], pos[1], vec)
+		v, err := c.VectorInsert(ctx, pos[0], pos[1], vec, vf.writeOpts()...)
 		if err != nil {
 			return err
 		}
@@ -217,7 +229,7 @@ func vectorDel(ctx context.Context, o IO, fs *flagSet, cf *clientFlags, vf *vecF
 		return err
 	}
 	return withClient(ctx, fs, cf, func(c *norikv.Client) error {
-		deleted, err := c.VectorDelete(ctx, pos[0], pos[1])
+		deleted, err := c.VectorDelete(ctx, pos[0], pos[1], vf.writeOpts()...)
 		if err != nil {
 			return err
 		}
@@ -231,7 +243,7 @@ func vectorDrop(ctx context.Context, o IO, fs *flagSet, cf *clientFlags, vf *vec
 		return err
 	}
 	return withClient(ctx, fs, cf, func(c *norikv.Client) error {
-		dropped, err := c.VectorDropIndex(ctx, pos[0])
+		dropped, err := c.VectorDropIndex(ctx, pos[0], vf.writeOpts()...)
 		if err != nil {
 			return err
 		}
