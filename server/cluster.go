@@ -23,6 +23,9 @@ type Cluster struct {
 	byID   map[string]*node
 	clock  func() int64 // monotonic nanoseconds; replaced in tests
 
+	// idemPerShard is each shard's share of IdempotencyMaxEntries.
+	idemPerShard int
+
 	// topoMu serialises changes to placement (leaders, terms, node roles)
 	// and the epoch. Request handlers never take it.
 	topoMu sync.Mutex
@@ -73,10 +76,11 @@ func start0(cfg Config, clock func() int64) (*Cluster, error) {
 		return nil, errors.New("server: TLSConfig has no certificate")
 	}
 	c := &Cluster{
-		cfg:   cfg,
-		clock: clock,
-		byID:  make(map[string]*node, cfg.Nodes),
-		done:  make(chan struct{}),
+		cfg:          cfg,
+		clock:        clock,
+		idemPerShard: max(1, (cfg.IdempotencyMaxEntries+cfg.Shards-1)/cfg.Shards),
+		byID:         make(map[string]*node, cfg.Nodes),
+		done:         make(chan struct{}),
 	}
 	c.place()
 	for i := range cfg.Nodes {

@@ -16,9 +16,12 @@ const (
 	DefaultHost = "127.0.0.1"
 	// DefaultIdempotencyTTL is how long an idempotency key is remembered.
 	DefaultIdempotencyTTL = 10 * time.Minute
-	// DefaultIdempotencyMaxEntries bounds each shard's idempotency cache;
-	// the oldest keys are forgotten first.
-	DefaultIdempotencyMaxEntries = 100_000
+	// DefaultIdempotencyMaxEntries bounds the idempotency keys the whole
+	// cluster remembers (about 200 bytes each, so about 200 MB at most).
+	// Every SDK write carries a key, so under sustained writes faster than
+	// MaxEntries/TTL (about 1,700 a second) keys are forgotten, oldest
+	// first, before their TTL.
+	DefaultIdempotencyMaxEntries = 1_000_000
 	// DefaultReapInterval is how often expired keys are reclaimed.
 	DefaultReapInterval = 100 * time.Millisecond
 	// MaxRequestBytes caps a request message: a 1 MiB value plus a
@@ -60,7 +63,9 @@ type Config struct {
 	// IdempotencyTTL is how long a write's idempotency key is remembered.
 	// Default DefaultIdempotencyTTL.
 	IdempotencyTTL time.Duration
-	// IdempotencyMaxEntries bounds the keys remembered per shard. Default
+	// IdempotencyMaxEntries bounds the keys remembered by the whole
+	// cluster, split evenly over the shards (keys are scoped per shard);
+	// each shard forgets its oldest keys first. Default
 	// DefaultIdempotencyMaxEntries.
 	IdempotencyMaxEntries int
 	// ReapInterval is how often expired keys and idempotency entries are

@@ -106,6 +106,31 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 	}
 }
 
+// The bound is cluster-wide: with many shards each keeps its share, so the
+// total stays bounded however many shards are written.
+func TestIdempotencyCacheBoundedAcrossShards(t *testing.T) {
+	c, _ := startTest(t, Config{Nodes: 1, Shards: 8, IdempotencyMaxEntries: 40})
+	ctx := ctxT(t)
+	for i := 0; i < 2000; i++ {
+		key := fmt.Sprint("key-", i)
+		kv := leaderOf(t, c, key).kv
+		if _, err := kv.Put(ctx, &v1.PutRequest{Key: []byte(key), IdempotencyKey: fmt.Sprint("id-", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := 0
+	for _, s := range c.shards {
+		_, _, n := s.sizes()
+		if n > 5 {
+			t.Errorf("shard %d holds %d idempotency entries, want at most its share 5", s.id, n)
+		}
+		total += n
+	}
+	if total > 40 {
+		t.Fatalf("cluster holds %d idempotency entries, want at most 40", total)
+	}
+}
+
 func TestIdempotencyCacheBounded(t *testing.T) {
 	c, _ := startTest(t, Config{Nodes: 1, Shards: 1, IdempotencyMaxEntries: 10})
 	kv := leaderOf(t, c, "k").kv

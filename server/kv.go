@@ -151,7 +151,7 @@ func (h *kvService) Delete(ctx context.Context, req *v1.DeleteRequest) (*v1.Dele
 // remember stores an applied write's idempotency key. Caller holds s.mu.
 func (c *Cluster) remember(s *shard, key string, fp uint64, res idemResult, now int64) {
 	ttl := int64(c.cfg.IdempotencyTTL)
-	s.idem.store(key, fp, res, now, ttl, c.cfg.IdempotencyMaxEntries)
+	s.idem.store(key, fp, res, now, ttl, c.idemPerShard)
 	s.due(s.idem.nextExpiry())
 }
 
