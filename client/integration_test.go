@@ -156,6 +156,11 @@ func TestIntegrationValidationAndAuth(t *testing.T) {
 	if s := noTok.Stats(); s.Requests.Retries != 0 {
 		t.Fatalf("UNAUTHENTICATED retried %d times", s.Requests.Retries)
 	}
+	// Connect with the watch on gives up at once: no token will appear.
+	wrongTok := newTestClient(t, cl, protocolCase{set: func(c *norikv.Config) { c.BearerToken = "wrong"; c.Timeout = time.Minute }})
+	if err := wrongTok.Connect(ctx); !errors.As(err, &e) || e.Code != connect.CodeUnauthenticated {
+		t.Fatalf("Connect with a wrong token: %v", err)
+	}
 	withTok := newTestClient(t, cl, protocolCase{set: func(c *norikv.Config) { c.BearerToken = "s3cret" }})
 	if _, err := withTok.Put(ctx, "k", []byte("v")); err != nil {
 		t.Fatal(err)

@@ -33,6 +33,11 @@ if [ -n "$(git status --porcelain -- gen third_party mocks)" ]; then
   exit 1
 fi
 
+step "go.mod files are tidy"
+go mod tidy -diff
+(cd tools && go mod tidy -diff)
+(cd bench && go mod tidy -diff)
+
 step "gofmt and go vet"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then
@@ -41,6 +46,11 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 (cd tools && go vet ./...)
+(cd bench && go vet ./...)
 
 step "tests (race detector on)"
 go test -race -count=1 -timeout 20m ./...
+(cd bench && go test -race -count=1 -timeout 10m ./...)
+
+step "fuzz targets, ${FUZZTIME:-20s} each"
+bash scripts/fuzz.sh

@@ -58,6 +58,11 @@ type Manager struct {
 	ready   chan struct{} // closed once a view arrived or Meta is unimplemented
 	readyMu sync.Once
 	lastErr atomic.Pointer[errBox]
+	// failed is notified (cap 1) whenever a watch attempt ends without a
+	// view; failStreak counts such attempts in a row. WaitReady uses them
+	// to give up early instead of waiting out its ctx.
+	failed     chan struct{}
+	failStreak atomic.Int32
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -94,6 +99,7 @@ func New(cfg Config) *Manager {
 		leaders: make([]atomic.Pointer[leader], cfg.TotalShards),
 		refresh: make(chan struct{}, 1),
 		ready:   make(chan struct{}),
+		failed:  make(chan struct{}, 1),
 		ctx:     ctx,
 		cancel:  cancel,
 		subs:    map[uint64]*subscriber{},
@@ -261,19 +267,43 @@ func (m *Manager) Start() {
 }
 
 // WaitReady waits until a view has been applied or the cluster turned out
-// not to serve Meta. It returns the last watch error if ctx ends first.
+// not to serve Meta. It gives up early, with the last watch error, once
+// every seed has failed in a row or a node refused the client for good
+// (UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT): waiting longer
+// would only delay the same answer. The watch itself goes on in the
+// background. If ctx ends first it returns ctx's error joined with the
+// last watch error.
 func (m *Manager) WaitReady(ctx context.Context) error {
-	select {
-	case <-m.ready:
-		return nil
-	case <-m.ctx.Done():
-		return errors.New("topology: closed")
-	case <-ctx.Done():
-		if b := m.lastErr.Load(); b != nil && b.err != nil {
-			return errors.Join(ctx.Err(), b.err)
+	for {
+		select {
+		case <-m.ready:
+			return nil
+		case <-m.ctx.Done():
+			return errors.New("topology: closed")
+		case <-m.failed:
+			b := m.lastErr.Load()
+			if b == nil || b.err == nil {
+				continue
+			}
+			if permanent(b.err) || int(m.failStreak.Load()) >= len(m.seeds) {
+				return b.err
+			}
+		case <-ctx.Done():
+			if b := m.lastErr.Load(); b != nil && b.err != nil {
+				return errors.Join(ctx.Err(), b.err)
+			}
+			return ctx.Err()
 		}
-		return ctx.Err()
 	}
+}
+
+// permanent reports errors that retrying the same request cannot cure.
+func permanent(err error) bool {
+	switch connect.CodeOf(err) {
+	case connect.CodeUnauthenticated, connect.CodePermissionDenied, connect.CodeInvalidArgument:
+		return true
+	}
+	return false
 }
 
 // Close stops the watcher and all subscriber deliveries and waits for
@@ -334,13 +364,22 @@ func (m *Manager) run() {
 		}
 		if got {
 			attempt = 0
+			m.failStreak.Store(0)
 		}
 		if refreshed {
 			continue
 		}
 		m.lastErr.Store(&errBox{err})
+		unimplemented := connect.CodeOf(err) == connect.CodeUnimplemented
+		if !got && !unimplemented { // UNIMPLEMENTED makes the client ready: no Meta to wait for
+			m.failStreak.Add(1)
+			select {
+			case m.failed <- struct{}{}:
+			default:
+			}
+		}
 		var delay time.Duration
-		if connect.CodeOf(err) == connect.CodeUnimplemented {
+		if unimplemented {
 			m.markReady()
 			delay = m.cfg.UnimplementedDelay
 			m.log.Debug("norikv: cluster watch unimplemented; routing by seeds and hints", "addr", addr)

@@ -56,17 +56,18 @@ func Check(m proto.Message) *connect.Error {
 // message", which names neither the field nor the rule. Request messages
 // keep their strings at the top level, so one level is enough.
 func checkUTF8(m protoreflect.Message) *connect.Error {
-	var bad protoreflect.FieldDescriptor
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if fd.Kind() == protoreflect.StringKind && !fd.IsList() && !fd.IsMap() && !utf8.ValidString(v.String()) {
-			bad = fd
-			return false
+	// A plain loop rather than m.Range: Range's closure escapes and costs
+	// two allocations on every call, client and server side.
+	fields := m.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if fd.Kind() != protoreflect.StringKind || fd.IsList() || fd.IsMap() {
+			continue
 		}
-		return true
-	})
-	if bad == nil {
-		return nil
+		if !utf8.ValidString(m.Get(fd).String()) {
+			return connect.NewError(connect.CodeInvalidArgument,
+				fmt.Errorf("%s: value must be valid UTF-8 [string.utf8]", fd.Name()))
+		}
 	}
-	return connect.NewError(connect.CodeInvalidArgument,
-		fmt.Errorf("%s: value must be valid UTF-8 [string.utf8]", bad.Name()))
+	return nil
 }

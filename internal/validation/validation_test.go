@@ -35,3 +35,12 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// The check runs on every call on both sides: a valid request costs no
+// allocation beyond protovalidate's own.
+func TestCheckUTF8AllocatesNothing(t *testing.T) {
+	m := (&v1.VectorGetRequest{Namespace: "ns", Id: "id", Consistency: "lease"}).ProtoReflect()
+	if n := testing.AllocsPerRun(100, func() { _ = checkUTF8(m) }); n != 0 {
+		t.Fatalf("checkUTF8 allocates %.0f times per call", n)
+	}
+}
