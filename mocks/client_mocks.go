@@ -13,7 +13,7 @@ import (
 	context "context"
 	reflect "reflect"
 
-	client "github.com/norikv/norikv-go/client"
+	norikv "github.com/norikv/norikv-go/client"
 	gomock "go.uber.org/mock/gomock"
 )
 
@@ -80,10 +80,10 @@ func (c *MockAPICloseCall) DoAndReturn(f func() error) *MockAPICloseCall {
 }
 
 // ClusterView mocks base method.
-func (m *MockAPI) ClusterView() *client.ClusterView {
+func (m *MockAPI) ClusterView() *norikv.ClusterView {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "ClusterView")
-	ret0, _ := ret[0].(*client.ClusterView)
+	ret0, _ := ret[0].(*norikv.ClusterView)
 	return ret0
 }
 
@@ -100,19 +100,19 @@ type MockAPIClusterViewCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockAPIClusterViewCall) Return(arg0 *client.ClusterView) *MockAPIClusterViewCall {
+func (c *MockAPIClusterViewCall) Return(arg0 *norikv.ClusterView) *MockAPIClusterViewCall {
 	c.Call = c.Call.Return(arg0)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIClusterViewCall) Do(f func() *client.ClusterView) *MockAPIClusterViewCall {
+func (c *MockAPIClusterViewCall) Do(f func() *norikv.ClusterView) *MockAPIClusterViewCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIClusterViewCall) DoAndReturn(f func() *client.ClusterView) *MockAPIClusterViewCall {
+func (c *MockAPIClusterViewCall) DoAndReturn(f func() *norikv.ClusterView) *MockAPIClusterViewCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -156,7 +156,7 @@ func (c *MockAPIConnectCall) DoAndReturn(f func(context.Context) error) *MockAPI
 }
 
 // Delete mocks base method.
-func (m *MockAPI) Delete(ctx context.Context, key string, opts ...client.DeleteOption) error {
+func (m *MockAPI) Delete(ctx context.Context, key string, opts ...norikv.DeleteOption) error {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, key}
 	for _, a := range opts {
@@ -187,26 +187,26 @@ func (c *MockAPIDeleteCall) Return(arg0 error) *MockAPIDeleteCall {
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIDeleteCall) Do(f func(context.Context, string, ...client.DeleteOption) error) *MockAPIDeleteCall {
+func (c *MockAPIDeleteCall) Do(f func(context.Context, string, ...norikv.DeleteOption) error) *MockAPIDeleteCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIDeleteCall) DoAndReturn(f func(context.Context, string, ...client.DeleteOption) error) *MockAPIDeleteCall {
+func (c *MockAPIDeleteCall) DoAndReturn(f func(context.Context, string, ...norikv.DeleteOption) error) *MockAPIDeleteCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // Get mocks base method.
-func (m *MockAPI) Get(ctx context.Context, key string, opts ...client.GetOption) (*client.GetResult, error) {
+func (m *MockAPI) Get(ctx context.Context, key string, opts ...norikv.GetOption) (*norikv.GetResult, error) {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, key}
 	for _, a := range opts {
 		varargs = append(varargs, a)
 	}
 	ret := m.ctrl.Call(m, "Get", varargs...)
-	ret0, _ := ret[0].(*client.GetResult)
+	ret0, _ := ret[0].(*norikv.GetResult)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -225,25 +225,25 @@ type MockAPIGetCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockAPIGetCall) Return(arg0 *client.GetResult, arg1 error) *MockAPIGetCall {
+func (c *MockAPIGetCall) Return(arg0 *norikv.GetResult, arg1 error) *MockAPIGetCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIGetCall) Do(f func(context.Context, string, ...client.GetOption) (*client.GetResult, error)) *MockAPIGetCall {
+func (c *MockAPIGetCall) Do(f func(context.Context, string, ...norikv.GetOption) (*norikv.GetResult, error)) *MockAPIGetCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIGetCall) DoAndReturn(f func(context.Context, string, ...client.GetOption) (*client.GetResult, error)) *MockAPIGetCall {
+func (c *MockAPIGetCall) DoAndReturn(f func(context.Context, string, ...norikv.GetOption) (*norikv.GetResult, error)) *MockAPIGetCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // OnTopologyChange mocks base method.
-func (m *MockAPI) OnTopologyChange(fn func(client.TopologyEvent)) func() {
+func (m *MockAPI) OnTopologyChange(fn func(norikv.TopologyEvent)) func() {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "OnTopologyChange", fn)
 	ret0, _ := ret[0].(func())
@@ -269,26 +269,26 @@ func (c *MockAPIOnTopologyChangeCall) Return(unsubscribe func()) *MockAPIOnTopol
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIOnTopologyChangeCall) Do(f func(func(client.TopologyEvent)) func()) *MockAPIOnTopologyChangeCall {
+func (c *MockAPIOnTopologyChangeCall) Do(f func(func(norikv.TopologyEvent)) func()) *MockAPIOnTopologyChangeCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIOnTopologyChangeCall) DoAndReturn(f func(func(client.TopologyEvent)) func()) *MockAPIOnTopologyChangeCall {
+func (c *MockAPIOnTopologyChangeCall) DoAndReturn(f func(func(norikv.TopologyEvent)) func()) *MockAPIOnTopologyChangeCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // Put mocks base method.
-func (m *MockAPI) Put(ctx context.Context, key string, value []byte, opts ...client.PutOption) (client.Version, error) {
+func (m *MockAPI) Put(ctx context.Context, key string, value []byte, opts ...norikv.PutOption) (norikv.Version, error) {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, key, value}
 	for _, a := range opts {
 		varargs = append(varargs, a)
 	}
 	ret := m.ctrl.Call(m, "Put", varargs...)
-	ret0, _ := ret[0].(client.Version)
+	ret0, _ := ret[0].(norikv.Version)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -307,19 +307,19 @@ type MockAPIPutCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockAPIPutCall) Return(arg0 client.Version, arg1 error) *MockAPIPutCall {
+func (c *MockAPIPutCall) Return(arg0 norikv.Version, arg1 error) *MockAPIPutCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIPutCall) Do(f func(context.Context, string, []byte, ...client.PutOption) (client.Version, error)) *MockAPIPutCall {
+func (c *MockAPIPutCall) Do(f func(context.Context, string, []byte, ...norikv.PutOption) (norikv.Version, error)) *MockAPIPutCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIPutCall) DoAndReturn(f func(context.Context, string, []byte, ...client.PutOption) (client.Version, error)) *MockAPIPutCall {
+func (c *MockAPIPutCall) DoAndReturn(f func(context.Context, string, []byte, ...norikv.PutOption) (norikv.Version, error)) *MockAPIPutCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -363,10 +363,10 @@ func (c *MockAPIShardForKeyCall) DoAndReturn(f func(string) int) *MockAPIShardFo
 }
 
 // Stats mocks base method.
-func (m *MockAPI) Stats() client.Stats {
+func (m *MockAPI) Stats() norikv.Stats {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "Stats")
-	ret0, _ := ret[0].(client.Stats)
+	ret0, _ := ret[0].(norikv.Stats)
 	return ret0
 }
 
@@ -383,25 +383,25 @@ type MockAPIStatsCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockAPIStatsCall) Return(arg0 client.Stats) *MockAPIStatsCall {
+func (c *MockAPIStatsCall) Return(arg0 norikv.Stats) *MockAPIStatsCall {
 	c.Call = c.Call.Return(arg0)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIStatsCall) Do(f func() client.Stats) *MockAPIStatsCall {
+func (c *MockAPIStatsCall) Do(f func() norikv.Stats) *MockAPIStatsCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIStatsCall) DoAndReturn(f func() client.Stats) *MockAPIStatsCall {
+func (c *MockAPIStatsCall) DoAndReturn(f func() norikv.Stats) *MockAPIStatsCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // VectorCreateIndex mocks base method.
-func (m *MockAPI) VectorCreateIndex(ctx context.Context, namespace string, dimensions int, distance client.DistanceFunction, indexType client.VectorIndexType, opts ...client.VectorWriteOption) (bool, error) {
+func (m *MockAPI) VectorCreateIndex(ctx context.Context, namespace string, dimensions int, distance norikv.DistanceFunction, indexType norikv.VectorIndexType, opts ...norikv.VectorWriteOption) (bool, error) {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, namespace, dimensions, distance, indexType}
 	for _, a := range opts {
@@ -433,19 +433,19 @@ func (c *MockAPIVectorCreateIndexCall) Return(created bool, err error) *MockAPIV
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIVectorCreateIndexCall) Do(f func(context.Context, string, int, client.DistanceFunction, client.VectorIndexType, ...client.VectorWriteOption) (bool, error)) *MockAPIVectorCreateIndexCall {
+func (c *MockAPIVectorCreateIndexCall) Do(f func(context.Context, string, int, norikv.DistanceFunction, norikv.VectorIndexType, ...norikv.VectorWriteOption) (bool, error)) *MockAPIVectorCreateIndexCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIVectorCreateIndexCall) DoAndReturn(f func(context.Context, string, int, client.DistanceFunction, client.VectorIndexType, ...client.VectorWriteOption) (bool, error)) *MockAPIVectorCreateIndexCall {
+func (c *MockAPIVectorCreateIndexCall) DoAndReturn(f func(context.Context, string, int, norikv.DistanceFunction, norikv.VectorIndexType, ...norikv.VectorWriteOption) (bool, error)) *MockAPIVectorCreateIndexCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // VectorDelete mocks base method.
-func (m *MockAPI) VectorDelete(ctx context.Context, namespace, id string, opts ...client.VectorWriteOption) (bool, error) {
+func (m *MockAPI) VectorDelete(ctx context.Context, namespace, id string, opts ...norikv.VectorWriteOption) (bool, error) {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, namespace, id}
 	for _, a := range opts {
@@ -477,19 +477,19 @@ func (c *MockAPIVectorDeleteCall) Return(deleted bool, err error) *MockAPIVector
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIVectorDeleteCall) Do(f func(context.Context, string, string, ...client.VectorWriteOption) (bool, error)) *MockAPIVectorDeleteCall {
+func (c *MockAPIVectorDeleteCall) Do(f func(context.Context, string, string, ...norikv.VectorWriteOption) (bool, error)) *MockAPIVectorDeleteCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIVectorDeleteCall) DoAndReturn(f func(context.Context, string, string, ...client.VectorWriteOption) (bool, error)) *MockAPIVectorDeleteCall {
+func (c *MockAPIVectorDeleteCall) DoAndReturn(f func(context.Context, string, string, ...norikv.VectorWriteOption) (bool, error)) *MockAPIVectorDeleteCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // VectorDropIndex mocks base method.
-func (m *MockAPI) VectorDropIndex(ctx context.Context, namespace string, opts ...client.VectorWriteOption) (bool, error) {
+func (m *MockAPI) VectorDropIndex(ctx context.Context, namespace string, opts ...norikv.VectorWriteOption) (bool, error) {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, namespace}
 	for _, a := range opts {
@@ -521,19 +521,19 @@ func (c *MockAPIVectorDropIndexCall) Return(dropped bool, err error) *MockAPIVec
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIVectorDropIndexCall) Do(f func(context.Context, string, ...client.VectorWriteOption) (bool, error)) *MockAPIVectorDropIndexCall {
+func (c *MockAPIVectorDropIndexCall) Do(f func(context.Context, string, ...norikv.VectorWriteOption) (bool, error)) *MockAPIVectorDropIndexCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIVectorDropIndexCall) DoAndReturn(f func(context.Context, string, ...client.VectorWriteOption) (bool, error)) *MockAPIVectorDropIndexCall {
+func (c *MockAPIVectorDropIndexCall) DoAndReturn(f func(context.Context, string, ...norikv.VectorWriteOption) (bool, error)) *MockAPIVectorDropIndexCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // VectorGet mocks base method.
-func (m *MockAPI) VectorGet(ctx context.Context, namespace, id string, opts ...client.VectorReadOption) ([]float32, bool, error) {
+func (m *MockAPI) VectorGet(ctx context.Context, namespace, id string, opts ...norikv.VectorReadOption) ([]float32, bool, error) {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, namespace, id}
 	for _, a := range opts {
@@ -566,26 +566,26 @@ func (c *MockAPIVectorGetCall) Return(vector []float32, found bool, err error) *
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIVectorGetCall) Do(f func(context.Context, string, string, ...client.VectorReadOption) ([]float32, bool, error)) *MockAPIVectorGetCall {
+func (c *MockAPIVectorGetCall) Do(f func(context.Context, string, string, ...norikv.VectorReadOption) ([]float32, bool, error)) *MockAPIVectorGetCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIVectorGetCall) DoAndReturn(f func(context.Context, string, string, ...client.VectorReadOption) ([]float32, bool, error)) *MockAPIVectorGetCall {
+func (c *MockAPIVectorGetCall) DoAndReturn(f func(context.Context, string, string, ...norikv.VectorReadOption) ([]float32, bool, error)) *MockAPIVectorGetCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // VectorInsert mocks base method.
-func (m *MockAPI) VectorInsert(ctx context.Context, namespace, id string, vector []float32, opts ...client.VectorWriteOption) (client.Version, error) {
+func (m *MockAPI) VectorInsert(ctx context.Context, namespace, id string, vector []float32, opts ...norikv.VectorWriteOption) (norikv.Version, error) {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, namespace, id, vector}
 	for _, a := range opts {
 		varargs = append(varargs, a)
 	}
 	ret := m.ctrl.Call(m, "VectorInsert", varargs...)
-	ret0, _ := ret[0].(client.Version)
+	ret0, _ := ret[0].(norikv.Version)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -604,32 +604,32 @@ type MockAPIVectorInsertCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockAPIVectorInsertCall) Return(arg0 client.Version, arg1 error) *MockAPIVectorInsertCall {
+func (c *MockAPIVectorInsertCall) Return(arg0 norikv.Version, arg1 error) *MockAPIVectorInsertCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIVectorInsertCall) Do(f func(context.Context, string, string, []float32, ...client.VectorWriteOption) (client.Version, error)) *MockAPIVectorInsertCall {
+func (c *MockAPIVectorInsertCall) Do(f func(context.Context, string, string, []float32, ...norikv.VectorWriteOption) (norikv.Version, error)) *MockAPIVectorInsertCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIVectorInsertCall) DoAndReturn(f func(context.Context, string, string, []float32, ...client.VectorWriteOption) (client.Version, error)) *MockAPIVectorInsertCall {
+func (c *MockAPIVectorInsertCall) DoAndReturn(f func(context.Context, string, string, []float32, ...norikv.VectorWriteOption) (norikv.Version, error)) *MockAPIVectorInsertCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // VectorSearch mocks base method.
-func (m *MockAPI) VectorSearch(ctx context.Context, namespace string, query []float32, k int, opts ...client.VectorSearchOption) (*client.VectorSearchResult, error) {
+func (m *MockAPI) VectorSearch(ctx context.Context, namespace string, query []float32, k int, opts ...norikv.VectorSearchOption) (*norikv.VectorSearchResult, error) {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, namespace, query, k}
 	for _, a := range opts {
 		varargs = append(varargs, a)
 	}
 	ret := m.ctrl.Call(m, "VectorSearch", varargs...)
-	ret0, _ := ret[0].(*client.VectorSearchResult)
+	ret0, _ := ret[0].(*norikv.VectorSearchResult)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -648,19 +648,19 @@ type MockAPIVectorSearchCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockAPIVectorSearchCall) Return(arg0 *client.VectorSearchResult, arg1 error) *MockAPIVectorSearchCall {
+func (c *MockAPIVectorSearchCall) Return(arg0 *norikv.VectorSearchResult, arg1 error) *MockAPIVectorSearchCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAPIVectorSearchCall) Do(f func(context.Context, string, []float32, int, ...client.VectorSearchOption) (*client.VectorSearchResult, error)) *MockAPIVectorSearchCall {
+func (c *MockAPIVectorSearchCall) Do(f func(context.Context, string, []float32, int, ...norikv.VectorSearchOption) (*norikv.VectorSearchResult, error)) *MockAPIVectorSearchCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAPIVectorSearchCall) DoAndReturn(f func(context.Context, string, []float32, int, ...client.VectorSearchOption) (*client.VectorSearchResult, error)) *MockAPIVectorSearchCall {
+func (c *MockAPIVectorSearchCall) DoAndReturn(f func(context.Context, string, []float32, int, ...norikv.VectorSearchOption) (*norikv.VectorSearchResult, error)) *MockAPIVectorSearchCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -690,7 +690,7 @@ func (m *MockKV) EXPECT() *MockKVMockRecorder {
 }
 
 // Delete mocks base method.
-func (m *MockKV) Delete(ctx context.Context, key string, opts ...client.DeleteOption) error {
+func (m *MockKV) Delete(ctx context.Context, key string, opts ...norikv.DeleteOption) error {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, key}
 	for _, a := range opts {
@@ -721,26 +721,26 @@ func (c *MockKVDeleteCall) Return(arg0 error) *MockKVDeleteCall {
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockKVDeleteCall) Do(f func(context.Context, string, ...client.DeleteOption) error) *MockKVDeleteCall {
+func (c *MockKVDeleteCall) Do(f func(context.Context, string, ...norikv.DeleteOption) error) *MockKVDeleteCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockKVDeleteCall) DoAndReturn(f func(context.Context, string, ...client.DeleteOption) error) *MockKVDeleteCall {
+func (c *MockKVDeleteCall) DoAndReturn(f func(context.Context, string, ...norikv.DeleteOption) error) *MockKVDeleteCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // Get mocks base method.
-func (m *MockKV) Get(ctx context.Context, key string, opts ...client.GetOption) (*client.GetResult, error) {
+func (m *MockKV) Get(ctx context.Context, key string, opts ...norikv.GetOption) (*norikv.GetResult, error) {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, key}
 	for _, a := range opts {
 		varargs = append(varargs, a)
 	}
 	ret := m.ctrl.Call(m, "Get", varargs...)
-	ret0, _ := ret[0].(*client.GetResult)
+	ret0, _ := ret[0].(*norikv.GetResult)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -759,32 +759,32 @@ type MockKVGetCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockKVGetCall) Return(arg0 *client.GetResult, arg1 error) *MockKVGetCall {
+func (c *MockKVGetCall) Return(arg0 *norikv.GetResult, arg1 error) *MockKVGetCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockKVGetCall) Do(f func(context.Context, string, ...client.GetOption) (*client.GetResult, error)) *MockKVGetCall {
+func (c *MockKVGetCall) Do(f func(context.Context, string, ...norikv.GetOption) (*norikv.GetResult, error)) *MockKVGetCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockKVGetCall) DoAndReturn(f func(context.Context, string, ...client.GetOption) (*client.GetResult, error)) *MockKVGetCall {
+func (c *MockKVGetCall) DoAndReturn(f func(context.Context, string, ...norikv.GetOption) (*norikv.GetResult, error)) *MockKVGetCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // Put mocks base method.
-func (m *MockKV) Put(ctx context.Context, key string, value []byte, opts ...client.PutOption) (client.Version, error) {
+func (m *MockKV) Put(ctx context.Context, key string, value []byte, opts ...norikv.PutOption) (norikv.Version, error) {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, key, value}
 	for _, a := range opts {
 		varargs = append(varargs, a)
 	}
 	ret := m.ctrl.Call(m, "Put", varargs...)
-	ret0, _ := ret[0].(client.Version)
+	ret0, _ := ret[0].(norikv.Version)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -803,19 +803,19 @@ type MockKVPutCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockKVPutCall) Return(arg0 client.Version, arg1 error) *MockKVPutCall {
+func (c *MockKVPutCall) Return(arg0 norikv.Version, arg1 error) *MockKVPutCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockKVPutCall) Do(f func(context.Context, string, []byte, ...client.PutOption) (client.Version, error)) *MockKVPutCall {
+func (c *MockKVPutCall) Do(f func(context.Context, string, []byte, ...norikv.PutOption) (norikv.Version, error)) *MockKVPutCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockKVPutCall) DoAndReturn(f func(context.Context, string, []byte, ...client.PutOption) (client.Version, error)) *MockKVPutCall {
+func (c *MockKVPutCall) DoAndReturn(f func(context.Context, string, []byte, ...norikv.PutOption) (norikv.Version, error)) *MockKVPutCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -845,7 +845,7 @@ func (m *MockVectors) EXPECT() *MockVectorsMockRecorder {
 }
 
 // VectorCreateIndex mocks base method.
-func (m *MockVectors) VectorCreateIndex(ctx context.Context, namespace string, dimensions int, distance client.DistanceFunction, indexType client.VectorIndexType, opts ...client.VectorWriteOption) (bool, error) {
+func (m *MockVectors) VectorCreateIndex(ctx context.Context, namespace string, dimensions int, distance norikv.DistanceFunction, indexType norikv.VectorIndexType, opts ...norikv.VectorWriteOption) (bool, error) {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, namespace, dimensions, distance, indexType}
 	for _, a := range opts {
@@ -877,19 +877,19 @@ func (c *MockVectorsVectorCreateIndexCall) Return(created bool, err error) *Mock
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockVectorsVectorCreateIndexCall) Do(f func(context.Context, string, int, client.DistanceFunction, client.VectorIndexType, ...client.VectorWriteOption) (bool, error)) *MockVectorsVectorCreateIndexCall {
+func (c *MockVectorsVectorCreateIndexCall) Do(f func(context.Context, string, int, norikv.DistanceFunction, norikv.VectorIndexType, ...norikv.VectorWriteOption) (bool, error)) *MockVectorsVectorCreateIndexCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockVectorsVectorCreateIndexCall) DoAndReturn(f func(context.Context, string, int, client.DistanceFunction, client.VectorIndexType, ...client.VectorWriteOption) (bool, error)) *MockVectorsVectorCreateIndexCall {
+func (c *MockVectorsVectorCreateIndexCall) DoAndReturn(f func(context.Context, string, int, norikv.DistanceFunction, norikv.VectorIndexType, ...norikv.VectorWriteOption) (bool, error)) *MockVectorsVectorCreateIndexCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // VectorDelete mocks base method.
-func (m *MockVectors) VectorDelete(ctx context.Context, namespace, id string, opts ...client.VectorWriteOption) (bool, error) {
+func (m *MockVectors) VectorDelete(ctx context.Context, namespace, id string, opts ...norikv.VectorWriteOption) (bool, error) {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, namespace, id}
 	for _, a := range opts {
@@ -921,19 +921,19 @@ func (c *MockVectorsVectorDeleteCall) Return(deleted bool, err error) *MockVecto
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockVectorsVectorDeleteCall) Do(f func(context.Context, string, string, ...client.VectorWriteOption) (bool, error)) *MockVectorsVectorDeleteCall {
+func (c *MockVectorsVectorDeleteCall) Do(f func(context.Context, string, string, ...norikv.VectorWriteOption) (bool, error)) *MockVectorsVectorDeleteCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockVectorsVectorDeleteCall) DoAndReturn(f func(context.Context, string, string, ...client.VectorWriteOption) (bool, error)) *MockVectorsVectorDeleteCall {
+func (c *MockVectorsVectorDeleteCall) DoAndReturn(f func(context.Context, string, string, ...norikv.VectorWriteOption) (bool, error)) *MockVectorsVectorDeleteCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // VectorDropIndex mocks base method.
-func (m *MockVectors) VectorDropIndex(ctx context.Context, namespace string, opts ...client.VectorWriteOption) (bool, error) {
+func (m *MockVectors) VectorDropIndex(ctx context.Context, namespace string, opts ...norikv.VectorWriteOption) (bool, error) {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, namespace}
 	for _, a := range opts {
@@ -965,19 +965,19 @@ func (c *MockVectorsVectorDropIndexCall) Return(dropped bool, err error) *MockVe
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockVectorsVectorDropIndexCall) Do(f func(context.Context, string, ...client.VectorWriteOption) (bool, error)) *MockVectorsVectorDropIndexCall {
+func (c *MockVectorsVectorDropIndexCall) Do(f func(context.Context, string, ...norikv.VectorWriteOption) (bool, error)) *MockVectorsVectorDropIndexCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockVectorsVectorDropIndexCall) DoAndReturn(f func(context.Context, string, ...client.VectorWriteOption) (bool, error)) *MockVectorsVectorDropIndexCall {
+func (c *MockVectorsVectorDropIndexCall) DoAndReturn(f func(context.Context, string, ...norikv.VectorWriteOption) (bool, error)) *MockVectorsVectorDropIndexCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // VectorGet mocks base method.
-func (m *MockVectors) VectorGet(ctx context.Context, namespace, id string, opts ...client.VectorReadOption) ([]float32, bool, error) {
+func (m *MockVectors) VectorGet(ctx context.Context, namespace, id string, opts ...norikv.VectorReadOption) ([]float32, bool, error) {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, namespace, id}
 	for _, a := range opts {
@@ -1010,26 +1010,26 @@ func (c *MockVectorsVectorGetCall) Return(vector []float32, found bool, err erro
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockVectorsVectorGetCall) Do(f func(context.Context, string, string, ...client.VectorReadOption) ([]float32, bool, error)) *MockVectorsVectorGetCall {
+func (c *MockVectorsVectorGetCall) Do(f func(context.Context, string, string, ...norikv.VectorReadOption) ([]float32, bool, error)) *MockVectorsVectorGetCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockVectorsVectorGetCall) DoAndReturn(f func(context.Context, string, string, ...client.VectorReadOption) ([]float32, bool, error)) *MockVectorsVectorGetCall {
+func (c *MockVectorsVectorGetCall) DoAndReturn(f func(context.Context, string, string, ...norikv.VectorReadOption) ([]float32, bool, error)) *MockVectorsVectorGetCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // VectorInsert mocks base method.
-func (m *MockVectors) VectorInsert(ctx context.Context, namespace, id string, vector []float32, opts ...client.VectorWriteOption) (client.Version, error) {
+func (m *MockVectors) VectorInsert(ctx context.Context, namespace, id string, vector []float32, opts ...norikv.VectorWriteOption) (norikv.Version, error) {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, namespace, id, vector}
 	for _, a := range opts {
 		varargs = append(varargs, a)
 	}
 	ret := m.ctrl.Call(m, "VectorInsert", varargs...)
-	ret0, _ := ret[0].(client.Version)
+	ret0, _ := ret[0].(norikv.Version)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -1048,32 +1048,32 @@ type MockVectorsVectorInsertCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockVectorsVectorInsertCall) Return(arg0 client.Version, arg1 error) *MockVectorsVectorInsertCall {
+func (c *MockVectorsVectorInsertCall) Return(arg0 norikv.Version, arg1 error) *MockVectorsVectorInsertCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockVectorsVectorInsertCall) Do(f func(context.Context, string, string, []float32, ...client.VectorWriteOption) (client.Version, error)) *MockVectorsVectorInsertCall {
+func (c *MockVectorsVectorInsertCall) Do(f func(context.Context, string, string, []float32, ...norikv.VectorWriteOption) (norikv.Version, error)) *MockVectorsVectorInsertCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockVectorsVectorInsertCall) DoAndReturn(f func(context.Context, string, string, []float32, ...client.VectorWriteOption) (client.Version, error)) *MockVectorsVectorInsertCall {
+func (c *MockVectorsVectorInsertCall) DoAndReturn(f func(context.Context, string, string, []float32, ...norikv.VectorWriteOption) (norikv.Version, error)) *MockVectorsVectorInsertCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // VectorSearch mocks base method.
-func (m *MockVectors) VectorSearch(ctx context.Context, namespace string, query []float32, k int, opts ...client.VectorSearchOption) (*client.VectorSearchResult, error) {
+func (m *MockVectors) VectorSearch(ctx context.Context, namespace string, query []float32, k int, opts ...norikv.VectorSearchOption) (*norikv.VectorSearchResult, error) {
 	m.ctrl.T.Helper()
 	varargs := []any{ctx, namespace, query, k}
 	for _, a := range opts {
 		varargs = append(varargs, a)
 	}
 	ret := m.ctrl.Call(m, "VectorSearch", varargs...)
-	ret0, _ := ret[0].(*client.VectorSearchResult)
+	ret0, _ := ret[0].(*norikv.VectorSearchResult)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -1092,19 +1092,19 @@ type MockVectorsVectorSearchCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockVectorsVectorSearchCall) Return(arg0 *client.VectorSearchResult, arg1 error) *MockVectorsVectorSearchCall {
+func (c *MockVectorsVectorSearchCall) Return(arg0 *norikv.VectorSearchResult, arg1 error) *MockVectorsVectorSearchCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockVectorsVectorSearchCall) Do(f func(context.Context, string, []float32, int, ...client.VectorSearchOption) (*client.VectorSearchResult, error)) *MockVectorsVectorSearchCall {
+func (c *MockVectorsVectorSearchCall) Do(f func(context.Context, string, []float32, int, ...norikv.VectorSearchOption) (*norikv.VectorSearchResult, error)) *MockVectorsVectorSearchCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockVectorsVectorSearchCall) DoAndReturn(f func(context.Context, string, []float32, int, ...client.VectorSearchOption) (*client.VectorSearchResult, error)) *MockVectorsVectorSearchCall {
+func (c *MockVectorsVectorSearchCall) DoAndReturn(f func(context.Context, string, []float32, int, ...norikv.VectorSearchOption) (*norikv.VectorSearchResult, error)) *MockVectorsVectorSearchCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

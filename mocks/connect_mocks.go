@@ -14,7 +14,7 @@ import (
 	reflect "reflect"
 
 	connect "connectrpc.com/connect"
-	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+	norikvv1 "github.com/norikv/norikv-go/gen/norikv/v1"
 	gomock "go.uber.org/mock/gomock"
 )
 
@@ -43,10 +43,10 @@ func (m *MockKvClient) EXPECT() *MockKvClientMockRecorder {
 }
 
 // Delete mocks base method.
-func (m *MockKvClient) Delete(arg0 context.Context, arg1 *v1.DeleteRequest) (*v1.DeleteResponse, error) {
+func (m *MockKvClient) Delete(arg0 context.Context, arg1 *norikvv1.DeleteRequest) (*norikvv1.DeleteResponse, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "Delete", arg0, arg1)
-	ret0, _ := ret[0].(*v1.DeleteResponse)
+	ret0, _ := ret[0].(*norikvv1.DeleteResponse)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -64,28 +64,28 @@ type MockKvClientDeleteCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockKvClientDeleteCall) Return(arg0 *v1.DeleteResponse, arg1 error) *MockKvClientDeleteCall {
+func (c *MockKvClientDeleteCall) Return(arg0 *norikvv1.DeleteResponse, arg1 error) *MockKvClientDeleteCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockKvClientDeleteCall) Do(f func(context.Context, *v1.DeleteRequest) (*v1.DeleteResponse, error)) *MockKvClientDeleteCall {
+func (c *MockKvClientDeleteCall) Do(f func(context.Context, *norikvv1.DeleteRequest) (*norikvv1.DeleteResponse, error)) *MockKvClientDeleteCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockKvClientDeleteCall) DoAndReturn(f func(context.Context, *v1.DeleteRequest) (*v1.DeleteResponse, error)) *MockKvClientDeleteCall {
+func (c *MockKvClientDeleteCall) DoAndReturn(f func(context.Context, *norikvv1.DeleteRequest) (*norikvv1.DeleteResponse, error)) *MockKvClientDeleteCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // Get mocks base method.
-func (m *MockKvClient) Get(arg0 context.Context, arg1 *v1.GetRequest) (*v1.GetResponse, error) {
+func (m *MockKvClient) Get(arg0 context.Context, arg1 *norikvv1.GetRequest) (*norikvv1.GetResponse, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "Get", arg0, arg1)
-	ret0, _ := ret[0].(*v1.GetResponse)
+	ret0, _ := ret[0].(*norikvv1.GetResponse)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -103,28 +103,28 @@ type MockKvClientGetCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockKvClientGetCall) Return(arg0 *v1.GetResponse, arg1 error) *MockKvClientGetCall {
+func (c *MockKvClientGetCall) Return(arg0 *norikvv1.GetResponse, arg1 error) *MockKvClientGetCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockKvClientGetCall) Do(f func(context.Context, *v1.GetRequest) (*v1.GetResponse, error)) *MockKvClientGetCall {
+func (c *MockKvClientGetCall) Do(f func(context.Context, *norikvv1.GetRequest) (*norikvv1.GetResponse, error)) *MockKvClientGetCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockKvClientGetCall) DoAndReturn(f func(context.Context, *v1.GetRequest) (*v1.GetResponse, error)) *MockKvClientGetCall {
+func (c *MockKvClientGetCall) DoAndReturn(f func(context.Context, *norikvv1.GetRequest) (*norikvv1.GetResponse, error)) *MockKvClientGetCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // Put mocks base method.
-func (m *MockKvClient) Put(arg0 context.Context, arg1 *v1.PutRequest) (*v1.PutResponse, error) {
+func (m *MockKvClient) Put(arg0 context.Context, arg1 *norikvv1.PutRequest) (*norikvv1.PutResponse, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "Put", arg0, arg1)
-	ret0, _ := ret[0].(*v1.PutResponse)
+	ret0, _ := ret[0].(*norikvv1.PutResponse)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -142,19 +142,19 @@ type MockKvClientPutCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockKvClientPutCall) Return(arg0 *v1.PutResponse, arg1 error) *MockKvClientPutCall {
+func (c *MockKvClientPutCall) Return(arg0 *norikvv1.PutResponse, arg1 error) *MockKvClientPutCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockKvClientPutCall) Do(f func(context.Context, *v1.PutRequest) (*v1.PutResponse, error)) *MockKvClientPutCall {
+func (c *MockKvClientPutCall) Do(f func(context.Context, *norikvv1.PutRequest) (*norikvv1.PutResponse, error)) *MockKvClientPutCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockKvClientPutCall) DoAndReturn(f func(context.Context, *v1.PutRequest) (*v1.PutResponse, error)) *MockKvClientPutCall {
+func (c *MockKvClientPutCall) DoAndReturn(f func(context.Context, *norikvv1.PutRequest) (*norikvv1.PutResponse, error)) *MockKvClientPutCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -184,10 +184,10 @@ func (m *MockMetaClient) EXPECT() *MockMetaClientMockRecorder {
 }
 
 // WatchCluster mocks base method.
-func (m *MockMetaClient) WatchCluster(arg0 context.Context, arg1 *v1.ClusterView) (*connect.ServerStreamForClient[v1.ClusterView], error) {
+func (m *MockMetaClient) WatchCluster(arg0 context.Context, arg1 *norikvv1.ClusterView) (*connect.ServerStreamForClient[norikvv1.ClusterView], error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "WatchCluster", arg0, arg1)
-	ret0, _ := ret[0].(*connect.ServerStreamForClient[v1.ClusterView])
+	ret0, _ := ret[0].(*connect.ServerStreamForClient[norikvv1.ClusterView])
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -205,19 +205,19 @@ type MockMetaClientWatchClusterCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockMetaClientWatchClusterCall) Return(arg0 *connect.ServerStreamForClient[v1.ClusterView], arg1 error) *MockMetaClientWatchClusterCall {
+func (c *MockMetaClientWatchClusterCall) Return(arg0 *connect.ServerStreamForClient[norikvv1.ClusterView], arg1 error) *MockMetaClientWatchClusterCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockMetaClientWatchClusterCall) Do(f func(context.Context, *v1.ClusterView) (*connect.ServerStreamForClient[v1.ClusterView], error)) *MockMetaClientWatchClusterCall {
+func (c *MockMetaClientWatchClusterCall) Do(f func(context.Context, *norikvv1.ClusterView) (*connect.ServerStreamForClient[norikvv1.ClusterView], error)) *MockMetaClientWatchClusterCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockMetaClientWatchClusterCall) DoAndReturn(f func(context.Context, *v1.ClusterView) (*connect.ServerStreamForClient[v1.ClusterView], error)) *MockMetaClientWatchClusterCall {
+func (c *MockMetaClientWatchClusterCall) DoAndReturn(f func(context.Context, *norikvv1.ClusterView) (*connect.ServerStreamForClient[norikvv1.ClusterView], error)) *MockMetaClientWatchClusterCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -247,10 +247,10 @@ func (m *MockAdminClient) EXPECT() *MockAdminClientMockRecorder {
 }
 
 // SnapshotShard mocks base method.
-func (m *MockAdminClient) SnapshotShard(arg0 context.Context, arg1 *v1.ShardInfo) (*v1.ShardInfo, error) {
+func (m *MockAdminClient) SnapshotShard(arg0 context.Context, arg1 *norikvv1.ShardInfo) (*norikvv1.ShardInfo, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "SnapshotShard", arg0, arg1)
-	ret0, _ := ret[0].(*v1.ShardInfo)
+	ret0, _ := ret[0].(*norikvv1.ShardInfo)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -268,28 +268,28 @@ type MockAdminClientSnapshotShardCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockAdminClientSnapshotShardCall) Return(arg0 *v1.ShardInfo, arg1 error) *MockAdminClientSnapshotShardCall {
+func (c *MockAdminClientSnapshotShardCall) Return(arg0 *norikvv1.ShardInfo, arg1 error) *MockAdminClientSnapshotShardCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAdminClientSnapshotShardCall) Do(f func(context.Context, *v1.ShardInfo) (*v1.ShardInfo, error)) *MockAdminClientSnapshotShardCall {
+func (c *MockAdminClientSnapshotShardCall) Do(f func(context.Context, *norikvv1.ShardInfo) (*norikvv1.ShardInfo, error)) *MockAdminClientSnapshotShardCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAdminClientSnapshotShardCall) DoAndReturn(f func(context.Context, *v1.ShardInfo) (*v1.ShardInfo, error)) *MockAdminClientSnapshotShardCall {
+func (c *MockAdminClientSnapshotShardCall) DoAndReturn(f func(context.Context, *norikvv1.ShardInfo) (*norikvv1.ShardInfo, error)) *MockAdminClientSnapshotShardCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // TransferShard mocks base method.
-func (m *MockAdminClient) TransferShard(arg0 context.Context, arg1 *v1.ShardInfo) (*v1.ShardInfo, error) {
+func (m *MockAdminClient) TransferShard(arg0 context.Context, arg1 *norikvv1.ShardInfo) (*norikvv1.ShardInfo, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "TransferShard", arg0, arg1)
-	ret0, _ := ret[0].(*v1.ShardInfo)
+	ret0, _ := ret[0].(*norikvv1.ShardInfo)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -307,19 +307,19 @@ type MockAdminClientTransferShardCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockAdminClientTransferShardCall) Return(arg0 *v1.ShardInfo, arg1 error) *MockAdminClientTransferShardCall {
+func (c *MockAdminClientTransferShardCall) Return(arg0 *norikvv1.ShardInfo, arg1 error) *MockAdminClientTransferShardCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockAdminClientTransferShardCall) Do(f func(context.Context, *v1.ShardInfo) (*v1.ShardInfo, error)) *MockAdminClientTransferShardCall {
+func (c *MockAdminClientTransferShardCall) Do(f func(context.Context, *norikvv1.ShardInfo) (*norikvv1.ShardInfo, error)) *MockAdminClientTransferShardCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockAdminClientTransferShardCall) DoAndReturn(f func(context.Context, *v1.ShardInfo) (*v1.ShardInfo, error)) *MockAdminClientTransferShardCall {
+func (c *MockAdminClientTransferShardCall) DoAndReturn(f func(context.Context, *norikvv1.ShardInfo) (*norikvv1.ShardInfo, error)) *MockAdminClientTransferShardCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -349,10 +349,10 @@ func (m *MockVectorClient) EXPECT() *MockVectorClientMockRecorder {
 }
 
 // CreateIndex mocks base method.
-func (m *MockVectorClient) CreateIndex(arg0 context.Context, arg1 *v1.CreateVectorIndexRequest) (*v1.CreateVectorIndexResponse, error) {
+func (m *MockVectorClient) CreateIndex(arg0 context.Context, arg1 *norikvv1.CreateVectorIndexRequest) (*norikvv1.CreateVectorIndexResponse, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "CreateIndex", arg0, arg1)
-	ret0, _ := ret[0].(*v1.CreateVectorIndexResponse)
+	ret0, _ := ret[0].(*norikvv1.CreateVectorIndexResponse)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -370,28 +370,28 @@ type MockVectorClientCreateIndexCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockVectorClientCreateIndexCall) Return(arg0 *v1.CreateVectorIndexResponse, arg1 error) *MockVectorClientCreateIndexCall {
+func (c *MockVectorClientCreateIndexCall) Return(arg0 *norikvv1.CreateVectorIndexResponse, arg1 error) *MockVectorClientCreateIndexCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockVectorClientCreateIndexCall) Do(f func(context.Context, *v1.CreateVectorIndexRequest) (*v1.CreateVectorIndexResponse, error)) *MockVectorClientCreateIndexCall {
+func (c *MockVectorClientCreateIndexCall) Do(f func(context.Context, *norikvv1.CreateVectorIndexRequest) (*norikvv1.CreateVectorIndexResponse, error)) *MockVectorClientCreateIndexCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockVectorClientCreateIndexCall) DoAndReturn(f func(context.Context, *v1.CreateVectorIndexRequest) (*v1.CreateVectorIndexResponse, error)) *MockVectorClientCreateIndexCall {
+func (c *MockVectorClientCreateIndexCall) DoAndReturn(f func(context.Context, *norikvv1.CreateVectorIndexRequest) (*norikvv1.CreateVectorIndexResponse, error)) *MockVectorClientCreateIndexCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // Delete mocks base method.
-func (m *MockVectorClient) Delete(arg0 context.Context, arg1 *v1.VectorDeleteRequest) (*v1.VectorDeleteResponse, error) {
+func (m *MockVectorClient) Delete(arg0 context.Context, arg1 *norikvv1.VectorDeleteRequest) (*norikvv1.VectorDeleteResponse, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "Delete", arg0, arg1)
-	ret0, _ := ret[0].(*v1.VectorDeleteResponse)
+	ret0, _ := ret[0].(*norikvv1.VectorDeleteResponse)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -409,28 +409,28 @@ type MockVectorClientDeleteCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockVectorClientDeleteCall) Return(arg0 *v1.VectorDeleteResponse, arg1 error) *MockVectorClientDeleteCall {
+func (c *MockVectorClientDeleteCall) Return(arg0 *norikvv1.VectorDeleteResponse, arg1 error) *MockVectorClientDeleteCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockVectorClientDeleteCall) Do(f func(context.Context, *v1.VectorDeleteRequest) (*v1.VectorDeleteResponse, error)) *MockVectorClientDeleteCall {
+func (c *MockVectorClientDeleteCall) Do(f func(context.Context, *norikvv1.VectorDeleteRequest) (*norikvv1.VectorDeleteResponse, error)) *MockVectorClientDeleteCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockVectorClientDeleteCall) DoAndReturn(f func(context.Context, *v1.VectorDeleteRequest) (*v1.VectorDeleteResponse, error)) *MockVectorClientDeleteCall {
+func (c *MockVectorClientDeleteCall) DoAndReturn(f func(context.Context, *norikvv1.VectorDeleteRequest) (*norikvv1.VectorDeleteResponse, error)) *MockVectorClientDeleteCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // DropIndex mocks base method.
-func (m *MockVectorClient) DropIndex(arg0 context.Context, arg1 *v1.DropVectorIndexRequest) (*v1.DropVectorIndexResponse, error) {
+func (m *MockVectorClient) DropIndex(arg0 context.Context, arg1 *norikvv1.DropVectorIndexRequest) (*norikvv1.DropVectorIndexResponse, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "DropIndex", arg0, arg1)
-	ret0, _ := ret[0].(*v1.DropVectorIndexResponse)
+	ret0, _ := ret[0].(*norikvv1.DropVectorIndexResponse)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -448,28 +448,28 @@ type MockVectorClientDropIndexCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockVectorClientDropIndexCall) Return(arg0 *v1.DropVectorIndexResponse, arg1 error) *MockVectorClientDropIndexCall {
+func (c *MockVectorClientDropIndexCall) Return(arg0 *norikvv1.DropVectorIndexResponse, arg1 error) *MockVectorClientDropIndexCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockVectorClientDropIndexCall) Do(f func(context.Context, *v1.DropVectorIndexRequest) (*v1.DropVectorIndexResponse, error)) *MockVectorClientDropIndexCall {
+func (c *MockVectorClientDropIndexCall) Do(f func(context.Context, *norikvv1.DropVectorIndexRequest) (*norikvv1.DropVectorIndexResponse, error)) *MockVectorClientDropIndexCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockVectorClientDropIndexCall) DoAndReturn(f func(context.Context, *v1.DropVectorIndexRequest) (*v1.DropVectorIndexResponse, error)) *MockVectorClientDropIndexCall {
+func (c *MockVectorClientDropIndexCall) DoAndReturn(f func(context.Context, *norikvv1.DropVectorIndexRequest) (*norikvv1.DropVectorIndexResponse, error)) *MockVectorClientDropIndexCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // Get mocks base method.
-func (m *MockVectorClient) Get(arg0 context.Context, arg1 *v1.VectorGetRequest) (*v1.VectorGetResponse, error) {
+func (m *MockVectorClient) Get(arg0 context.Context, arg1 *norikvv1.VectorGetRequest) (*norikvv1.VectorGetResponse, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "Get", arg0, arg1)
-	ret0, _ := ret[0].(*v1.VectorGetResponse)
+	ret0, _ := ret[0].(*norikvv1.VectorGetResponse)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -487,28 +487,28 @@ type MockVectorClientGetCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockVectorClientGetCall) Return(arg0 *v1.VectorGetResponse, arg1 error) *MockVectorClientGetCall {
+func (c *MockVectorClientGetCall) Return(arg0 *norikvv1.VectorGetResponse, arg1 error) *MockVectorClientGetCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockVectorClientGetCall) Do(f func(context.Context, *v1.VectorGetRequest) (*v1.VectorGetResponse, error)) *MockVectorClientGetCall {
+func (c *MockVectorClientGetCall) Do(f func(context.Context, *norikvv1.VectorGetRequest) (*norikvv1.VectorGetResponse, error)) *MockVectorClientGetCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockVectorClientGetCall) DoAndReturn(f func(context.Context, *v1.VectorGetRequest) (*v1.VectorGetResponse, error)) *MockVectorClientGetCall {
+func (c *MockVectorClientGetCall) DoAndReturn(f func(context.Context, *norikvv1.VectorGetRequest) (*norikvv1.VectorGetResponse, error)) *MockVectorClientGetCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // Insert mocks base method.
-func (m *MockVectorClient) Insert(arg0 context.Context, arg1 *v1.VectorInsertRequest) (*v1.VectorInsertResponse, error) {
+func (m *MockVectorClient) Insert(arg0 context.Context, arg1 *norikvv1.VectorInsertRequest) (*norikvv1.VectorInsertResponse, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "Insert", arg0, arg1)
-	ret0, _ := ret[0].(*v1.VectorInsertResponse)
+	ret0, _ := ret[0].(*norikvv1.VectorInsertResponse)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -526,28 +526,28 @@ type MockVectorClientInsertCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockVectorClientInsertCall) Return(arg0 *v1.VectorInsertResponse, arg1 error) *MockVectorClientInsertCall {
+func (c *MockVectorClientInsertCall) Return(arg0 *norikvv1.VectorInsertResponse, arg1 error) *MockVectorClientInsertCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockVectorClientInsertCall) Do(f func(context.Context, *v1.VectorInsertRequest) (*v1.VectorInsertResponse, error)) *MockVectorClientInsertCall {
+func (c *MockVectorClientInsertCall) Do(f func(context.Context, *norikvv1.VectorInsertRequest) (*norikvv1.VectorInsertResponse, error)) *MockVectorClientInsertCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockVectorClientInsertCall) DoAndReturn(f func(context.Context, *v1.VectorInsertRequest) (*v1.VectorInsertResponse, error)) *MockVectorClientInsertCall {
+func (c *MockVectorClientInsertCall) DoAndReturn(f func(context.Context, *norikvv1.VectorInsertRequest) (*norikvv1.VectorInsertResponse, error)) *MockVectorClientInsertCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
 
 // Search mocks base method.
-func (m *MockVectorClient) Search(arg0 context.Context, arg1 *v1.VectorSearchRequest) (*v1.VectorSearchResponse, error) {
+func (m *MockVectorClient) Search(arg0 context.Context, arg1 *norikvv1.VectorSearchRequest) (*norikvv1.VectorSearchResponse, error) {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "Search", arg0, arg1)
-	ret0, _ := ret[0].(*v1.VectorSearchResponse)
+	ret0, _ := ret[0].(*norikvv1.VectorSearchResponse)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
@@ -565,19 +565,19 @@ type MockVectorClientSearchCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockVectorClientSearchCall) Return(arg0 *v1.VectorSearchResponse, arg1 error) *MockVectorClientSearchCall {
+func (c *MockVectorClientSearchCall) Return(arg0 *norikvv1.VectorSearchResponse, arg1 error) *MockVectorClientSearchCall {
 	c.Call = c.Call.Return(arg0, arg1)
 	return c
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockVectorClientSearchCall) Do(f func(context.Context, *v1.VectorSearchRequest) (*v1.VectorSearchResponse, error)) *MockVectorClientSearchCall {
+func (c *MockVectorClientSearchCall) Do(f func(context.Context, *norikvv1.VectorSearchRequest) (*norikvv1.VectorSearchResponse, error)) *MockVectorClientSearchCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockVectorClientSearchCall) DoAndReturn(f func(context.Context, *v1.VectorSearchRequest) (*v1.VectorSearchResponse, error)) *MockVectorClientSearchCall {
+func (c *MockVectorClientSearchCall) DoAndReturn(f func(context.Context, *norikvv1.VectorSearchRequest) (*norikvv1.VectorSearchResponse, error)) *MockVectorClientSearchCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
