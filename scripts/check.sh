@@ -52,5 +52,8 @@ step "tests (race detector on)"
 go test -race -count=1 -timeout 20m ./...
 (cd bench && go test -race -count=1 -timeout 10m ./...)
 
+step "conformance table: the embedded cluster over every transport"
+go run ./cmd/norikv conformance
+
 step "fuzz targets, ${FUZZTIME:-20s} each"
 bash scripts/fuzz.sh
