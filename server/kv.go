@@ -31,19 +31,12 @@ func (h *kvService) Put(ctx context.Context, req *v1.PutRequest) (*v1.PutRespons
 		fp = f.sum()
 	}
 	now := c.clock()
-	s.mu.Lock()
-	if err := c.route(ctx, s, h.node, true); err != nil {
-		s.mu.Unlock()
+	first, replayed, err := c.lockForWrite(ctx, s, h.node, req.IdempotencyKey, fp, now)
+	if err != nil {
 		return nil, err
 	}
-	if req.IdempotencyKey != "" {
-		if res, hit, err := s.replay(req.IdempotencyKey, fp, now); err != nil || hit {
-			s.mu.Unlock()
-			if err != nil {
-				return nil, err
-			}
-			return putResponse(res.ver), nil
-		}
+	if replayed {
+		return putResponse(first.ver), nil
 	}
 	cur := s.kv[string(req.Key)]
 	if cur != nil && !cur.live(now) {
@@ -112,19 +105,12 @@ func (h *kvService) Delete(ctx context.Context, req *v1.DeleteRequest) (*v1.Dele
 		fp = f.sum()
 	}
 	now := c.clock()
-	s.mu.Lock()
-	if err := c.route(ctx, s, h.node, true); err != nil {
-		s.mu.Unlock()
+	first, replayed, err := c.lockForWrite(ctx, s, h.node, req.IdempotencyKey, fp, now)
+	if err != nil {
 		return nil, err
 	}
-	if req.IdempotencyKey != "" {
-		if res, hit, err := s.replay(req.IdempotencyKey, fp, now); err != nil || hit {
-			s.mu.Unlock()
-			if err != nil {
-				return nil, err
-			}
-			return &v1.DeleteResponse{Tombstoned: res.flag, Version: res.ver.proto()}, nil
-		}
+	if replayed {
+		return &v1.DeleteResponse{Tombstoned: first.flag, Version: first.ver.proto()}, nil
 	}
 	e := s.kv[string(req.Key)]
 	live := e != nil && e.live(now)
@@ -146,6 +132,27 @@ func (h *kvService) Delete(ctx context.Context, req *v1.DeleteRequest) (*v1.Dele
 	s.ops.deletes++
 	s.mu.Unlock()
 	return &v1.DeleteResponse{Tombstoned: live, Version: ver.proto()}, nil
+}
+
+// lockForWrite takes s.mu for a write that node received: only the
+// shard's leader may apply it, and a retry of an idempotent write already
+// applied is answered with the first result (replayed). It returns with
+// s.mu held only when err is nil and replayed is false: the caller applies
+// the write and unlocks.
+func (c *Cluster) lockForWrite(ctx context.Context, s *shard, node int, idemKey string, fp uint64, now int64) (first idemResult, replayed bool, err error) {
+	s.mu.Lock()
+	if err := c.route(ctx, s, node, true); err != nil {
+		s.mu.Unlock()
+		return idemResult{}, false, err
+	}
+	if idemKey != "" {
+		first, replayed, err = s.replay(idemKey, fp, now)
+		if err != nil || replayed {
+			s.mu.Unlock()
+			return first, replayed, err
+		}
+	}
+	return idemResult{}, false, nil
 }
 
 // remember stores an applied write's idempotency key. Caller holds s.mu.

@@ -182,21 +182,15 @@ func (h *vectorService) write(ctx context.Context, namespace, idemKey string, fp
 	c := h.c
 	s := c.shardForString(namespace)
 	now := c.clock()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := c.route(ctx, s, h.node, true); err != nil {
+	first, replayed, err := c.lockForWrite(ctx, s, h.node, idemKey, fp, now)
+	if err != nil {
 		return err
 	}
-	if idemKey != "" {
-		res, hit, err := s.replay(idemKey, fp, now)
-		if err != nil {
-			return err
-		}
-		if hit {
-			done(res)
-			return nil
-		}
+	if replayed {
+		done(first)
+		return nil
 	}
+	defer s.mu.Unlock()
 	flag, err := apply(s)
 	if err != nil {
 		return err
