@@ -7,12 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"connectrpc.com/connect"
-
 	norikv "github.com/norikv/norikv-go/client"
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
 	"github.com/norikv/norikv-go/interceptors"
+	"github.com/norikv/norikv-go/internal/loadgen/targets"
 	"github.com/norikv/norikv-go/server"
 )
 
@@ -100,19 +99,7 @@ func perfClients(b *testing.B, p norikv.Protocol) map[string]perfKV {
 		}
 		return perfSDK{c}
 	}
-	var protos http.Protocols
-	opts := []connect.ClientOption{connect.WithCompressMinBytes(1024)}
-	switch p {
-	case norikv.ProtocolGRPC:
-		protos.SetUnencryptedHTTP2(true)
-		opts = append(opts, connect.WithGRPC())
-	case norikv.ProtocolGRPCWeb:
-		protos.SetHTTP1(true)
-		opts = append(opts, connect.WithGRPCWeb())
-	default:
-		protos.SetHTTP1(true)
-	}
-	tr := &http.Transport{Protocols: &protos, MaxIdleConnsPerHost: 64, DisableCompression: true}
+	tr, opts := targets.RawTransport(p)
 	b.Cleanup(tr.CloseIdleConnections)
 	kv := norikvv1connect.NewKvClient(&http.Client{Transport: tr}, "http://"+cl.Addrs()[0], opts...)
 	return map[string]perfKV{

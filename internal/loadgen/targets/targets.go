@@ -107,18 +107,11 @@ func (t *Table) Shards() int { return t.shards }
 // Index returns the index in Addrs of key's leader.
 func (t *Table) Index(key string) int { return t.leader[routing.ShardString(key, t.shards)] }
 
-// Raw is the generated Connect KvClient, one per leader, routed by a
-// Table: no validation, retries, idempotency keys or error mapping.
-type Raw struct {
-	t       *Table
-	clients []norikvv1connect.KvClient
-	tr      *http.Transport
-}
-
-// NewRaw returns a raw Connect target speaking protocol p over its own
-// pooled transport (h2c for gRPC, HTTP/1.1 otherwise, as the SDK's
-// HTTPAuto), with the SDK's compression setting.
-func NewRaw(t *Table, p norikv.Protocol) *Raw {
+// RawTransport is what a raw generated client needs to speak protocol p as
+// the SDK does by default: a pooled transport (h2c for gRPC, HTTP/1.1
+// otherwise) and the client options (protocol, the SDK's compression
+// threshold). Close the transport's idle connections when done.
+func RawTransport(p norikv.Protocol) (*http.Transport, []connect.ClientOption) {
 	var protos http.Protocols
 	opts := []connect.ClientOption{connect.WithCompressMinBytes(1024)}
 	switch p {
@@ -131,7 +124,22 @@ func NewRaw(t *Table, p norikv.Protocol) *Raw {
 	default:
 		protos.SetHTTP1(true)
 	}
-	tr := &http.Transport{Protocols: &protos, MaxIdleConnsPerHost: 64, DisableCompression: true}
+	return &http.Transport{Protocols: &protos, MaxIdleConnsPerHost: 64, DisableCompression: true}, opts
+}
+
+// Raw is the generated Connect KvClient, one per leader, routed by a
+// Table: no validation, retries, idempotency keys or error mapping.
+type Raw struct {
+	t       *Table
+	clients []norikvv1connect.KvClient
+	tr      *http.Transport
+}
+
+// NewRaw returns a raw Connect target speaking protocol p over its own
+// pooled transport (h2c for gRPC, HTTP/1.1 otherwise, as the SDK's
+// HTTPAuto), with the SDK's compression setting.
+func NewRaw(t *Table, p norikv.Protocol) *Raw {
+	tr, opts := RawTransport(p)
 	r := &Raw{t: t, tr: tr}
 	hc := &http.Client{Transport: tr}
 	for _, a := range t.Addrs {
