@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -44,7 +45,11 @@ var _ API = (*Client)(nil)
 func New(cfg Config) (*Client, error) {
 	seeds, useTLS, err := cfg.validate()
 	if err != nil {
-		return nil, err
+		// A typed error like every other: callers can errors.As it and
+		// read the code, and the message names the field.
+		e := interceptors.NewError(connect.CodeInvalidArgument, strings.TrimPrefix(err.Error(), "norikv: "), nil, err)
+		e.Operation = "New"
+		return nil, e
 	}
 	c := &Client{cfg: cfg, log: cfg.Logger, dialer: &countingDialer{}}
 	if c.log == nil {

@@ -41,8 +41,10 @@ func TestNewValidatesConfig(t *testing.T) {
 		{Nodes: []string{"a:1"}, TotalShards: 1, Protocol: 7},
 	}
 	for i, cfg := range bad {
-		if _, err := New(cfg); err == nil {
-			t.Errorf("config %d accepted", i)
+		_, err := New(cfg)
+		var e *Error
+		if !errors.As(err, &e) || e.Code != connect.CodeInvalidArgument || !strings.Contains(e.Message, "Config.") {
+			t.Errorf("config %d: err = %v, want an InvalidArgument *Error naming the field", i, err)
 		}
 	}
 	good := []string{"a:1", "http://a:1", "https://a:1/"}

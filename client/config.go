@@ -129,13 +129,13 @@ func (cfg *Config) validate() (seeds []string, useTLS bool, err error) {
 		return nil, false, errors.New("norikv: Config.TotalShards must be > 0 and equal the cluster's")
 	}
 	if cfg.Protocol < ProtocolGRPC || cfg.Protocol > ProtocolGRPCWeb {
-		return nil, false, fmt.Errorf("norikv: unknown %v", cfg.Protocol)
+		return nil, false, fmt.Errorf("norikv: Config.Protocol: unknown %v", cfg.Protocol)
 	}
 	if cfg.HTTPVersion < HTTPAuto || cfg.HTTPVersion > HTTP2 {
-		return nil, false, fmt.Errorf("norikv: unknown HTTPVersion %d", int(cfg.HTTPVersion))
+		return nil, false, fmt.Errorf("norikv: Config.HTTPVersion: unknown HTTPVersion(%d)", int(cfg.HTTPVersion))
 	}
 	if cfg.Protocol == ProtocolGRPC && cfg.HTTPVersion == HTTP1 {
-		return nil, false, errors.New("norikv: gRPC needs HTTP/2")
+		return nil, false, errors.New("norikv: Config.HTTPVersion: HTTP1 with ProtocolGRPC; gRPC needs HTTP/2")
 	}
 	useTLS = cfg.TLS != nil
 	for _, n := range cfg.Nodes {
@@ -147,11 +147,11 @@ func (cfg *Config) validate() (seeds []string, useTLS bool, err error) {
 		case strings.HasPrefix(n, "http://"):
 			hp = n[len("http://"):]
 		case strings.Contains(n, "://"):
-			return nil, false, fmt.Errorf("norikv: node %q: only http:// and https:// are supported", n)
+			return nil, false, fmt.Errorf("norikv: Config.Nodes: node %q: only http:// and https:// are supported", n)
 		}
 		hp = strings.TrimRight(hp, "/")
 		if hp == "" || strings.ContainsAny(hp, "/ ") || !strings.Contains(hp, ":") {
-			return nil, false, fmt.Errorf("norikv: node %q is not host:port", n)
+			return nil, false, fmt.Errorf("norikv: Config.Nodes: node %q is not host:port", n)
 		}
 		seeds = append(seeds, hp)
 	}
