@@ -52,6 +52,9 @@ step "tests (race detector on)"
 go test -race -count=1 -timeout 20m ./...
 (cd bench && go test -race -count=1 -timeout 10m ./...)
 
+step "vector recall at full size (10k x 32; the race run uses 2k)"
+go test -count=1 -run 'Recall' ./vector/
+
 step "conformance table: the embedded cluster over every transport"
 go run ./cmd/norikv conformance
 
