@@ -148,6 +148,16 @@ func (c *Client) Connect(ctx context.Context) error {
 	return nil
 }
 
+// enter is the preamble of every call: refuse once closed, and start the
+// background watch on first use.
+func (c *Client) enter(op string) error {
+	if c.closed.Load() {
+		return closedError(op)
+	}
+	c.start()
+	return nil
+}
+
 // fetchOnce reads one view from the first seed that answers.
 func (c *Client) fetchOnce(ctx context.Context) error {
 	var last error

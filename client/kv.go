@@ -10,10 +10,9 @@ import (
 // WithTTL, WithIdempotencyKey, IfMatch (compare-and-swap; a lost race is
 // ErrVersionMismatch).
 func (c *Client) Put(ctx context.Context, key string, value []byte, opts ...PutOption) (Version, error) {
-	if c.closed.Load() {
-		return Version{}, closedError("Put")
+	if err := c.enter("Put"); err != nil {
+		return Version{}, err
 	}
-	c.start()
 	var o putOptions
 	if len(opts) > 0 {
 		o = collectPutOptions(opts)
@@ -32,10 +31,9 @@ func (c *Client) Put(ctx context.Context, key string, value []byte, opts ...PutO
 // Get reads key. A missing or expired key is ErrKeyNotFound. Option:
 // WithConsistency (default lease).
 func (c *Client) Get(ctx context.Context, key string, opts ...GetOption) (*GetResult, error) {
-	if c.closed.Load() {
-		return nil, closedError("Get")
+	if err := c.enter("Get"); err != nil {
+		return nil, err
 	}
-	c.start()
 	var o getOptions
 	if len(opts) > 0 {
 		o = collectGetOptions(opts)
@@ -50,10 +48,9 @@ func (c *Client) Get(ctx context.Context, key string, opts ...GetOption) (*GetRe
 // Delete removes key. Deleting a missing key succeeds. Options:
 // WithIdempotencyKey, IfMatch.
 func (c *Client) Delete(ctx context.Context, key string, opts ...DeleteOption) error {
-	if c.closed.Load() {
-		return closedError("Delete")
+	if err := c.enter("Delete"); err != nil {
+		return err
 	}
-	c.start()
 	var o deleteOptions
 	if len(opts) > 0 {
 		o = collectDeleteOptions(opts)

@@ -21,10 +21,9 @@ func u32(n int) uint32 {
 // VectorCreateIndex creates the vector index of namespace. created is false
 // if it already existed. Option: WithIdempotencyKey.
 func (c *Client) VectorCreateIndex(ctx context.Context, namespace string, dimensions int, distance DistanceFunction, indexType VectorIndexType, opts ...VectorWriteOption) (created bool, err error) {
-	if c.closed.Load() {
-		return false, closedError("VectorCreateIndex")
+	if err := c.enter("VectorCreateIndex"); err != nil {
+		return false, err
 	}
-	c.start()
 	var o vectorWriteOptions
 	for _, opt := range opts {
 		opt.applyVectorWrite(&o)
@@ -45,10 +44,9 @@ func (c *Client) VectorCreateIndex(ctx context.Context, namespace string, dimens
 // VectorDropIndex drops namespace's index and its vectors. dropped is
 // false if there was none. Option: WithIdempotencyKey.
 func (c *Client) VectorDropIndex(ctx context.Context, namespace string, opts ...VectorWriteOption) (dropped bool, err error) {
-	if c.closed.Load() {
-		return false, closedError("VectorDropIndex")
+	if err := c.enter("VectorDropIndex"); err != nil {
+		return false, err
 	}
-	c.start()
 	var o vectorWriteOptions
 	for _, opt := range opts {
 		opt.applyVectorWrite(&o)
@@ -63,10 +61,9 @@ func (c *Client) VectorDropIndex(ctx context.Context, namespace string, opts ...
 // VectorInsert inserts or replaces the vector id in namespace and returns
 // the write's Version. Option: WithIdempotencyKey.
 func (c *Client) VectorInsert(ctx context.Context, namespace, id string, vector []float32, opts ...VectorWriteOption) (Version, error) {
-	if c.closed.Load() {
-		return Version{}, closedError("VectorInsert")
+	if err := c.enter("VectorInsert"); err != nil {
+		return Version{}, err
 	}
-	c.start()
 	var o vectorWriteOptions
 	for _, opt := range opts {
 		opt.applyVectorWrite(&o)
@@ -81,10 +78,9 @@ func (c *Client) VectorInsert(ctx context.Context, namespace, id string, vector 
 // VectorSearch returns the k nearest vectors to query in namespace,
 // nearest first. Options: WithIncludeVectors, WithConsistency.
 func (c *Client) VectorSearch(ctx context.Context, namespace string, query []float32, k int, opts ...VectorSearchOption) (*VectorSearchResult, error) {
-	if c.closed.Load() {
-		return nil, closedError("VectorSearch")
+	if err := c.enter("VectorSearch"); err != nil {
+		return nil, err
 	}
-	c.start()
 	var o vectorSearchOptions
 	for _, opt := range opts {
 		opt.applyVectorSearch(&o)
@@ -112,10 +108,9 @@ func (c *Client) VectorSearch(ctx context.Context, namespace string, query []flo
 // VectorGet returns the vector id of namespace; found is false if there is
 // none. Option: WithConsistency.
 func (c *Client) VectorGet(ctx context.Context, namespace, id string, opts ...VectorReadOption) (vector []float32, found bool, err error) {
-	if c.closed.Load() {
-		return nil, false, closedError("VectorGet")
+	if err := c.enter("VectorGet"); err != nil {
+		return nil, false, err
 	}
-	c.start()
 	var o vectorReadOptions
 	for _, opt := range opts {
 		opt.applyVectorRead(&o)
@@ -130,10 +125,9 @@ func (c *Client) VectorGet(ctx context.Context, namespace, id string, opts ...Ve
 // VectorDelete deletes the vector id of namespace; deleted is false if
 // there was none. Option: WithIdempotencyKey.
 func (c *Client) VectorDelete(ctx context.Context, namespace, id string, opts ...VectorWriteOption) (deleted bool, err error) {
-	if c.closed.Load() {
-		return false, closedError("VectorDelete")
+	if err := c.enter("VectorDelete"); err != nil {
+		return false, err
 	}
-	c.start()
 	var o vectorWriteOptions
 	for _, opt := range opts {
 		opt.applyVectorWrite(&o)

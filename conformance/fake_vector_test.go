@@ -40,6 +40,15 @@ func (v fakeVector) vlead(m proto.Message, ns string) (*fakeIndex, error) {
 	return v.n.c.indexes[ns], nil
 }
 
+// existing is vlead for calls that need the index to exist.
+func (v fakeVector) existing(m proto.Message, ns string) (*fakeIndex, error) {
+	ix, err := v.vlead(m, ns)
+	if err == nil && ix == nil {
+		err = notFoundNS(ns)
+	}
+	return ix, err
+}
+
 func (v fakeVector) CreateIndex(_ context.Context, req *v1.CreateVectorIndexRequest) (*v1.CreateVectorIndexResponse, error) {
 	v.n.c.mu.Lock()
 	defer v.n.c.mu.Unlock()
@@ -72,12 +81,9 @@ func (v fakeVector) DropIndex(_ context.Context, req *v1.DropVectorIndexRequest)
 func (v fakeVector) Insert(_ context.Context, req *v1.VectorInsertRequest) (*v1.VectorInsertResponse, error) {
 	v.n.c.mu.Lock()
 	defer v.n.c.mu.Unlock()
-	ix, err := v.vlead(req, req.GetNamespace())
+	ix, err := v.existing(req, req.GetNamespace())
 	if err != nil {
 		return nil, err
-	}
-	if ix == nil {
-		return nil, notFoundNS(req.GetNamespace())
 	}
 	if len(req.GetVector()) != int(ix.cfg.GetDimensions()) {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("wrong dimensions"))
@@ -89,12 +95,9 @@ func (v fakeVector) Insert(_ context.Context, req *v1.VectorInsertRequest) (*v1.
 func (v fakeVector) Delete(_ context.Context, req *v1.VectorDeleteRequest) (*v1.VectorDeleteResponse, error) {
 	v.n.c.mu.Lock()
 	defer v.n.c.mu.Unlock()
-	ix, err := v.vlead(req, req.GetNamespace())
+	ix, err := v.existing(req, req.GetNamespace())
 	if err != nil {
 		return nil, err
-	}
-	if ix == nil {
-		return nil, notFoundNS(req.GetNamespace())
 	}
 	_, ok := ix.vecs[req.GetId()]
 	delete(ix.vecs, req.GetId())
@@ -104,12 +107,9 @@ func (v fakeVector) Delete(_ context.Context, req *v1.VectorDeleteRequest) (*v1.
 func (v fakeVector) Search(_ context.Context, req *v1.VectorSearchRequest) (*v1.VectorSearchResponse, error) {
 	v.n.c.mu.Lock()
 	defer v.n.c.mu.Unlock()
-	ix, err := v.vlead(req, req.GetNamespace())
+	ix, err := v.existing(req, req.GetNamespace())
 	if err != nil {
 		return nil, err
-	}
-	if ix == nil {
-		return nil, notFoundNS(req.GetNamespace())
 	}
 	if len(req.GetQuery()) != int(ix.cfg.GetDimensions()) {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("wrong dimensions"))
@@ -134,12 +134,9 @@ func (v fakeVector) Search(_ context.Context, req *v1.VectorSearchRequest) (*v1.
 func (v fakeVector) Get(_ context.Context, req *v1.VectorGetRequest) (*v1.VectorGetResponse, error) {
 	v.n.c.mu.Lock()
 	defer v.n.c.mu.Unlock()
-	ix, err := v.vlead(req, req.GetNamespace())
+	ix, err := v.existing(req, req.GetNamespace())
 	if err != nil {
 		return nil, err
-	}
-	if ix == nil {
-		return nil, notFoundNS(req.GetNamespace())
 	}
 	vec, ok := ix.vecs[req.GetId()]
 	return &v1.VectorGetResponse{Vector: vec, Found: ok}, nil
