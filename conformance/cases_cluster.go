@@ -101,8 +101,11 @@ func caseNotLeader(c *cell) error {
 	case !errors.As(err, &ce) || ce.Code() != connect.CodeUnavailable || !strings.HasPrefix(ce.Message(), wire.NotLeaderPrefix):
 		return fmt.Errorf("put to %s, not the leader (%s) of shard %d: want UNAVAILABLE \"NOT_LEADER…\", got %s", follower, leader, shard, describe(err))
 	}
-	if got := ce.Meta().Get(wire.HeaderLeaderHint); got != leader {
-		p.addf("leader-hint = %q, want the leader's id %q (headers/trailers did not carry it)", got, leader)
+	if got := ce.Meta().Get(wire.HeaderLeaderHint); got != addrs[leader] {
+		p.addf("leader-hint = %q, want the leader's address %q (headers/trailers did not carry it)", got, addrs[leader])
+	}
+	if got := ce.Meta().Get(wire.HeaderLeaderID); got != leader {
+		p.addf("leader-id = %q, want the leader's id %q", got, leader)
 	}
 	if got := ce.Meta().Get(wire.HeaderLeaderAddr); got != addrs[leader] {
 		p.addf("leader-addr = %q, want the leader's address %q", got, addrs[leader])

@@ -49,7 +49,7 @@ func (c *Cluster) notLeader(ctx context.Context, s *shard) error {
 		return err
 	}
 	if info, ok := connect.CallInfoForHandlerContext(ctx); ok {
-		for _, k := range [...]string{wire.HeaderLeaderHint, wire.HeaderLeaderAddr} {
+		for _, k := range [...]string{wire.HeaderLeaderHint, wire.HeaderLeaderAddr, wire.HeaderLeaderID} {
 			v := err.Meta().Get(k)
 			info.ResponseHeader().Set(k, v)
 			info.ResponseTrailer().Set(k, v)

@@ -78,15 +78,18 @@ func TestNotLeaderReplyAllProtocols(t *testing.T) {
 			if !ok || h.LeaderID != leaderID || h.LeaderAddr != c.Addr(leaderID) {
 				t.Fatalf("ParseNotLeader = %+v, %v", h, ok)
 			}
-			if got := ce.Meta().Get(wire.HeaderLeaderHint); got != leaderID {
-				t.Errorf("error meta leader-hint = %q", got)
+			if got := ce.Meta().Get(wire.HeaderLeaderHint); got != c.Addr(leaderID) {
+				t.Errorf("error meta leader-hint = %q, want the leader's address %q", got, c.Addr(leaderID))
 			}
 			for where, md := range map[string]interface{ Values(string) []string }{
 				"header":  info.ResponseHeader(),
 				"trailer": info.ResponseTrailer(),
 			} {
-				if got := md.Values(wire.HeaderLeaderHint); len(got) != 1 || got[0] != leaderID {
-					t.Errorf("%s leader-hint = %q, want [%s]", where, got, leaderID)
+				if got := md.Values(wire.HeaderLeaderHint); len(got) != 1 || got[0] != c.Addr(leaderID) {
+					t.Errorf("%s leader-hint = %q, want [%s]", where, got, c.Addr(leaderID))
+				}
+				if got := md.Values(wire.HeaderLeaderID); len(got) != 1 || got[0] != leaderID {
+					t.Errorf("%s leader-id = %q, want [%s]", where, got, leaderID)
 				}
 				if got := md.Values(wire.HeaderLeaderAddr); len(got) != 1 || got[0] != c.Addr(leaderID) {
 					t.Errorf("%s leader-addr = %q, want [%s]", where, got, c.Addr(leaderID))

@@ -8,6 +8,7 @@ package wire
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -66,16 +67,21 @@ func (c Consistency) Spelling() string {
 // shard's leader.
 func (c Consistency) NeedsLeader() bool { return c != StaleOK }
 
-// Metadata keys of a NOT_LEADER reply. The server sets both in the response
-// headers and trailers, so every protocol delivers them.
+// Metadata keys of a NOT_LEADER reply. The server sets them in the
+// response headers and trailers, so every protocol delivers them.
 const (
-	// HeaderLeaderHint carries the leader's node id.
+	// HeaderLeaderHint carries the leader's address, host:port: every
+	// existing SDK (Go, Python, TypeScript) dials it as such. Clients also
+	// accept a node id here (what the Rust server builds, were it sent).
 	HeaderLeaderHint = "leader-hint"
 	// HeaderLeaderAddr carries the leader's address, host:port.
 	HeaderLeaderAddr = "leader-addr"
-	// HeaderLegacyLeader is an older spelling of leader-hint some upstream
-	// servers use; clients read it too.
-	HeaderLegacyLeader = "x-norikv-leader"
+	// HeaderLeaderID carries the leader's node id.
+	HeaderLeaderID = "leader-id"
+	// HeaderLegacyLeader and HeaderLegacyLeaderHint are spellings some
+	// upstream code uses; clients read them like leader-hint.
+	HeaderLegacyLeader     = "x-norikv-leader"
+	HeaderLegacyLeaderHint = "x-leader-hint"
 )
 
 // NotLeaderPrefix starts the message of every NOT_LEADER reply.
@@ -83,17 +89,19 @@ const NotLeaderPrefix = "NOT_LEADER"
 
 // NewNotLeaderError builds the UNAVAILABLE NOT_LEADER error a node returns
 // for a request that only the shard's leader may serve. The hint travels in
-// the message, in leader-hint / leader-addr metadata and as a NotLeader
-// detail, so a client on any protocol can redirect at once.
+// the message, in metadata (leader-hint and leader-addr: the address;
+// leader-id: the node id) and as a NotLeader detail, so a client on any
+// protocol, ours or an upstream SDK, can redirect at once.
 func NewNotLeaderError(shard uint32, leaderID, leaderAddr string) *connect.Error {
-	msg := NotLeaderPrefix + ": this node does not lead shard " + itoa(uint64(shard))
+	msg := NotLeaderPrefix + ": this node does not lead shard " + strconv.FormatUint(uint64(shard), 10)
 	if leaderID != "" {
 		msg += "; leader is " + leaderID + " at " + leaderAddr
 	}
 	err := connect.NewError(connect.CodeUnavailable, errors.New(msg))
 	if leaderID != "" {
-		err.Meta().Set(HeaderLeaderHint, leaderID)
+		err.Meta().Set(HeaderLeaderHint, leaderAddr)
 		err.Meta().Set(HeaderLeaderAddr, leaderAddr)
+		err.Meta().Set(HeaderLeaderID, leaderID)
 	}
 	if d, derr := connect.NewErrorDetail(&v1.NotLeader{Shard: shard, LeaderId: leaderID, LeaderAddr: leaderAddr}); derr == nil {
 		err.AddDetail(d)
@@ -110,7 +118,9 @@ type NotLeaderHint struct {
 // ParseNotLeader reports whether err is a NOT_LEADER reply and, if so, the
 // leader it names. It recognises the contract's UNAVAILABLE "NOT_LEADER",
 // and the upstream variants: FAILED_PRECONDITION "Not leader" and the
-// x-norikv-leader header. The structured detail wins over metadata.
+// x-norikv-leader / x-leader-hint headers. The structured detail wins over
+// metadata. The hint is only what the reply says: a client must check an
+// address against its cluster view or seeds before dialling it.
 func ParseNotLeader(err error) (NotLeaderHint, bool) {
 	var ce *connect.Error
 	if !errors.As(err, &ce) {
@@ -131,10 +141,22 @@ func ParseNotLeader(err error) (NotLeaderHint, bool) {
 		}
 	}
 	if h.LeaderID == "" {
-		h.LeaderID = firstNonEmpty(ce.Meta().Get(HeaderLeaderHint), ce.Meta().Get(HeaderLegacyLeader))
+		h.LeaderID = ce.Meta().Get(HeaderLeaderID)
 	}
 	if h.LeaderAddr == "" {
 		h.LeaderAddr = ce.Meta().Get(HeaderLeaderAddr)
+	}
+	// leader-hint and its legacy spellings may hold either form: an
+	// address (host:port, what servers send now) or a node id (what older
+	// servers and fakes put there). A node id never contains a colon.
+	if hint := firstNonEmpty(ce.Meta().Get(HeaderLeaderHint), ce.Meta().Get(HeaderLegacyLeader), ce.Meta().Get(HeaderLegacyLeaderHint)); hint != "" {
+		if strings.Contains(hint, ":") {
+			if h.LeaderAddr == "" {
+				h.LeaderAddr = hint
+			}
+		} else if h.LeaderID == "" {
+			h.LeaderID = hint
+		}
 	}
 	return h, true
 }
@@ -146,17 +168,4 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
-}
-
-func itoa(u uint64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + u%10)
-		u /= 10
-		if u == 0 {
-			return string(b[i:])
-		}
-	}
 }

@@ -41,11 +41,30 @@ func TestNotLeaderRoundTrip(t *testing.T) {
 	if !ok || h.LeaderID != "n2" || h.LeaderAddr != "127.0.0.1:9002" {
 		t.Fatalf("ParseNotLeader = %+v, %v", h, ok)
 	}
-	// Metadata alone (a server that sends no detail) is enough.
-	bare := connect.NewError(connect.CodeUnavailable, errors.New("NOT_LEADER: elsewhere"))
-	bare.Meta().Set(HeaderLegacyLeader, "n3")
-	if h, ok := ParseNotLeader(bare); !ok || h.LeaderID != "n3" {
-		t.Fatalf("legacy header: %+v, %v", h, ok)
+	if got := err.Meta().Get(HeaderLeaderHint); got != "127.0.0.1:9002" {
+		t.Fatalf("leader-hint = %q, want the address (what every SDK dials)", got)
+	}
+	if got := err.Meta().Get(HeaderLeaderID); got != "n2" {
+		t.Fatalf("leader-id = %q, want the node id", got)
+	}
+	// Metadata alone (a server that sends no detail) is enough, in every
+	// spelling and either form of the hint.
+	for _, tc := range []struct {
+		key, val     string
+		wantID, addr string
+	}{
+		{HeaderLeaderHint, "10.0.0.3:9003", "", "10.0.0.3:9003"},
+		{HeaderLeaderHint, "n3", "n3", ""},
+		{HeaderLegacyLeader, "n3", "n3", ""},
+		{"X-Leader-Hint", "host3:9003", "", "host3:9003"},
+		{HeaderLeaderID, "n3", "n3", ""},
+		{HeaderLeaderAddr, "[::1]:9003", "", "[::1]:9003"},
+	} {
+		bare := connect.NewError(connect.CodeUnavailable, errors.New("NOT_LEADER: elsewhere"))
+		bare.Meta().Set(tc.key, tc.val)
+		if h, ok := ParseNotLeader(bare); !ok || h.LeaderID != tc.wantID || h.LeaderAddr != tc.addr {
+			t.Errorf("%s: %q parsed as %+v, %v; want id %q addr %q", tc.key, tc.val, h, ok, tc.wantID, tc.addr)
+		}
 	}
 	// The upstream vector variant.
 	if _, ok := ParseNotLeader(connect.NewError(connect.CodeFailedPrecondition, errors.New("Not leader for shard 3"))); !ok {
