@@ -151,6 +151,14 @@ func connectionFailure(err error) *ConnectionError {
 	return nil
 }
 
+// notSent reports whether err proves the request never reached a node: the
+// connection could not be opened (refused, DNS, dial timeout).
+func notSent(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &op) && op.Op == "dial" || errors.As(err, &dns)
+}
+
 // IsConnectionFailure reports whether err means the node was not reached
 // or dropped the connection: such calls are safe to retry elsewhere.
 func IsConnectionFailure(err error) bool { return connectionFailure(err) != nil }

@@ -3,11 +3,17 @@ package interceptors
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"reflect"
 
-	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// NewIdempotencyKey returns a random 128-bit key, hex-encoded.
+// NewIdempotencyKey returns a random 128-bit key, hex-encoded. Code that
+// builds its own write requests can set it as the request's
+// idempotency_key: the Retry interceptor then sends the message as it is,
+// without the copy it otherwise makes to carry a key.
 func NewIdempotencyKey() string {
 	var raw [16]byte
 	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails on supported platforms
@@ -16,41 +22,78 @@ func NewIdempotencyKey() string {
 	return string(out[:])
 }
 
-// StampIdempotencyKey gives a write request without an idempotency key a
-// fresh one, and reports whether it did. Reads and unknown messages are
-// left alone.
-func StampIdempotencyKey(msg any) bool {
-	switch m := msg.(type) {
-	case *v1.PutRequest:
-		if m.IdempotencyKey == "" {
-			m.IdempotencyKey = NewIdempotencyKey()
-			return true
-		}
-	case *v1.DeleteRequest:
-		if m.IdempotencyKey == "" {
-			m.IdempotencyKey = NewIdempotencyKey()
-			return true
-		}
-	case *v1.VectorInsertRequest:
-		if m.IdempotencyKey == "" {
-			m.IdempotencyKey = NewIdempotencyKey()
-			return true
-		}
-	case *v1.VectorDeleteRequest:
-		if m.IdempotencyKey == "" {
-			m.IdempotencyKey = NewIdempotencyKey()
-			return true
-		}
-	case *v1.CreateVectorIndexRequest:
-		if m.IdempotencyKey == "" {
-			m.IdempotencyKey = NewIdempotencyKey()
-			return true
-		}
-	case *v1.DropVectorIndexRequest:
-		if m.IdempotencyKey == "" {
-			m.IdempotencyKey = NewIdempotencyKey()
-			return true
+// idempotencyKeyField is the field every NoriKV write request carries its
+// key in. Finding it by name on the descriptor covers every write type,
+// present and future, with one setter.
+const idempotencyKeyField protoreflect.Name = "idempotency_key"
+
+// keyField returns msg's idempotency_key field, or nil if it has none.
+func keyField(m protoreflect.Message) protoreflect.FieldDescriptor {
+	fd := m.Descriptor().Fields().ByName(idempotencyKeyField)
+	if fd == nil || fd.Kind() != protoreflect.StringKind || fd.Cardinality() == protoreflect.Repeated {
+		return nil
+	}
+	return fd
+}
+
+// withIdempotencyKey returns the message to send for msg and whether it
+// carries an idempotency key. A message with a key, or with no
+// idempotency_key field, is returned as it is. One whose key is empty is
+// never written to, as the caller may send it again or share it between
+// goroutines: a shallow copy with a fresh key is returned instead.
+func withIdempotencyKey(msg any) (out any, keyed bool) {
+	pm, ok := msg.(proto.Message)
+	if !ok {
+		return msg, false
+	}
+	m := pm.ProtoReflect()
+	fd := keyField(m)
+	if fd == nil {
+		return msg, false
+	}
+	if m.Get(fd).String() != "" {
+		return msg, true
+	}
+	c := shallowCopy(m)
+	c.Set(fd, protoreflect.ValueOfString(NewIdempotencyKey()))
+	return c.Interface(), true
+}
+
+// shallowCopy copies m's top-level fields: bytes, lists, maps and
+// sub-messages are shared, not copied, so a 1 MiB value costs nothing.
+// The copy is only read (marshalled) and then dropped.
+func shallowCopy(m protoreflect.Message) protoreflect.Message {
+	c := m.New()
+	// A loop rather than m.Range: Range's callback would escape and cost an
+	// allocation per call.
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		if fd := fields.Get(i); m.Has(fd) {
+			c.Set(fd, m.Get(fd))
 		}
 	}
-	return false
+	if u := m.GetUnknown(); len(u) > 0 {
+		c.SetUnknown(u)
+	}
+	return c
+}
+
+// msgField returns the settable Msg field of the *connect.Request[T]
+// behind req. connect.AnyRequest offers no way to change the message and
+// only connect can make a Request (its spec, peer and headers are
+// unexported), so the one field is set by reflection here. The field is
+// recognised by identity (the first field, exported, holding exactly
+// req.Any()), so a change of connect's layout makes this report false
+// rather than write the wrong field.
+func msgField(req connect.AnyRequest) (reflect.Value, bool) {
+	v := reflect.ValueOf(req)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct || v.Elem().NumField() == 0 {
+		return reflect.Value{}, false
+	}
+	f := v.Elem().Field(0)
+	cur := reflect.ValueOf(req.Any())
+	if !cur.IsValid() || !f.CanSet() || f.Kind() != reflect.Pointer || f.Type() != cur.Type() || f.Pointer() != cur.Pointer() {
+		return reflect.Value{}, false
+	}
+	return f, true
 }

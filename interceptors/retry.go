@@ -3,6 +3,7 @@ package interceptors
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync/atomic"
 	"time"
 
@@ -88,10 +89,16 @@ type RetryStats struct {
 // codes (INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, ALREADY_EXISTS,
 // UNAUTHENTICATED, PERMISSION_DENIED, ...) are returned as they are.
 //
-// Writes are made safe to retry first: a Put, Delete or vector write
-// without an idempotency key gets a random one, the same on every attempt,
-// so the server applies the write once however many attempts reach it.
-// The request message is modified in place.
+// Only calls that are safe to repeat are retried: methods the schema
+// declares NO_SIDE_EFFECTS or IDEMPOTENT, and requests that carry an
+// idempotency key, which the server applies once however many attempts
+// reach it. A write whose message has an empty idempotency_key field is
+// sent as a shallow copy carrying a random key, the same on every attempt;
+// the caller's message is never modified, so it may be sent again (a new
+// write) or shared between goroutines. Any other call (a method of unknown
+// idempotency without such a field) is tried once, except that a NOT_LEADER
+// reply or a failure to connect, which prove the node did not apply it,
+// are retried as for any call.
 //
 // Place it inside Errors and outside Routing, so each attempt is routed
 // afresh.
@@ -140,8 +147,21 @@ func (r *Retry) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 				defer cancel()
 			}
 		}
-		StampIdempotencyKey(req.Any())
-		res, err := r.loop(ctx, req, next)
+		safe := idempotent(req.Spec().IdempotencyLevel)
+		if msg, keyed := withIdempotencyKey(req.Any()); msg != req.Any() {
+			// The keyed copy goes out in the caller's *connect.Request for
+			// this call only; the caller's message comes back before
+			// Errors (outside) or the caller see the request again.
+			if f, ok := msgField(req); ok {
+				orig := reflect.ValueOf(req.Any())
+				f.Set(reflect.ValueOf(msg))
+				defer f.Set(orig)
+				safe = true
+			}
+		} else if keyed {
+			safe = true
+		}
+		res, err := r.loop(ctx, req, next, safe)
 		if err != nil {
 			r.failures.Add(1)
 		}
@@ -149,7 +169,15 @@ func (r *Retry) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	}
 }
 
-func (r *Retry) loop(ctx context.Context, req connect.AnyRequest, next connect.UnaryFunc) (connect.AnyResponse, error) {
+// idempotent reports whether the schema declares a method safe to repeat.
+func idempotent(l connect.IdempotencyLevel) bool {
+	return l == connect.IdempotencyNoSideEffects || l == connect.IdempotencyIdempotent
+}
+
+// loop runs the attempts. safe says the call may be repeated after any
+// retryable failure; otherwise only after one that proves the node did not
+// apply it.
+func (r *Retry) loop(ctx context.Context, req connect.AnyRequest, next connect.UnaryFunc, safe bool) (connect.AnyResponse, error) {
 	redirects, attempt := 0, 0
 	for {
 		actx, cancel := ctx, context.CancelFunc(nil)
@@ -172,7 +200,7 @@ func (r *Retry) loop(ctx context.Context, req connect.AnyRequest, next connect.U
 			r.redirects.Add(1)
 			continue
 		}
-		if !notLeader && !Retryable(err) {
+		if !notLeader && (!Retryable(err) || !safe && !notSent(err)) {
 			return nil, err
 		}
 		if attempt+1 >= r.p.MaxAttempts {

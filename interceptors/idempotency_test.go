@@ -1,0 +1,246 @@
+package interceptors_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
+	"github.com/norikv/norikv-go/interceptors"
+	"github.com/norikv/norikv-go/internal/testserver"
+	"github.com/norikv/norikv-go/internal/wire"
+)
+
+// A raw client that sends one message twice (say, to refresh a TTL) must
+// get two writes: the interceptor's key belongs to one call, not to the
+// caller's message.
+func TestRetryLeavesCallerMessageAlone(t *testing.T) {
+	fc := testserver.Start(t, 1, 8)
+	var keys []string
+	var mu sync.Mutex
+	fc.Hook = func(_ int, proc string, msg any) error {
+		if p, ok := msg.(*v1.PutRequest); ok {
+			mu.Lock()
+			keys = append(keys, p.IdempotencyKey)
+			mu.Unlock()
+		}
+		return nil
+	}
+	kv := rawKv(fc, interceptors.NewRetry(interceptors.RetryPolicy{InitialDelay: time.Millisecond}))
+	defer http.DefaultClient.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	req := &v1.PutRequest{Key: []byte("k"), Value: []byte("v"), TtlMs: 60_000}
+	first, err := kv.Put(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.IdempotencyKey != "" {
+		t.Fatalf("caller's message was stamped with key %q", req.IdempotencyKey)
+	}
+	second, err := kv.Put(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.GetVersion().GetIndex() == second.GetVersion().GetIndex() {
+		t.Fatalf("second send of one message not applied: both at version %v", first.GetVersion())
+	}
+	if len(keys) != 2 || keys[0] == "" || keys[1] == "" || keys[0] == keys[1] {
+		t.Fatalf("server saw keys %q, want two distinct non-empty ones", keys)
+	}
+}
+
+// Goroutines sharing one message must not race (run with -race).
+func TestRetrySharedMessageNoRace(t *testing.T) {
+	fc := testserver.Start(t, 1, 8)
+	kv := rawKv(fc, interceptors.NewRetry(interceptors.RetryPolicy{}))
+	defer http.DefaultClient.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req := &v1.PutRequest{Key: []byte("shared"), Value: []byte("v")}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if _, err := kv.Put(ctx, req); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// A keyed write is retried with the same key on every attempt, so the
+// server can apply it once.
+func TestRetryKeepsOneKeyAcrossAttempts(t *testing.T) {
+	fc := testserver.Start(t, 1, 8)
+	var keys []string
+	var mu sync.Mutex
+	fc.Hook = func(_ int, proc string, msg any) error {
+		p, ok := msg.(*v1.PutRequest)
+		if !ok {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		keys = append(keys, p.IdempotencyKey)
+		if len(keys) < 3 {
+			return connect.NewError(connect.CodeUnavailable, errors.New("flaky"))
+		}
+		return nil
+	}
+	kv := rawKv(fc, interceptors.NewRetry(interceptors.RetryPolicy{InitialDelay: time.Millisecond, Jitter: -1}))
+	defer http.DefaultClient.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := kv.Put(ctx, &v1.PutRequest{Key: []byte("k"), Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 3 || keys[0] == "" || keys[0] != keys[1] || keys[1] != keys[2] {
+		t.Fatalf("attempts carried keys %q, want one key three times", keys)
+	}
+}
+
+// adminStub answers TransferShard with the errors queued in fail, then OK.
+type adminStub struct {
+	norikvv1connect.UnimplementedAdminHandler
+	calls atomic.Int32
+	fail  func(call int32) error
+}
+
+func (a *adminStub) TransferShard(_ context.Context, in *v1.ShardInfo) (*v1.ShardInfo, error) {
+	if err := a.fail(a.calls.Add(1)); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+func rawAdmin(t *testing.T, stub *adminStub) norikvv1connect.AdminClient {
+	mux := http.NewServeMux()
+	mux.Handle(norikvv1connect.NewAdminHandler(stub))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	return norikvv1connect.NewAdminClient(
+		interceptors.NewHTTPClient(srv.Client()), srv.URL,
+		connect.WithInterceptors(
+			interceptors.Errors(),
+			interceptors.NewRetry(interceptors.RetryPolicy{InitialDelay: time.Millisecond, Jitter: -1}),
+			interceptors.Routing(interceptors.NewRouter([]string{addr}, 8)),
+		),
+	)
+}
+
+// A method not declared idempotent whose request carries no idempotency
+// key (today TransferShard; tomorrow perhaps a new write type) is not
+// retried after a failure that may have reached the server.
+func TestRetryKeylessNonIdempotentNotRetried(t *testing.T) {
+	stub := &adminStub{fail: func(int32) error { return connect.NewError(connect.CodeUnavailable, errors.New("busy")) }}
+	admin := rawAdmin(t, stub)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := admin.TransferShard(ctx, &v1.ShardInfo{Id: 1})
+	if connect.CodeOf(err) != connect.CodeUnavailable {
+		t.Fatalf("err = %v", err)
+	}
+	if n := stub.calls.Load(); n != 1 {
+		t.Fatalf("keyless non-idempotent call sent %d times, want 1", n)
+	}
+}
+
+// A NOT_LEADER reply means the node did not apply the request, so even a
+// keyless non-idempotent call follows the redirect.
+func TestRetryKeylessFollowsNotLeader(t *testing.T) {
+	stub := &adminStub{fail: func(n int32) error {
+		if n == 1 {
+			return wire.NewNotLeaderError(1, "n2", "127.0.0.1:1")
+		}
+		return nil
+	}}
+	admin := rawAdmin(t, stub)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := admin.TransferShard(ctx, &v1.ShardInfo{Id: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if n := stub.calls.Load(); n != 2 {
+		t.Fatalf("calls = %d, want 2 (one redirect)", n)
+	}
+}
+
+// Reads, declared NO_SIDE_EFFECTS, are retried without any key.
+func TestRetryIdempotentMethodRetried(t *testing.T) {
+	fc := testserver.Start(t, 1, 8)
+	var gets atomic.Int32
+	fc.Hook = func(_ int, proc string, _ any) error {
+		if proc == norikvv1connect.KvGetProcedure && gets.Add(1) < 3 {
+			return connect.NewError(connect.CodeUnavailable, errors.New("flaky"))
+		}
+		return nil
+	}
+	kv := rawKv(fc, interceptors.NewRetry(interceptors.RetryPolicy{InitialDelay: time.Millisecond, Jitter: -1}))
+	defer http.DefaultClient.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := kv.Get(ctx, &v1.GetRequest{Key: []byte("nope")}); !errors.Is(err, interceptors.ErrKeyNotFound) {
+		t.Fatalf("Get: %v", err)
+	}
+	if n := gets.Load(); n != 3 {
+		t.Fatalf("Get attempts = %d, want 3", n)
+	}
+}
+
+// A refused connection proves the request was not sent, so even a keyless
+// non-idempotent call is tried again.
+func TestRetryKeylessRetriedWhenNotSent(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	retry := interceptors.NewRetry(interceptors.RetryPolicy{MaxAttempts: 3, InitialDelay: time.Millisecond, Jitter: -1})
+	admin := norikvv1connect.NewAdminClient(http.DefaultClient, url, connect.WithInterceptors(interceptors.Errors(), retry))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := admin.TransferShard(ctx, &v1.ShardInfo{Id: 1})
+	if !interceptors.IsConnectionFailure(err) {
+		t.Fatalf("err = %v", err)
+	}
+	if s := retry.Stats(); s.Retries != 2 {
+		t.Fatalf("retries = %d, want 2", s.Retries)
+	}
+}
+
+// The keyed copy shares the caller's value and sub-messages instead of
+// copying them, and differs from the original only by its key.
+func TestRetryKeyedCopyIsShallow(t *testing.T) {
+	orig := &v1.PutRequest{Key: []byte("k"), Value: make([]byte, 1<<20), TtlMs: 7, IfMatch: &v1.Version{Term: 1, Index: 2}}
+	var sent *v1.PutRequest
+	stub := func(_ context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		sent = req.Any().(*v1.PutRequest)
+		return connect.NewResponse(&v1.PutResponse{}), nil
+	}
+	req := connect.NewRequest(orig)
+	if _, err := interceptors.NewRetry(interceptors.RetryPolicy{}).WrapUnary(stub)(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case sent == orig:
+		t.Fatal("caller's message sent")
+	case sent.IdempotencyKey == "" || orig.IdempotencyKey != "":
+		t.Fatalf("keys: sent %q, caller's %q", sent.IdempotencyKey, orig.IdempotencyKey)
+	case &sent.Value[0] != &orig.Value[0] || sent.IfMatch != orig.IfMatch:
+		t.Fatal("value or if_match copied, not shared")
+	case string(sent.Key) != "k" || sent.TtlMs != 7:
+		t.Fatalf("fields lost: %v", sent)
+	case req.Msg != orig:
+		t.Fatal("caller's request not given its message back")
+	}
+}
