@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 
@@ -57,7 +58,10 @@ func NewError(code connect.Code, msg string, sentinel, cause error) *Error {
 	return &Error{Code: code, Message: msg, sentinel: sentinel, cause: cause}
 }
 
-// Error formats as "norikv: Put key "k": not_found: message".
+// Error formats as `norikv: Put key "k" not_found: message`, on one line.
+// A key or namespace longer than maxQuoted bytes is cut, with its length
+// noted (`key "user:aaaa…" (5000 bytes)`): the Key and Namespace fields
+// keep it whole.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("norikv: ")
@@ -67,20 +71,48 @@ func (e *Error) Error() string {
 	}
 	if e.Key != "" {
 		b.WriteString("key ")
-		b.WriteString(strconv.Quote(e.Key))
+		writeQuoted(&b, e.Key)
 		b.WriteByte(' ')
 	}
 	if e.Namespace != "" {
 		b.WriteString("namespace ")
-		b.WriteString(strconv.Quote(e.Namespace))
+		writeQuoted(&b, e.Namespace)
 		b.WriteByte(' ')
 	}
 	b.WriteString(e.Code.String())
 	if e.Message != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Message)
+		b.WriteString(oneLine.Replace(e.Message))
 	}
 	return b.String()
+}
+
+// oneLine joins the lines of a multi-line message (errors.Join's, or a
+// server's) so that every error prints on one line.
+var oneLine = strings.NewReplacer("\r\n", "; ", "\n", "; ", "\r", "; ")
+
+// maxQuoted is the most bytes of a key or namespace an error message
+// shows.
+const maxQuoted = 64
+
+// writeQuoted writes s Go-quoted, so binary keys print as escapes. Beyond
+// maxQuoted bytes it is cut on a UTF-8 boundary and its length noted.
+func writeQuoted(b *strings.Builder, s string) {
+	if len(s) <= maxQuoted {
+		b.WriteString(strconv.Quote(s))
+		return
+	}
+	// Back off to the start of the rune the cut falls in; a key that is
+	// not UTF-8 at all is cut at most three bytes short.
+	n := maxQuoted
+	for n > maxQuoted-utf8.UTFMax && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	q := strconv.Quote(s[:n])
+	b.WriteString(q[:len(q)-1])
+	b.WriteString("…\" (")
+	b.WriteString(strconv.Itoa(len(s)))
+	b.WriteString(" bytes)")
 }
 
 // Unwrap returns the sentinel and the cause, whichever are set.

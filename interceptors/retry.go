@@ -3,6 +3,7 @@ package interceptors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"sync/atomic"
 	"time"
@@ -219,13 +220,14 @@ func (r *Retry) loop(ctx context.Context, req connect.AnyRequest, next connect.U
 }
 
 // ctxError is the error for a call whose ctx ended: it matches the ctx's
-// error with errors.Is and keeps the last attempt's error for the message.
+// error with errors.Is and keeps the last attempt's error, on the same
+// line: "context deadline exceeded: unavailable: ...".
 func ctxError(ctx context.Context, last error) error {
 	cerr := ctx.Err()
 	if errors.Is(last, cerr) {
 		return last
 	}
-	return connect.NewError(ctxCode(cerr), errors.Join(cerr, last))
+	return connect.NewError(ctxCode(cerr), fmt.Errorf("%w: %w", cerr, last))
 }
 
 // Retryable reports whether a failed attempt may be retried: UNAVAILABLE,
