@@ -77,11 +77,21 @@ func viewFrom(v *v1.ClusterView) *ClusterView {
 
 // OnTopologyChange calls fn for every later change of cluster view (epoch
 // change), with the nodes added and removed and the leaders that moved.
+//
 // Each subscriber has its own goroutine and queue, so a slow fn delays
-// only its own events, never the watch or other subscribers. Events for
-// one subscriber arrive in order, one at a time. unsubscribe stops
-// delivery (a callback already running finishes); it is idempotent and
-// safe to call from fn. Close stops all deliveries.
+// only its own events, never the watch, calls, or other subscribers.
+// Events for one subscriber arrive in order, one at a time. A callback
+// that falls more than 1024 events behind loses the oldest ones; the
+// latest view is always available from ClusterView.
+//
+// fn may call unsubscribe, Close and any other Client method. It should
+// not block for long: hand slow work to another goroutine. A blocked fn
+// holds up only its own events; it does not hold up Close, which returns
+// without waiting for callbacks.
+//
+// unsubscribe stops delivery: no callback starts after it returns (one
+// already running finishes). It is idempotent. Close stops every
+// subscriber the same way.
 func (c *Client) OnTopologyChange(fn func(TopologyEvent)) (unsubscribe func()) {
 	// Subscribe before starting the watch, so a subscriber registered
 	// before the first view always sees it.

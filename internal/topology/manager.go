@@ -306,8 +306,10 @@ func permanent(err error) bool {
 	return false
 }
 
-// Close stops the watcher and all subscriber deliveries and waits for
-// their goroutines. It is idempotent.
+// Close stops the watcher and all subscriber deliveries. It waits for the
+// watcher only, never for a callback: it may be called from one, and a
+// blocked callback does not hold it up (that subscriber's goroutine exits
+// when the callback returns, delivering nothing more). It is idempotent.
 func (m *Manager) Close() {
 	m.closeOnce.Do(func() {
 		m.cancel()

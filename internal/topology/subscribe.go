@@ -8,7 +8,10 @@ import "sync"
 const maxQueued = 1024
 
 // subscriber delivers events to one callback on its own goroutine, so a
-// slow callback delays only itself.
+// slow callback delays only itself. The goroutine is not tracked by the
+// Manager's WaitGroup: Close must not wait for a callback (which may be
+// blocked, or be the one calling Close), and once stopped the goroutine
+// delivers nothing more and exits when its callback returns.
 type subscriber struct {
 	fn     func(Event)
 	mu     sync.Mutex
@@ -68,9 +71,9 @@ func (s *subscriber) loop() {
 }
 
 // Subscribe registers fn for every later topology change and returns a
-// function that stops delivery. After unsubscribe returns no new callback
-// starts (one already running finishes). unsubscribe is idempotent and may
-// be called from inside fn.
+// function that stops delivery. After unsubscribe or Close returns no new
+// callback starts (one already running finishes). unsubscribe and Close
+// are idempotent and may be called from inside fn.
 func (m *Manager) Subscribe(fn func(Event)) (unsubscribe func()) {
 	s := &subscriber{fn: fn, wake: make(chan struct{}, 1), quit: make(chan struct{})}
 	m.subsMu.Lock()
@@ -81,12 +84,8 @@ func (m *Manager) Subscribe(fn func(Event)) (unsubscribe func()) {
 	id := m.nextSub
 	m.nextSub++
 	m.subs[id] = s
-	m.wg.Add(1)
 	m.subsMu.Unlock()
-	go func() {
-		defer m.wg.Done()
-		s.loop()
-	}()
+	go s.loop()
 	return func() {
 		m.subsMu.Lock()
 		delete(m.subs, id)

@@ -1,0 +1,64 @@
+package topology
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+)
+
+// waitClosed fails t unless done is closed within a second.
+func waitClosed(t *testing.T, done <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Fatal(what)
+	}
+}
+
+func TestCloseFromCallback(t *testing.T) {
+	f := &fakeWatch{views: make(chan *v1.ClusterView)}
+	m := New(Config{Seeds: []string{"s1:1"}, TotalShards: 1, Watch: f.watch})
+	done := make(chan struct{})
+	m.Subscribe(func(Event) {
+		m.Close()
+		close(done)
+	})
+	m.Start()
+	f.views <- view(1, "a")
+	waitClosed(t, done, "Close called from a callback did not return")
+}
+
+func TestCloseWhileCallbackBlocks(t *testing.T) {
+	f := &fakeWatch{views: make(chan *v1.ClusterView)}
+	m := New(Config{Seeds: []string{"s1:1"}, TotalShards: 1, Watch: f.watch})
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	m.Subscribe(func(Event) {
+		if calls.Add(1) == 1 {
+			close(entered)
+		}
+		<-release
+	})
+	m.Start()
+	f.views <- view(1, "a")
+	f.views <- view(2, "b") // queued behind the blocked callback
+	<-entered
+	closed := make(chan struct{})
+	go func() {
+		m.Close()
+		close(closed)
+	}()
+	waitClosed(t, closed, "Close blocked on a blocked callback")
+	close(release)
+	// The subscriber goroutine exits once its callback returns, without
+	// delivering the queued event.
+	goleak.VerifyNone(t)
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("callback ran %d times; an event was delivered after Close", n)
+	}
+}
