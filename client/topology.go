@@ -33,7 +33,9 @@ type ShardReplica struct {
 }
 
 // TopologyEvent describes a change of cluster view, from PreviousEpoch (0
-// for the first view the client learns) to CurrentEpoch.
+// for the first view the client learns) to CurrentEpoch. Its slices
+// belong to the subscriber it was delivered to, which may sort, modify
+// or keep them.
 type TopologyEvent struct {
 	PreviousEpoch uint64
 	CurrentEpoch  uint64

@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"slices"
+
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 )
 
@@ -58,6 +60,14 @@ type Event struct {
 	AddedNodes    []string // node ids
 	RemovedNodes  []string // node ids
 	LeaderChanges []LeaderChange
+}
+
+// clone returns ev with slices of its own.
+func (ev Event) clone() Event {
+	ev.AddedNodes = slices.Clone(ev.AddedNodes)
+	ev.RemovedNodes = slices.Clone(ev.RemovedNodes)
+	ev.LeaderChanges = slices.Clone(ev.LeaderChanges)
+	return ev
 }
 
 // LeaderChange is one shard whose leader moved. An empty id means no

@@ -73,7 +73,8 @@ func (s *subscriber) loop() {
 // Subscribe registers fn for every later topology change and returns a
 // function that stops delivery. After unsubscribe or Close returns no new
 // callback starts (one already running finishes). unsubscribe and Close
-// are idempotent and may be called from inside fn.
+// are idempotent and may be called from inside fn. Each event's slices
+// belong to the subscriber it is delivered to.
 func (m *Manager) Subscribe(fn func(Event)) (unsubscribe func()) {
 	s := &subscriber{fn: fn, wake: make(chan struct{}, 1), quit: make(chan struct{})}
 	m.subsMu.Lock()
@@ -94,11 +95,12 @@ func (m *Manager) Subscribe(fn func(Event)) (unsubscribe func()) {
 	}
 }
 
-// publish queues ev for every subscriber without waiting for any.
+// publish queues ev for every subscriber without waiting for any. Each
+// gets its own copy of the slices: a callback may sort or keep them.
 func (m *Manager) publish(ev Event) {
 	m.subsMu.Lock()
 	defer m.subsMu.Unlock()
 	for _, s := range m.subs {
-		s.push(ev)
+		s.push(ev.clone())
 	}
 }

@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,4 +63,29 @@ func TestCloseWhileCallbackBlocks(t *testing.T) {
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("callback ran %d times; an event was delivered after Close", n)
 	}
+}
+
+// Each subscriber gets its own slices, so one may sort or modify them
+// while another reads (run with -race).
+func TestSubscribersOwnTheirSlices(t *testing.T) {
+	m := New(Config{Seeds: []string{"s1:1"}, TotalShards: 2})
+	defer m.Close()
+	var wg sync.WaitGroup
+	wg.Add(2 * 2)
+	for range 2 {
+		m.Subscribe(func(e Event) {
+			defer wg.Done()
+			slices.Reverse(e.AddedNodes)
+			slices.Reverse(e.RemovedNodes)
+			slices.Reverse(e.LeaderChanges)
+			for i := range e.AddedNodes {
+				e.AddedNodes[i] += "!"
+			}
+		})
+	}
+	m.Apply(view(1, "a", "b"))
+	v := view(2, "b", "a")
+	v.Nodes = append(v.Nodes[1:], &v1.ClusterNode{Id: "d", Addr: "d:1"}, &v1.ClusterNode{Id: "e", Addr: "e:1"})
+	m.Apply(v)
+	wg.Wait()
 }
