@@ -17,6 +17,16 @@ type ClusterView struct {
 type ClusterNode struct {
 	ID   string
 	Addr string // host:port
+	// Role is the node's state as the cluster publishes it. NoriKV's
+	// servers (package server, norikv serve) publish two values:
+	//
+	//	"voter"  running: a Raft voting member of the shards it replicates
+	//	"down"   stopped: it answers nothing until it restarts, when it
+	//	         turns "voter" again in a newer view
+	//
+	// The wire contract leaves the field free-form, so other servers may
+	// publish other roles: compare with these values rather than treat
+	// the set as closed.
 	Role string
 }
 
