@@ -20,6 +20,18 @@ import (
 	"github.com/norikv/norikv-go/internal/wire"
 )
 
+// fastKv is rawKv with millisecond backoff, and a ctx bounding the test.
+func fastKv(t *testing.T, fc *testserver.Cluster) (norikvv1connect.KvClient, context.Context) {
+	t.Helper()
+	kv := rawKv(fc, interceptors.NewRetry(interceptors.RetryPolicy{InitialDelay: time.Millisecond, Jitter: -1}))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(func() {
+		cancel()
+		http.DefaultClient.CloseIdleConnections()
+	})
+	return kv, ctx
+}
+
 // A raw client that sends one message twice (say, to refresh a TTL) must
 // get two writes: the interceptor's key belongs to one call, not to the
 // caller's message.
@@ -35,10 +47,7 @@ func TestRetryLeavesCallerMessageAlone(t *testing.T) {
 		}
 		return nil
 	}
-	kv := rawKv(fc, interceptors.NewRetry(interceptors.RetryPolicy{InitialDelay: time.Millisecond}))
-	defer http.DefaultClient.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	kv, ctx := fastKv(t, fc)
 
 	req := &v1.PutRequest{Key: []byte("k"), Value: []byte("v"), TtlMs: 60_000}
 	first, err := kv.Put(ctx, req)
@@ -63,10 +72,7 @@ func TestRetryLeavesCallerMessageAlone(t *testing.T) {
 // Goroutines sharing one message must not race (run with -race).
 func TestRetrySharedMessageNoRace(t *testing.T) {
 	fc := testserver.Start(t, 1, 8)
-	kv := rawKv(fc, interceptors.NewRetry(interceptors.RetryPolicy{}))
-	defer http.DefaultClient.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	kv, ctx := fastKv(t, fc)
 	req := &v1.PutRequest{Key: []byte("shared"), Value: []byte("v")}
 	var wg sync.WaitGroup
 	for range 4 {
@@ -98,10 +104,7 @@ func TestRetryKeepsOneKeyAcrossAttempts(t *testing.T) {
 		}
 		return nil
 	}
-	kv := rawKv(fc, interceptors.NewRetry(interceptors.RetryPolicy{InitialDelay: time.Millisecond, Jitter: -1}))
-	defer http.DefaultClient.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	kv, ctx := fastKv(t, fc)
 	if _, err := kv.Put(ctx, &v1.PutRequest{Key: []byte("k"), Value: []byte("v")}); err != nil {
 		t.Fatal(err)
 	}
@@ -187,10 +190,7 @@ func TestRetryIdempotentMethodRetried(t *testing.T) {
 		}
 		return nil
 	}
-	kv := rawKv(fc, interceptors.NewRetry(interceptors.RetryPolicy{InitialDelay: time.Millisecond, Jitter: -1}))
-	defer http.DefaultClient.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	kv, ctx := fastKv(t, fc)
 	if _, err := kv.Get(ctx, &v1.GetRequest{Key: []byte("nope")}); !errors.Is(err, interceptors.ErrKeyNotFound) {
 		t.Fatalf("Get: %v", err)
 	}
