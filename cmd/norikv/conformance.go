@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -25,8 +26,15 @@ const conformanceExamples = `  norikv conformance
   norikv conformance --json
       the report as JSON (one object with every cell)
 
-Exit status: 0 every cell passed or was skipped, 1 a cell failed or the target
-was unreachable, 2 bad usage.
+A cell is pass, FAIL, skip (with the reason) or finding: the target breaks
+the contract in a known way that production servers do (if_match on Delete
+ignored, idempotency keys ignored or their reuse unchecked, leader hints
+missing), named with what it costs you. The report also says how the target
+answers a missing key (OK with no version, or NOT_FOUND) and what its
+leader-hint holds (an address, or a node id); both forms are accepted.
+
+Exit status: 0 every cell passed or was skipped, 1 a cell failed, the target
+showed a known defect, or it was unreachable, 2 bad usage.
 `
 
 func runConformance(ctx context.Context, o IO, args []string) error {
@@ -88,6 +96,10 @@ func runConformance(ctx context.Context, o IO, args []string) error {
 		}
 	}
 	rep, err := conformance.Run(ctx, tg, opts)
+	var sce *conformance.ShardCountError
+	if errors.As(err, &sce) {
+		return fmt.Errorf("shard count mismatch: the cluster has %d shards, --shards says %d (leave --shards out to learn it from the cluster)", sce.Cluster, sce.Configured)
+	}
 	if err != nil {
 		return err
 	}
@@ -98,9 +110,17 @@ func runConformance(ctx context.Context, o IO, args []string) error {
 	} else if err := rep.WriteTable(o.Stdout); err != nil {
 		return err
 	}
-	pass, fail, skip := rep.Counts()
+	n := rep.Counts()
+	total := n.Pass + n.Fail + n.Finding + n.Skip
 	if rep.Failed() {
-		return fmt.Errorf("%d of %d cells failed (%d passed, %d skipped): the target violates the contract", fail, pass+fail+skip, pass, skip)
+		return fmt.Errorf("%d of %d cells failed (%d passed, %d findings, %d skipped): the target violates the contract", n.Fail, total, n.Pass, n.Finding, n.Skip)
+	}
+	if ds := rep.Findings(); len(ds) > 0 {
+		names := make([]string, len(ds))
+		for i, d := range ds {
+			names[i] = d.String()
+		}
+		return fmt.Errorf("the target has %d known defects (%s) in %d of %d cells: see FINDINGS", len(ds), strings.Join(names, ", "), n.Finding, total)
 	}
 	return nil
 }
