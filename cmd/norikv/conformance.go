@@ -24,7 +24,9 @@ const conformanceExamples = `  norikv conformance
       judge your cluster; it only writes keys under a random prefix and removes them
   norikv conformance --target 127.0.0.1:9001 --cases versions,cas_put --transports grpc/pb/h2
   norikv conformance --json
-      the report as JSON (one object with every cell)
+      the report as JSON: one object with every cell, the counts, the findings
+      and the forms; snake_case names, durations in milliseconds (duration_ms,
+      elapsed_ms), lists always [] when empty
 
 A cell is pass, FAIL, skip (with the reason) or finding: the target breaks
 the contract in a known way that production servers do (if_match on Delete
