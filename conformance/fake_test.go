@@ -62,6 +62,10 @@ type fakeDefects struct {
 	// noLeaderHint sends NOT_LEADER with no hint at all (the Rust server,
 	// whose hint header is dropped).
 	noLeaderHint bool
+	// foreignHint, if set, is the address NOT_LEADER names (in leader-hint,
+	// leader-addr and the detail) instead of the leader's own; the node id
+	// stays right.
+	foreignHint string
 }
 
 type fakeEntry struct {
@@ -173,6 +177,8 @@ func (c *fakeCluster) notLeader(shard uint32, l *fakeNode) error {
 		err.Meta().Set(wire.HeaderLeaderHint, l.id)
 		err.Meta().Del(wire.HeaderLeaderID)
 		return err
+	case c.foreignHint != "":
+		return wire.NewNotLeaderError(shard, l.id, c.foreignHint)
 	}
 	return wire.NewNotLeaderError(shard, l.id, l.addr)
 }
