@@ -112,10 +112,16 @@ func runConformance(ctx context.Context, o IO, args []string) error {
 	} else if err := rep.WriteTable(o.Stdout); err != nil {
 		return err
 	}
+	return verdict(rep)
+}
+
+// verdict is the command's error for a finished run: nil when every cell
+// passed or was skipped; else what failed, or which known defects showed.
+func verdict(rep *conformance.Report) error {
 	n := rep.Counts()
 	total := n.Pass + n.Fail + n.Finding + n.Skip
 	if rep.Failed() {
-		return fmt.Errorf("%d of %d cells failed (%d passed, %d findings, %d skipped): the target violates the contract", n.Fail, total, n.Pass, n.Finding, n.Skip)
+		return fmt.Errorf("%d of %d cells failed (%d passed, %d skipped, %d showed a known defect): the target violates the contract", n.Fail, total, n.Pass, n.Skip, n.Finding)
 	}
 	if ds := rep.Findings(); len(ds) > 0 {
 		names := make([]string, len(ds))

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"testing"
+
+	"github.com/norikv/norikv-go/conformance"
 )
 
 // TestConformanceShardMismatch: told a shard count the cluster does not
@@ -62,5 +64,28 @@ func TestConformanceJSON(t *testing.T) {
 	}
 	if f, ok := rep["findings"].([]any); !ok || len(f) != 0 {
 		t.Errorf("findings = %#v, want []", rep["findings"])
+	}
+}
+
+// TestConformanceVerdict: a run with only findings is an error naming the
+// defects (exit 1), a failure outranks them, a green run is no error.
+func TestConformanceVerdict(t *testing.T) {
+	cell := func(st conformance.Status, ds ...conformance.Defect) conformance.Result {
+		return conformance.Result{Case: "c", Transport: "t", Status: st, Findings: ds}
+	}
+	for _, tc := range []struct {
+		results []conformance.Result
+		want    string
+	}{
+		{[]conformance.Result{cell(conformance.StatusPass), cell(conformance.StatusSkip)}, ""},
+		{[]conformance.Result{cell(conformance.StatusPass), cell(conformance.StatusFinding, conformance.DefectDeleteIfMatchIgnored), cell(conformance.StatusFinding, conformance.DefectLeaderHintsMissing)},
+			"the target has 2 known defects (if_match on Delete ignored, leader hints missing) in 2 of 3 cells: see FINDINGS"},
+		{[]conformance.Result{cell(conformance.StatusFail, conformance.DefectIdempotencyIgnored), cell(conformance.StatusFinding, conformance.DefectLeaderHintsMissing)},
+			"1 of 2 cells failed (0 passed, 0 skipped, 1 showed a known defect): the target violates the contract"},
+	} {
+		err := verdict(&conformance.Report{Results: tc.results})
+		if got := fmt.Sprint(err); (tc.want == "" && err != nil) || (tc.want != "" && got != tc.want) {
+			t.Errorf("verdict(%v) = %v, want %q", tc.results, err, tc.want)
+		}
 	}
 }
