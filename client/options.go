@@ -75,6 +75,17 @@ type IdempotencyKeyOption interface {
 // result (an idempotent Put returns the first Version). Without it the
 // client still makes a random key per call, shared by the call's retries;
 // set one yourself to make retries across calls (or processes) safe.
+//
+// Use a key for one write only. A server that follows the contract (the
+// embedded server, norikvtest) refuses a different request under a used
+// key with an InvalidArgument *Error. The Rust NoriKV server does not: its
+// cache ignores whether a repeat is the same request and never expires,
+// so a different write sent with a used key is not applied, yet answered
+// with the first write's result as if it had succeeded. A server that
+// ignores keys altogether applies a retried write twice. To learn what a
+// cluster does, run "norikv conformance --target host:port": it reports
+// these as the findings "idempotency key reuse unchecked" and
+// "idempotency keys ignored".
 func WithIdempotencyKey(key string) IdempotencyKeyOption { return idemOption(key) }
 
 type idemOption string
@@ -91,6 +102,17 @@ type IfMatchOption interface {
 
 // IfMatch makes a Put or Delete a compare-and-swap: it applies only if the
 // key's current version is v, and otherwise fails with ErrVersionMismatch.
+//
+// On Delete it protects data only where the server honours it. The Rust
+// NoriKV server accepts if_match on Delete and ignores it: the key is
+// deleted whatever its version, with no error, so a Delete meant to remove
+// only the version you read also removes a value written since (data
+// loss). The embedded server (norikvtest) refuses a stale Delete as the
+// contract says. Run "norikv conformance --target host:port" to check a
+// cluster: it reports the finding "if_match on Delete ignored". Against
+// such a server, a Put with IfMatch of a value your readers treat as
+// deleted is a compare-and-swap delete that holds, if the cluster passes
+// the suite's cas_put case.
 func IfMatch(v Version) IfMatchOption { return ifMatchOption(v) }
 
 type ifMatchOption Version

@@ -37,10 +37,15 @@ func (c *cell) needView() (*v1.ClusterView, error) {
 }
 
 // caseNotLeader: a write sent to a node that does not lead the key's shard
-// is refused with UNAVAILABLE "NOT_LEADER…", the leader's id in
-// leader-hint, its address in leader-addr and a NotLeader detail, and is
-// not applied. Running it per transport checks that the metadata survives
-// each protocol's framing (headers vs trailers vs JSON error body).
+// is refused with UNAVAILABLE "NOT_LEADER…" and is not applied. The reply
+// points at the leader: leader-hint holds its address (the contract's
+// form) or its node id (older servers'), both accepted and reported; no
+// hint at all is the finding DefectLeaderHintsMissing. A server that
+// sends the address form follows the current contract, so it must also
+// send leader-id, leader-addr and the NotLeader detail; any of those a
+// server sends must be right. Running it per transport checks that the
+// metadata survives each protocol's framing (headers vs trailers vs JSON
+// error body).
 func caseNotLeader(c *cell) error {
 	view, err := c.needView()
 	if err != nil {
@@ -101,13 +106,14 @@ func caseNotLeader(c *cell) error {
 	case !errors.As(err, &ce) || ce.Code() != connect.CodeUnavailable || !strings.HasPrefix(ce.Message(), wire.NotLeaderPrefix):
 		return fmt.Errorf("put to %s, not the leader (%s) of shard %d: want UNAVAILABLE \"NOT_LEADER…\", got %s", follower, leader, shard, describe(err))
 	}
-	if got := ce.Meta().Get(wire.HeaderLeaderHint); got != addrs[leader] {
-		p.addf("leader-hint = %q, want the leader's address %q (headers/trailers did not carry it)", got, addrs[leader])
-	}
-	if got := ce.Meta().Get(wire.HeaderLeaderID); got != leader {
+	form := c.checkHint(&p, err, leader, addrs[leader], fmt.Sprintf("put to %s, not the leader of shard %d", follower, shard))
+	// With the address form the server claims the current contract, which
+	// sends every pointer; older servers sent some of them.
+	full := form == LeaderHintAddress
+	if got := ce.Meta().Get(wire.HeaderLeaderID); (full || got != "") && got != leader {
 		p.addf("leader-id = %q, want the leader's id %q", got, leader)
 	}
-	if got := ce.Meta().Get(wire.HeaderLeaderAddr); got != addrs[leader] {
+	if got := ce.Meta().Get(wire.HeaderLeaderAddr); (full || got != "") && got != addrs[leader] {
 		p.addf("leader-addr = %q, want the leader's address %q", got, addrs[leader])
 	}
 	var detail *v1.NotLeader
@@ -119,14 +125,15 @@ func caseNotLeader(c *cell) error {
 		}
 	}
 	switch {
-	case detail == nil:
+	case detail == nil && full:
 		p.addf("no norikv.v1.NotLeader error detail")
+	case detail == nil:
 	case detail.GetLeaderId() != leader || detail.GetLeaderAddr() != addrs[leader] || detail.GetShard() != shard:
 		p.addf("NotLeader detail = {shard %d, %q, %q}, want {shard %d, %q, %q}", detail.GetShard(), detail.GetLeaderId(), detail.GetLeaderAddr(), shard, leader, addrs[leader])
 	}
 	// The refused write must not have happened.
 	g, err := c.d.to(addrs[leader]).kv.Get(c.ctx, &v1.GetRequest{Key: k})
-	p.add(wantNotFound(g, err, "get on the leader after a refused write"))
+	p.add(c.wantAbsent(g, err, "get on the leader after a refused write"))
 
 	// Reads: lease and linearizable reads need the leader too; stale reads
 	// may be served by any replica.
@@ -135,9 +142,7 @@ func caseNotLeader(c *cell) error {
 	}
 	for _, cons := range []string{"", "strong"} {
 		_, err := c.d.to(addrs[follower]).kv.Get(c.ctx, &v1.GetRequest{Key: k, Consistency: cons})
-		if h, ok := wire.ParseNotLeader(err); !ok || connect.CodeOf(err) != connect.CodeUnavailable || h.LeaderID != leader {
-			p.addf("get (consistency %q) on %s, not the leader: want UNAVAILABLE NOT_LEADER naming %s, got %s", cons, follower, leader, describe(err))
-		}
+		c.checkHint(&p, err, leader, addrs[leader], fmt.Sprintf("get (consistency %q) on %s, not the leader", cons, follower))
 	}
 	if isReplica(info, follower) {
 		// A follower may lag; give it a moment before calling it wrong.
@@ -154,6 +159,36 @@ func caseNotLeader(c *cell) error {
 		}
 	}
 	return p.err()
+}
+
+// checkHint checks that err is UNAVAILABLE "NOT_LEADER…" whose
+// leader-hint names the leader (id, at addr) in either accepted form, and
+// records the form. It returns the form, or "" when err is not NOT_LEADER.
+func (c *cell) checkHint(p *problems, err error, id, addr, what string) LeaderHintForm {
+	var ce *connect.Error
+	if !errors.As(err, &ce) || ce.Code() != connect.CodeUnavailable || !strings.HasPrefix(ce.Message(), wire.NotLeaderPrefix) {
+		p.addf("%s: want UNAVAILABLE \"NOT_LEADER…\" naming %s, got %s", what, id, describe(err))
+		return LeaderHintUnseen
+	}
+	var form LeaderHintForm
+	switch hint := ce.Meta().Get(wire.HeaderLeaderHint); hint {
+	case addr:
+		form = LeaderHintAddress
+	case id:
+		form = LeaderHintNodeID
+	case "":
+		form = LeaderHintMissing
+		also := ""
+		if h, _ := wire.ParseNotLeader(err); h.LeaderID == id || h.LeaderAddr == addr {
+			also = " (another header or the NotLeader detail names it, but the upstream SDKs read only leader-hint)"
+		}
+		p.finding(DefectLeaderHintsMissing, "%s: NOT_LEADER had no leader-hint%s", what, also)
+	default:
+		p.addf("%s: leader-hint = %q names neither the leader's address %q nor its id %q", what, hint, addr, id)
+		return LeaderHintUnseen
+	}
+	c.r.saw(form)
+	return form
 }
 
 func isReplica(s *v1.ShardInfo, node string) bool {
@@ -245,7 +280,7 @@ func checkView(v *v1.ClusterView, wantShards int) error {
 		if leaders != 1 {
 			p.addf("shard %d has %d leaders, want exactly 1", s.GetId(), leaders)
 		}
-		if len(p) > 8 {
+		if len(p.lines) > 8 {
 			p.addf("(further problems not listed)")
 			break
 		}
@@ -338,9 +373,7 @@ func caseTopology(c *cell) error {
 		p.addf("write after the transfer has version %s, want a higher term and index than %s before it", fmtVersion(r2.GetVersion()), fmtVersion(r1.GetVersion()))
 	}
 	_, err = c.d.to(addrs[from]).kv.Put(c.ctx, &v1.PutRequest{Key: probe, Value: []byte("stale")})
-	if h, ok := wire.ParseNotLeader(err); !ok || h.LeaderID != to {
-		p.addf("put on the old leader %s after the transfer: want NOT_LEADER naming %s, got %s", from, to, describe(err))
-	}
+	c.checkHint(&p, err, to, addrs[to], fmt.Sprintf("put on the old leader %s after the transfer", from))
 	if l := leaderOf(got); l != to {
 		p.addf("TransferShard reply names leader %q, want %q", l, to)
 	}

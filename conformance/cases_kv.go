@@ -124,12 +124,14 @@ func caseCASPut(c *cell) error {
 	_, err = c.put(&v1.PutRequest{Key: absent, Value: []byte("x"), IfMatch: v1v})
 	p.add(wantCode(err, connect.CodeFailedPrecondition, "put with if_match on an absent key"))
 	g, err := c.get(&v1.GetRequest{Key: absent})
-	p.add(wantNotFound(g, err, "get after CAS on an absent key"))
+	p.add(c.wantAbsent(g, err, "get after CAS on an absent key"))
 	return p.err()
 }
 
-// caseCASDelete: the same rules on Delete. The upstream server ignores
-// if_match on delete; this case exists to catch exactly that.
+// caseCASDelete: the same rules on Delete. The Rust server accepts
+// if_match on Delete and deletes anyway; that is the finding
+// DefectDeleteIfMatchIgnored, told apart from other failures by what the
+// stale delete did (answered OK and removed the key).
 func caseCASDelete(c *cell) error {
 	k := c.key("casdel")
 	old, err := c.mustPut(k, []byte("one"))
@@ -142,15 +144,26 @@ func caseCASDelete(c *cell) error {
 	}
 	var p problems
 	_, err = c.del(&v1.DeleteRequest{Key: k, IfMatch: old})
-	if e := wantCode(err, connect.CodeFailedPrecondition, "delete with stale if_match"); e != nil {
-		p.add(e)
-	} else if !mentionsVersion(err) {
-		p.addf("delete with stale if_match: message %q does not mention the version", describe(err))
-	}
-	if g, err := c.get(&v1.GetRequest{Key: k}); err != nil {
-		p.addf("get after delete with stale if_match: want the key intact, got %s (if_match on delete was ignored)", describe(err))
-	} else if !sameVersion(g.GetVersion(), cur) {
-		p.addf("get after delete with stale if_match: version %s, want %s", fmtVersion(g.GetVersion()), fmtVersion(cur))
+	g, gerr := c.get(&v1.GetRequest{Key: k})
+	_, gone := absentForm(g, gerr)
+	switch {
+	case err == nil && gone:
+		p.finding(DefectDeleteIfMatchIgnored, "a Delete with the stale if_match %s (current %s) answered OK and removed the key", fmtVersion(old), fmtVersion(cur))
+		// Write it again so the rest of the case has a key to work on.
+		if cur, err = c.mustPut(k, []byte("two")); err != nil {
+			return err
+		}
+	case err == nil:
+		p.addf("delete with stale if_match: want FAILED_PRECONDITION, got OK (the key was kept: get answered %s)", describe(gerr))
+	default:
+		if e := wantCode(err, connect.CodeFailedPrecondition, "delete with stale if_match"); e != nil {
+			p.add(e)
+		} else if !mentionsVersion(err) {
+			p.addf("delete with stale if_match: message %q does not mention the version", describe(err))
+		}
+		if gerr != nil || !sameVersion(g.GetVersion(), cur) {
+			p.addf("get after a refused delete with stale if_match: want the key intact at %s, got %s version %s", fmtVersion(cur), describe(gerr), fmtVersion(g.GetVersion()))
+		}
 	}
 	dr, err := c.del(&v1.DeleteRequest{Key: k, IfMatch: cur})
 	if err != nil {
@@ -158,22 +171,26 @@ func caseCASDelete(c *cell) error {
 	} else if !dr.GetTombstoned() {
 		p.addf("delete with matching if_match: tombstoned = false, want true")
 	}
-	g, err := c.get(&v1.GetRequest{Key: k})
-	p.add(wantNotFound(g, err, "get after delete with matching if_match"))
+	g, err = c.get(&v1.GetRequest{Key: k})
+	p.add(c.wantAbsent(g, err, "get after delete with matching if_match"))
 
 	absent := c.key("casdel-absent")
 	_, err = c.del(&v1.DeleteRequest{Key: absent, IfMatch: cur})
-	p.add(wantCode(err, connect.CodeFailedPrecondition, "delete with if_match on an absent key"))
+	if err == nil {
+		p.finding(DefectDeleteIfMatchIgnored, "a Delete with if_match %s of a key that does not exist answered OK", fmtVersion(cur))
+	} else {
+		p.add(wantCode(err, connect.CodeFailedPrecondition, "delete with if_match on an absent key"))
+	}
 	return p.err()
 }
 
 // caseDelete: tombstoned tells whether a live key was removed; a deleted or
-// never-written key is NOT_FOUND.
+// never-written key reads as absent (OK with no version, or NOT_FOUND).
 func caseDelete(c *cell) error {
 	var p problems
 	never := c.key("never-written")
 	g, err := c.get(&v1.GetRequest{Key: never})
-	p.add(wantNotFound(g, err, "get of a never-written key"))
+	p.add(c.wantAbsent(g, err, "get of a never-written key"))
 
 	k := c.key("del")
 	if _, err := c.mustPut(k, []byte("v")); err != nil {
@@ -187,7 +204,7 @@ func caseDelete(c *cell) error {
 		p.addf("delete of a live key: tombstoned = false, want true")
 	}
 	g, err = c.get(&v1.GetRequest{Key: k})
-	p.add(wantNotFound(g, err, "get after delete"))
+	p.add(c.wantAbsent(g, err, "get after delete"))
 	dr, err = c.del(&v1.DeleteRequest{Key: k})
 	if err != nil {
 		p.addf("second delete: want OK, got %s", describe(err))
@@ -213,8 +230,8 @@ func caseDelete(c *cell) error {
 }
 
 // caseTTL: a key written with ttl_ms = 300 reads back at once and is
-// NOT_FOUND well after it expired. Only lower bounds on waiting are used:
-// the deadline is generous and the poll stops at the first NOT_FOUND.
+// absent well after it expired. Only lower bounds on waiting are used: the
+// deadline is generous and the poll stops at the first absent answer.
 func caseTTL(c *cell) error {
 	const ttl = 300 * time.Millisecond
 	const deadline = 1500 * time.Millisecond
@@ -249,7 +266,7 @@ func caseTTL(c *cell) error {
 			break
 		}
 	}
-	if e := wantNotFound(g, err, "get after the TTL"); e != nil {
+	if e := c.wantAbsent(g, err, "get after the TTL"); e != nil {
 		return fmt.Errorf("%w (%s after the put)", e, time.Since(start).Round(time.Millisecond))
 	}
 	return nil
@@ -259,6 +276,9 @@ func caseTTL(c *cell) error {
 // result and writes nothing; the same key on a different request is
 // INVALID_ARGUMENT. Concurrent cells may write to the shard, so "writes
 // nothing" is checked through Get: the key still shows the first version.
+// The two known ways servers get this wrong are findings: keys ignored (a
+// replay is applied again) and reuse unchecked (a different request under
+// a used key is answered with the first result, the Rust server's cache).
 func caseIdempotency(c *cell) error {
 	k := c.key("idem")
 	c.cleanupKey(k)
@@ -274,14 +294,22 @@ func caseIdempotency(c *cell) error {
 		return fmt.Errorf("retry with the same idempotency_key: want OK, got %s", describe(err))
 	}
 	if !sameVersion(r1.GetVersion(), r2.GetVersion()) {
-		p.addf("retry returned version %s, want the first %s", fmtVersion(r2.GetVersion()), fmtVersion(r1.GetVersion()))
+		p.finding(DefectIdempotencyIgnored, "a Put retried with the same idempotency_key answered version %s, the first %s", fmtVersion(r2.GetVersion()), fmtVersion(r1.GetVersion()))
 	}
-	_, err = c.put(&v1.PutRequest{Key: k, Value: []byte("other"), IdempotencyKey: ik})
-	p.add(wantCode(err, connect.CodeInvalidArgument, "same idempotency_key on a different request"))
-	if g, err := c.get(&v1.GetRequest{Key: k}); err != nil {
-		p.addf("get after retries: %s", describe(err))
-	} else if string(g.GetValue()) != "first" || !sameVersion(g.GetVersion(), r1.GetVersion()) {
-		p.addf("get after retries: value %q version %s, want \"first\" %s (a retry wrote again)", g.GetValue(), fmtVersion(g.GetVersion()), fmtVersion(r1.GetVersion()))
+	ro, err := c.put(&v1.PutRequest{Key: k, Value: []byte("other"), IdempotencyKey: ik})
+	g, gerr := c.get(&v1.GetRequest{Key: k})
+	kept := gerr == nil && string(g.GetValue()) == "first" && sameVersion(g.GetVersion(), r1.GetVersion())
+	switch {
+	case p.has(DefectIdempotencyIgnored):
+		// The key means nothing to this server; what the other request
+		// did follows from that.
+	case err == nil && kept && sameVersion(ro.GetVersion(), r1.GetVersion()):
+		p.finding(DefectIdempotencyReuseUnchecked, "a different Put under a used idempotency_key answered OK with the first Put's version %s and was not applied (want INVALID_ARGUMENT)", fmtVersion(r1.GetVersion()))
+	default:
+		p.add(wantCode(err, connect.CodeInvalidArgument, "same idempotency_key on a different request"))
+		if !kept {
+			p.addf("get after retries: value %q version %s (%s), want \"first\" %s (a retry wrote again)", g.GetValue(), fmtVersion(g.GetVersion()), describe(gerr), fmtVersion(r1.GetVersion()))
+		}
 	}
 
 	// Delete: a retried delete must not report "nothing to delete".
@@ -295,7 +323,7 @@ func caseIdempotency(c *cell) error {
 	case err != nil:
 		p.addf("retried delete: want OK, got %s", describe(err))
 	case d2.GetTombstoned() != d1.GetTombstoned() || !sameVersion(d1.GetVersion(), d2.GetVersion()):
-		p.addf("retried delete: tombstoned %v version %s, want the first reply's %v %s", d2.GetTombstoned(), fmtVersion(d2.GetVersion()), d1.GetTombstoned(), fmtVersion(d1.GetVersion()))
+		p.finding(DefectIdempotencyIgnored, "a Delete retried with the same idempotency_key answered tombstoned %v version %s, the first %v %s", d2.GetTombstoned(), fmtVersion(d2.GetVersion()), d1.GetTombstoned(), fmtVersion(d1.GetVersion()))
 	}
 	return p.err()
 }

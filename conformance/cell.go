@@ -86,7 +86,8 @@ func (c *cell) leaderOf(b []byte) (id, addr string) {
 }
 
 // routed calls f on the leader of b's shard, following up to three
-// NOT_LEADER hints. Requests that only a leader serves are never applied by
+// NOT_LEADER hints (an address the view or the target lists, or a node id
+// the view knows). Requests that only a leader serves are never applied by
 // a follower, so following a hint cannot write twice. The not_leader case
 // checks the hints themselves; here they only keep other cases on target
 // when leadership moved since the view was read.
@@ -99,9 +100,14 @@ func (c *cell) routed(b []byte, f func(*clients) error) error {
 		if !ok {
 			return err
 		}
-		next := h.LeaderAddr
+		// Follow an address only if the cluster itself lists it: a reply
+		// must not be able to send the target's token to another host.
 		c.r.mu.Lock()
-		if next == "" && h.LeaderID != "" {
+		next := ""
+		switch {
+		case h.LeaderAddr != "" && c.r.knownAddr(h.LeaderAddr):
+			next = h.LeaderAddr
+		case h.LeaderID != "":
 			next = c.r.addrs[h.LeaderID]
 		}
 		if s := c.shardOf(b); s >= 0 && h.LeaderID != "" {

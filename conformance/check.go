@@ -46,24 +46,38 @@ func wantOK(err error, what string) error {
 	return nil
 }
 
-// wantNotFound checks a Get of a key that must be absent. The contract
-// requires NOT_FOUND; the upstream server's OK with an unset version is
-// named explicitly because it is the likely deviation.
-func wantNotFound(resp *v1.GetResponse, err error, what string) error {
-	if err == nil {
-		if resp.GetVersion() == nil {
-			return fmt.Errorf("%s: want NOT_FOUND, got OK with an unset version (the upstream deviation; the contract requires NOT_FOUND)", what)
-		}
-		return fmt.Errorf("%s: want NOT_FOUND, got OK with version %s", what, fmtVersion(resp.GetVersion()))
+// absentForm reports whether a Get reply says the key does not exist, and
+// in which of the two accepted forms: OK with no version (the contract's)
+// or NOT_FOUND (the upstream Go test server's).
+func absentForm(resp *v1.GetResponse, err error) (MissingKeyForm, bool) {
+	switch {
+	case err == nil && resp.GetVersion() == nil && len(resp.GetValue()) == 0:
+		return MissingKeyOKNoVersion, true
+	case connect.CodeOf(err) == connect.CodeNotFound:
+		return MissingKeyNotFound, true
 	}
-	return wantCode(err, connect.CodeNotFound, what)
+	return MissingKeyUnseen, false
 }
 
+// wantAbsent checks a Get of a key that must not exist, accepting both
+// forms and recording which one the target uses for the report.
+func (c *cell) wantAbsent(resp *v1.GetResponse, err error, what string) error {
+	if form, ok := absentForm(resp, err); ok {
+		c.r.saw(form)
+		return nil
+	}
+	if err == nil {
+		return fmt.Errorf("%s: want the key absent (OK with no version, or NOT_FOUND), got OK with version %s and value %q", what, fmtVersion(resp.GetVersion()), resp.GetValue())
+	}
+	return fmt.Errorf("%s: want the key absent (OK with no version, or NOT_FOUND), got %s", what, describe(err))
+}
+
+// fmtVersion writes a version in the one textual form, "term:index".
 func fmtVersion(v *v1.Version) string {
 	if v == nil {
 		return "<unset>"
 	}
-	return fmt.Sprintf("(term %d, index %d)", v.GetTerm(), v.GetIndex())
+	return fmt.Sprintf("%d:%d", v.GetTerm(), v.GetIndex())
 }
 
 func sameVersion(a, b *v1.Version) bool {
@@ -71,30 +85,84 @@ func sameVersion(a, b *v1.Version) bool {
 }
 
 // problems collects every violation a case finds, so one report line says
-// all that is wrong instead of only the first thing.
-type problems []string
+// all that is wrong instead of only the first thing. Violations that are a
+// known defect are kept apart (finding), so the cell can be reported as
+// that defect rather than as an unexplained failure.
+type problems struct {
+	lines    []string
+	findings []Defect
+	details  []string // what was seen, one line per finding
+}
 
 func (p *problems) add(err error) {
-	if err != nil {
-		*p = append(*p, err.Error())
+	var ce *caseError
+	switch {
+	case err == nil:
+	case errors.As(err, &ce):
+		p.lines = append(p.lines, ce.lines...)
+		for i, d := range ce.findings {
+			p.note(d, ce.details[i])
+		}
+	default:
+		p.lines = append(p.lines, err.Error())
 	}
 }
 
 func (p *problems) addf(format string, args ...any) {
-	*p = append(*p, fmt.Sprintf(format, args...))
+	p.lines = append(p.lines, fmt.Sprintf(format, args...))
 }
 
-func (p problems) err() error {
-	if len(p) == 0 {
+// finding records that the target shows defect d, and what showed it.
+func (p *problems) finding(d Defect, format string, args ...any) {
+	p.note(d, fmt.Sprintf(format, args...))
+}
+
+func (p *problems) note(d Defect, detail string) {
+	for _, have := range p.findings {
+		if have == d {
+			return // the first sighting says it; more would only repeat it
+		}
+	}
+	p.findings = append(p.findings, d)
+	p.details = append(p.details, detail)
+}
+
+func (p *problems) has(d Defect) bool {
+	for _, have := range p.findings {
+		if have == d {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *problems) err() error {
+	if len(p.lines) == 0 && len(p.findings) == 0 {
 		return nil
 	}
+	return &caseError{lines: p.lines, findings: p.findings, details: p.details}
+}
+
+// caseError is what a case returns when it found problems: runCell turns
+// it into a finding when every problem is a known defect, else a failure.
+type caseError struct {
+	lines    []string
+	findings []Defect
+	details  []string
+}
+
+func (e *caseError) Error() string {
+	lines := e.lines
 	// One broken rule can cascade into dozens of lines; the first few say
 	// what is wrong.
 	const show = 10
-	if len(p) > show {
-		p = append(p[:show:show], fmt.Sprintf("… and %d more", len(p)-show))
+	if len(lines) > show {
+		lines = append(lines[:show:show], fmt.Sprintf("… and %d more", len(lines)-show))
 	}
-	return errors.New(strings.Join(p, "\n"))
+	for i, d := range e.findings {
+		lines = append(lines, fmt.Sprintf("%s: %s; %s", d, e.details[i], d.Impact()))
+	}
+	return strings.Join(lines, "\n")
 }
 
 // isUnimplemented reports whether err says the target lacks the RPC.

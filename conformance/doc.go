@@ -13,12 +13,22 @@
 // HTTP/1.1) and features a target lacks (an UNIMPLEMENTED Vector service)
 // are reported as skipped with the reason, never as passed.
 //
+// The suite judges real clusters, not only this project's server. Where
+// servers in use differ and clients cope with both, it accepts both and
+// says in the report which one the target uses: a missing key on Get is OK
+// with no version (the contract's form) or NOT_FOUND (Report.MissingKey);
+// leader-hint holds the leader's address (the contract's) or its node id
+// (Report.LeaderHint). Where production servers are known to break the
+// contract (CONTRACT.md "Known upstream defects"), a cell that meets the
+// defect is StatusFinding with the Defect named and what it costs a user,
+// rather than an unexplained StatusFail; see KnownDefects.
+//
 // Typical use, from a test or a command:
 //
 //	rep, err := conformance.Run(ctx, conformance.Target{Addrs: []string{"127.0.0.1:7447"}}, conformance.Options{})
 //	if err != nil { ... }            // the target could not be reached at all
 //	rep.WriteTable(os.Stdout)
-//	if rep.Failed() { os.Exit(1) }
+//	if rep.Failed() || len(rep.Findings()) > 0 { os.Exit(1) }
 //
 // The suite writes only keys and namespaces under a random per-run prefix and
 // removes what it created, so it may be pointed at a shared cluster. It

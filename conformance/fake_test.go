@@ -23,13 +23,13 @@ import (
 
 // fakeCluster is a small in-memory NoriKV (Kv, Meta, Admin, optionally Vector) that
 // follows the contract. It exists to test the suite itself: the suite must
-// pass it, and must fail it once a rule is broken (the knobs below). It is
-// not a server: one shared state, every node a replica of every shard.
+// pass it, and must name each defect once it is switched on (fakeDefects).
+// It is not a server: one shared state, every node a replica of every shard.
 type fakeCluster struct {
 	shards int
 	nodes  []*fakeNode
-	// ignoreDeleteIfMatch reproduces the upstream defect.
-	ignoreDeleteIfMatch bool
+	// Set before the first request; read without the lock afterwards.
+	fakeDefects
 
 	mu      sync.Mutex
 	epoch   uint64
@@ -40,6 +40,32 @@ type fakeCluster struct {
 	idem    map[string]fakeIdem
 	indexes map[string]*fakeIndex
 	changed chan struct{} // closed and replaced on every view change
+}
+
+// fakeDefects are the ways real servers are known to deviate. Each switch
+// reproduces one, so a test can check that the suite names it.
+type fakeDefects struct {
+	// missingNotFound answers Get of a missing key with NOT_FOUND, as the
+	// upstream Go SDK's test server does (allowed: clients accept both).
+	missingNotFound bool
+	// hintNodeID puts the leader's node id in leader-hint and sends no
+	// leader-id, as older servers did (allowed).
+	hintNodeID bool
+	// ignoreDeleteIfMatch accepts if_match on Delete and deletes anyway
+	// (the Rust server).
+	ignoreDeleteIfMatch bool
+	// ignoreIdempotency applies every request again, key or not.
+	ignoreIdempotency bool
+	// idemIgnoresRequest answers a reused idempotency key with the first
+	// result whatever the request (the Rust server's cache).
+	idemIgnoresRequest bool
+	// noLeaderHint sends NOT_LEADER with no hint at all (the Rust server,
+	// whose hint header is dropped).
+	noLeaderHint bool
+	// foreignHint, if set, is the address NOT_LEADER names (in leader-hint,
+	// leader-addr and the detail) instead of the leader's own; the node id
+	// stays right.
+	foreignHint string
 }
 
 type fakeEntry struct {
@@ -137,20 +163,35 @@ func validate(m proto.Message) error {
 func (n *fakeNode) lead(key []byte) (int, error) {
 	s := routing.Shard(key, n.c.shards)
 	if l := n.c.nodes[n.c.leader[s]]; l != n {
-		return s, wire.NewNotLeaderError(uint32(s), l.id, l.addr)
+		return s, n.c.notLeader(uint32(s), l)
 	}
 	return s, nil
+}
+
+func (c *fakeCluster) notLeader(shard uint32, l *fakeNode) error {
+	switch {
+	case c.noLeaderHint:
+		return connect.NewError(connect.CodeUnavailable, errors.New(wire.NotLeaderPrefix+": this node does not lead the shard"))
+	case c.hintNodeID:
+		err := wire.NewNotLeaderError(shard, l.id, l.addr)
+		err.Meta().Set(wire.HeaderLeaderHint, l.id)
+		err.Meta().Del(wire.HeaderLeaderID)
+		return err
+	case c.foreignHint != "":
+		return wire.NewNotLeaderError(shard, l.id, c.foreignHint)
+	}
+	return wire.NewNotLeaderError(shard, l.id, l.addr)
 }
 
 // replay handles idempotency: a stored answer for the same request, or
 // INVALID_ARGUMENT for the key reused on another request.
 func (n *fakeNode) replay(ik string, req proto.Message) (proto.Message, []byte, error) {
 	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(req)
-	if ik == "" {
+	if ik == "" || n.c.ignoreIdempotency {
 		return nil, b, nil
 	}
 	if e, ok := n.c.idem[ik]; ok {
-		if string(e.req) != string(b) {
+		if string(e.req) != string(b) && !n.c.idemIgnoresRequest {
 			return nil, b, connect.NewError(connect.CodeInvalidArgument, errors.New("idempotency_key reused for a different request"))
 		}
 		return e.resp, b, nil
@@ -219,8 +260,12 @@ func (n *fakeNode) Get(_ context.Context, req *v1.GetRequest) (*v1.GetResponse, 
 		}
 	}
 	e, ok := n.live(req.GetKey())
-	if !ok {
+	switch {
+	case !ok && c.missingNotFound:
 		return nil, connect.NewError(connect.CodeNotFound, errors.New("key not found"))
+	case !ok:
+		// The contract's form: OK, empty value, no version.
+		return &v1.GetResponse{}, nil
 	}
 	return &v1.GetResponse{Value: e.value, Version: e.ver}, nil
 }

@@ -14,15 +14,21 @@ import (
 type Status int
 
 // The outcomes. A skip always carries a reason: the transport cannot carry
-// the case, or the target lacks the feature, or the run may not do it.
+// the case, or the target lacks the feature, or the run may not do it. A
+// finding is a failure the suite recognises as a known production defect
+// (see Defect): the target breaks the contract, in a way that has a name,
+// a known consequence for users and a known workaround, so it is reported
+// apart from failures nobody has explained yet.
 const (
 	StatusPass Status = iota
 	StatusFail
 	StatusSkip
+	StatusFinding
 )
 
-// String is the status as the table prints it: "pass", "FAIL" or "skip"
-// (a failure in capitals, so it stands out in a grid).
+// String is the status as the table prints it: "pass", "FAIL", "skip" or
+// "finding" (an unexplained failure in capitals, so it stands out in a
+// grid).
 func (s Status) String() string {
 	switch s {
 	case StatusPass:
@@ -31,21 +37,129 @@ func (s Status) String() string {
 		return "FAIL"
 	case StatusSkip:
 		return "skip"
+	case StatusFinding:
+		return "finding"
 	}
 	return fmt.Sprintf("Status(%d)", int(s))
 }
 
-// MarshalText makes a Status readable in JSON reports ("pass", "FAIL",
-// "skip").
-func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+// MarshalText makes a Status readable in JSON reports, in lower case like
+// every value there: "pass", "fail", "skip" or "finding".
+func (s Status) MarshalText() ([]byte, error) { return []byte(strings.ToLower(s.String())), nil }
+
+// Defect is a known way production NoriKV servers break the contract. Its
+// value is a stable snake_case name, for scripts reading --json; String
+// is the name people read.
+type Defect string
+
+// The known defects (CONTRACT.md, "Known upstream defects").
+const (
+	// DefectDeleteIfMatchIgnored: Delete accepts if_match and deletes
+	// whatever the key's version (the Rust server).
+	DefectDeleteIfMatchIgnored Defect = "delete_if_match_ignored"
+	// DefectIdempotencyIgnored: a replay with the same idempotency_key is
+	// applied again and answered with a new version.
+	DefectIdempotencyIgnored Defect = "idempotency_keys_ignored"
+	// DefectIdempotencyReuseUnchecked: a different request under a used
+	// idempotency_key is answered with the first request's result and
+	// dropped, instead of refused with INVALID_ARGUMENT (the Rust server's
+	// cache).
+	DefectIdempotencyReuseUnchecked Defect = "idempotency_key_reuse_unchecked"
+	// DefectLeaderHintsMissing: NOT_LEADER replies carry no leader-hint
+	// (the Rust server builds it on a response it then drops).
+	DefectLeaderHintsMissing Defect = "leader_hints_missing"
+)
+
+// KnownDefects lists every Defect the suite detects.
+func KnownDefects() []Defect {
+	return []Defect{DefectDeleteIfMatchIgnored, DefectIdempotencyIgnored, DefectIdempotencyReuseUnchecked, DefectLeaderHintsMissing}
+}
+
+// defectText holds each defect's name for people and what it costs a user
+// of this SDK.
+var defectText = map[Defect]struct{ name, impact string }{
+	DefectDeleteIfMatchIgnored: {"if_match on Delete ignored",
+		"data loss for users relying on it: a Delete with norikv.IfMatch removes a key another writer has changed since it was read"},
+	DefectIdempotencyIgnored: {"idempotency keys ignored",
+		"a write retried after a timeout or a dropped reply is applied twice"},
+	DefectIdempotencyReuseUnchecked: {"idempotency key reuse unchecked",
+		"a write that reuses an idempotency key by mistake is silently dropped and answered with the earlier write's version"},
+	DefectLeaderHintsMissing: {"leader hints missing",
+		"clients cannot follow a moved leader from the reply; they wait for the cluster view, so calls are slower after a leader change"},
+}
+
+// String is the defect's name as the report prints it.
+func (d Defect) String() string {
+	if t, ok := defectText[d]; ok {
+		return t.name
+	}
+	return string(d)
+}
+
+// Impact says what the defect costs a user of this SDK.
+func (d Defect) Impact() string { return defectText[d].impact }
+
+// MissingKeyForm is how a target answers Get of a key that does not exist.
+type MissingKeyForm string
+
+// The forms. Both real forms are accepted: clients map each to not found.
+const (
+	MissingKeyUnseen      MissingKeyForm = ""              // no case read a missing key
+	MissingKeyOKNoVersion MissingKeyForm = "ok_no_version" // OK, empty value, no version: the contract's and the Rust server's
+	MissingKeyNotFound    MissingKeyForm = "not_found"     // NOT_FOUND: the upstream Go SDK's test server's
+	MissingKeyMixed       MissingKeyForm = "mixed"         // both, depending on the cell
+)
+
+func (f MissingKeyForm) describe() string {
+	switch f {
+	case MissingKeyOKNoVersion:
+		return "OK with no version (the contract's form, as the Rust server sends it)"
+	case MissingKeyNotFound:
+		return "NOT_FOUND (the upstream Go test server's form; accepted, the contract's is OK with no version)"
+	case MissingKeyMixed:
+		return "both OK with no version and NOT_FOUND, depending on the cell (both accepted)"
+	}
+	return "not observed"
+}
+
+// LeaderHintForm is what a target puts in leader-hint on NOT_LEADER.
+type LeaderHintForm string
+
+// The forms. An address and a node id are both accepted; no hint at all is
+// the finding DefectLeaderHintsMissing.
+const (
+	LeaderHintUnseen  LeaderHintForm = ""        // no case met a NOT_LEADER reply
+	LeaderHintAddress LeaderHintForm = "address" // host:port: the contract's form, what every SDK dials
+	LeaderHintNodeID  LeaderHintForm = "node_id" // older servers' form
+	LeaderHintMissing LeaderHintForm = "missing" // no hint
+	LeaderHintMixed   LeaderHintForm = "mixed"   // several of the above, depending on the cell
+)
+
+func (f LeaderHintForm) describe() string {
+	switch f {
+	case LeaderHintAddress:
+		return "the leader's address (the contract's form)"
+	case LeaderHintNodeID:
+		return "the leader's node id (older servers' form; accepted, the contract's is the address)"
+	case LeaderHintMissing:
+		return "absent (finding: " + DefectLeaderHintsMissing.String() + ")"
+	case LeaderHintMixed:
+		return "differs between cells (see the findings and failures)"
+	}
+	return "not observed"
+}
 
 // Result is the outcome of one case over one transport.
 type Result struct {
 	Case      string
 	Transport string
 	Status    Status
-	// Reason explains a fail or a skip; empty for a pass.
-	Reason   string
+	// Reason explains a fail, a finding or a skip; empty for a pass.
+	Reason string
+	// Findings are the known defects the cell met, each once. A cell that
+	// also broke a rule no defect explains is StatusFail and still lists
+	// them.
+	Findings []Defect
 	Duration time.Duration
 }
 
@@ -56,35 +170,60 @@ type Report struct {
 	Transports []string
 	// Results holds one entry per cell, ordered by case then transport.
 	Results []Result
+	// MissingKey and LeaderHint are the forms the target was seen to use
+	// where the contract allows, or allowed, more than one.
+	MissingKey MissingKeyForm
+	LeaderHint LeaderHintForm
 	// Prefix is the run's key and namespace prefix, to find leftovers.
 	Prefix string
 	// Elapsed is the wall time of the whole run.
 	Elapsed time.Duration
 }
 
-// Failed reports whether any cell failed. Skips do not count as failures.
-func (r *Report) Failed() bool {
+// Failed reports whether any cell failed in a way no known defect
+// explains. Skips and findings do not count; see Findings.
+func (r *Report) Failed() bool { return r.Counts().Fail > 0 }
+
+// Findings lists the known defects the target showed, each once, in the
+// order of KnownDefects. A target with findings breaks the contract even
+// when Failed is false.
+func (r *Report) Findings() []Defect {
+	seen := map[Defect]bool{}
 	for _, res := range r.Results {
-		if res.Status == StatusFail {
-			return true
+		for _, d := range res.Findings {
+			seen[d] = true
 		}
 	}
-	return false
+	out := []Defect{}
+	for _, d := range KnownDefects() {
+		if seen[d] {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
-// Counts returns how many cells passed, failed and were skipped.
-func (r *Report) Counts() (pass, fail, skip int) {
+// Counts are a report's cells by status.
+type Counts struct {
+	Pass, Fail, Finding, Skip int
+}
+
+// Counts counts the cells by status.
+func (r *Report) Counts() Counts {
+	var n Counts
 	for _, res := range r.Results {
 		switch res.Status {
 		case StatusPass:
-			pass++
+			n.Pass++
 		case StatusFail:
-			fail++
+			n.Fail++
+		case StatusFinding:
+			n.Finding++
 		case StatusSkip:
-			skip++
+			n.Skip++
 		}
 	}
-	return
+	return n
 }
 
 // Lookup returns the result of one cell.
@@ -124,16 +263,26 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
-	pass, fail, skip := r.Counts()
-	fmt.Fprintf(&b, "\n%d pass, %d fail, %d skip in %s (prefix %q)\n", pass, fail, skip, r.Elapsed.Round(time.Millisecond), r.Prefix)
+	n := r.Counts()
+	findings := "" // a green run's line stays as short as it was
+	if n.Finding > 0 {
+		findings = fmt.Sprintf(", %d finding", n.Finding)
+	}
+	fmt.Fprintf(&b, "\n%d pass, %d fail, %d skip%s in %s (prefix %q)\n", n.Pass, n.Fail, n.Skip, findings, r.Elapsed.Round(time.Millisecond), r.Prefix)
 	fmt.Fprintln(&b, "transports: protocol grpc | web = gRPC-Web | conn = Connect; codec pb = binary protobuf | json; h1 = HTTP/1.1 | h2 = HTTP/2")
+	fmt.Fprintf(&b, "missing key on Get: %s\n", r.MissingKey.describe())
+	fmt.Fprintf(&b, "leader-hint: %s\n", r.LeaderHint.describe())
 
-	for _, st := range []Status{StatusFail, StatusSkip} {
+	for _, st := range []Status{StatusFail, StatusFinding, StatusSkip} {
 		groups := r.group(st)
 		if len(groups) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "\n%s reasons:\n", strings.ToUpper(st.String()))
+		if st == StatusFinding {
+			fmt.Fprintln(&b, "\nFINDINGS (known production defects: the target breaks the contract in these known ways):")
+		} else {
+			fmt.Fprintf(&b, "\n%s reasons:\n", strings.ToUpper(st.String()))
+		}
 		for _, g := range groups {
 			fmt.Fprintf(&b, "- %s\n", indent(g.reason))
 			if g.varies {

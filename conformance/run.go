@@ -47,8 +47,10 @@ func CaseNames() []string {
 // Run checks target over the transport matrix and returns the report. The
 // error is non-nil when the run could not start (no address, no node
 // reachable at all, an unknown case or transport name) or when ctx ended
-// it early; in the latter case the partial report is returned too. Rule
-// violations are failures in the report, not errors.
+// it early; in the latter case the partial report is returned too. It is
+// a *ShardCountError when Target.TotalShards differs from the cluster's
+// own count. Rule violations are failures or findings in the report, not
+// errors.
 func Run(ctx context.Context, target Target, opts Options) (*Report, error) {
 	start := time.Now()
 	if len(target.Addrs) == 0 {
@@ -105,6 +107,7 @@ func Run(ctx context.Context, target Target, opts Options) (*Report, error) {
 		}
 	}
 	rep.Results = results
+	rep.MissingKey, rep.LeaderHint = r.forms()
 	rep.Elapsed = time.Since(start)
 	if err := ctx.Err(); err != nil {
 		// Cells cut short fail with the context's error; say so plainly
@@ -167,6 +170,21 @@ type runner struct {
 	mu      sync.Mutex
 	leaders map[uint32]string // shard → leader node id, refreshed by NOT_LEADER hints
 	addrs   map[string]string // node id → addr
+	missing map[MissingKeyForm]bool
+	hints   map[LeaderHintForm]bool
+}
+
+// ShardCountError is Run's error when Target.TotalShards is not the number
+// of shards in the cluster's view. Every key would be routed by the wrong
+// count, and the cases would blame the server for versions and leaders
+// that are in fact the run's mistake, so the run does not start.
+type ShardCountError struct {
+	Cluster    int // shards in the cluster view
+	Configured int // Target.TotalShards
+}
+
+func (e *ShardCountError) Error() string {
+	return fmt.Sprintf("conformance: shard count mismatch: the cluster has %d shards, the target was given %d (leave the count out to learn it from the cluster)", e.Cluster, e.Configured)
 }
 
 func newRunner(ctx context.Context, target Target, opts Options) (*runner, error) {
@@ -179,6 +197,8 @@ func newRunner(ctx context.Context, target Target, opts Options) (*runner, error
 		dialers: map[Transport]*dialer{},
 		leaders: map[uint32]string{},
 		addrs:   map[string]string{},
+		missing: map[MissingKeyForm]bool{},
+		hints:   map[LeaderHintForm]bool{},
 	}
 	for _, t := range AllTransports() {
 		r.dialers[t] = newDialer(t, target)
@@ -209,12 +229,58 @@ func newRunner(ctx context.Context, target Target, opts Options) (*runner, error
 	}
 	r.totalShards = target.TotalShards
 	if r.view != nil {
-		if r.totalShards == 0 {
-			r.totalShards = len(r.view.GetShards())
+		n := len(r.view.GetShards())
+		if r.totalShards != 0 && r.totalShards != n {
+			r.close()
+			return nil, &ShardCountError{Cluster: n, Configured: r.totalShards}
 		}
+		r.totalShards = n
 		r.learn(r.view)
 	}
 	return r, nil
+}
+
+// saw records a form the target was seen to use.
+func (r *runner) saw(form any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch f := form.(type) {
+	case MissingKeyForm:
+		r.missing[f] = true
+	case LeaderHintForm:
+		r.hints[f] = true
+	}
+}
+
+// forms sums up what saw recorded: the one form seen, or mixed.
+func (r *runner) forms() (MissingKeyForm, LeaderHintForm) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return oneOf(r.missing, MissingKeyMixed), oneOf(r.hints, LeaderHintMixed)
+}
+
+func oneOf[F ~string](seen map[F]bool, mixed F) F {
+	var one F
+	for f := range seen {
+		if len(seen) > 1 {
+			return mixed
+		}
+		one = f
+	}
+	return one
+}
+
+// knownAddr reports whether addr is a node of the view or of the target,
+// the only places the suite will send the target's token to. Call it
+// with r.mu held.
+func (r *runner) knownAddr(addr string) bool {
+	addr = stripScheme(addr)
+	for _, a := range r.addrs {
+		if stripScheme(a) == addr {
+			return true
+		}
+	}
+	return slices.ContainsFunc(r.target.Addrs, func(a string) bool { return stripScheme(a) == addr })
 }
 
 func (r *runner) learn(v *v1.ClusterView) {
@@ -285,11 +351,17 @@ func (r *runner) runCell(ctx context.Context, c caseDef, t Transport) (res Resul
 	}()
 	err := c.run(cl)
 	var sk skipError
+	var ce *caseError
 	switch {
 	case err == nil:
 		res.Status = StatusPass
 	case errors.As(err, &sk):
 		res.Status, res.Reason = StatusSkip, sk.reason
+	case errors.As(err, &ce):
+		res.Status, res.Reason, res.Findings = StatusFail, ce.Error(), ce.findings
+		if len(ce.lines) == 0 {
+			res.Status = StatusFinding
+		}
 	default:
 		res.Status, res.Reason = StatusFail, err.Error()
 	}

@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // TestSuiteAgainstFake checks the suite itself: a contract-following fake
-// passes every KV and cluster cell, and Vector (which the fake lacks) is
-// reported as skipped, not passed.
+// passes every KV and cluster cell over the whole matrix with no finding,
+// the report names the contract's forms, and Vector (which the fake lacks)
+// is reported as skipped, not passed.
 func TestSuiteAgainstFake(t *testing.T) {
 	t.Parallel()
 	fc := startFake(t, 3, 16, false)
@@ -21,8 +23,11 @@ func TestSuiteAgainstFake(t *testing.T) {
 	var b bytes.Buffer
 	_ = rep.WriteTable(&b)
 	t.Log("\n" + b.String())
-	if rep.Failed() {
-		t.Fatal("the suite fails a conforming fake")
+	if rep.Failed() || len(rep.Findings()) > 0 {
+		t.Fatalf("the suite fails a conforming fake (findings %v)", rep.Findings())
+	}
+	if rep.MissingKey != MissingKeyOKNoVersion || rep.LeaderHint != LeaderHintAddress {
+		t.Errorf("forms = %q, %q, want the contract's %q, %q", rep.MissingKey, rep.LeaderHint, MissingKeyOKNoVersion, LeaderHintAddress)
 	}
 	res, _ := rep.Lookup("vector_data", "conn/pb/h2")
 	if res.Status != StatusSkip || !strings.Contains(res.Reason, "UNIMPLEMENTED") {
@@ -34,27 +39,111 @@ func TestSuiteAgainstFake(t *testing.T) {
 	}
 }
 
-// TestSuiteHasTeeth: a fake with the upstream defect (if_match ignored on
-// delete) fails cas_delete on every transport.
-func TestSuiteHasTeeth(t *testing.T) {
+// TestSuiteNamesDefects: against a fake with the known production defects
+// switched on, every cell that meets one is a finding naming it (never a
+// crash, never an anonymous failure), the cells that meet none pass, and
+// the report says which missing-key and leader-hint forms the target uses.
+func TestSuiteNamesDefects(t *testing.T) {
 	t.Parallel()
-	fc := startFake(t, 2, 8, false)
-	fc.ignoreDeleteIfMatch = true
-	rep, err := Run(context.Background(), Target{Addrs: fc.addrs()}, Options{Cases: []string{"cas_delete", "delete"}})
+	fc := startFake(t, 3, 8, false)
+	fc.missingNotFound, fc.ignoreIdempotency, fc.ignoreDeleteIfMatch, fc.noLeaderHint = true, true, true, true
+	rep, err := Run(context.Background(), Target{Addrs: fc.addrs()[:1]}, Options{
+		Cases: []string{"cas_delete", "idempotency", "not_leader", "delete", "cas_put", "versions", "ttl"},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tr := range rep.Transports {
-		res, _ := rep.Lookup("cas_delete", tr)
-		if strings.HasPrefix(tr, "grpc/") && strings.HasSuffix(tr, "/h1") {
-			continue
+	var b strings.Builder
+	_ = rep.WriteTable(&b)
+	want := map[string]string{
+		"cas_delete":  "if_match on Delete ignored",
+		"idempotency": "idempotency keys ignored",
+		"not_leader":  "leader hints missing",
+	}
+	checkCells(t, rep, want)
+	t.Log("\n" + b.String())
+	res, _ := rep.Lookup("cas_delete", "conn/pb/h1")
+	if !strings.Contains(res.Reason, "data loss") {
+		t.Errorf("cas_delete finding %q does not say it is data loss", res.Reason)
+	}
+	if rep.Failed() || rep.MissingKey != MissingKeyNotFound || rep.LeaderHint != LeaderHintMissing {
+		t.Errorf("failed %v, forms %q, %q; want no plain failure and forms %q, %q", rep.Failed(), rep.MissingKey, rep.LeaderHint, MissingKeyNotFound, LeaderHintMissing)
+	}
+	if got, want := rep.Findings(), []Defect{DefectDeleteIfMatchIgnored, DefectIdempotencyIgnored, DefectLeaderHintsMissing}; !slices.Equal(got, want) {
+		t.Errorf("Findings() = %v, want %v", got, want)
+	}
+	for _, line := range []string{"missing key on Get: NOT_FOUND", "leader-hint: absent", "FINDINGS"} {
+		if !strings.Contains(b.String(), line) {
+			t.Errorf("table lacks %q:\n%s", line, b.String())
 		}
-		if res.Status != StatusFail || !strings.Contains(res.Reason, "ignored") {
-			t.Errorf("cas_delete over %s against a server ignoring if_match = %v %q, want a failure", tr, res.Status, res.Reason)
+	}
+}
+
+// TestSuiteNamesIdempotencyReuse: the Rust server's cache answers a reused
+// idempotency key with the first result whatever the request; that is its
+// own finding, and the rest of the idempotency rules still pass.
+func TestSuiteNamesIdempotencyReuse(t *testing.T) {
+	t.Parallel()
+	fc := startFake(t, 2, 8, false)
+	fc.idemIgnoresRequest = true
+	rep, err := Run(context.Background(), Target{Addrs: fc.addrs()}, Options{Cases: []string{"idempotency", "cas_delete"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCells(t, rep, map[string]string{"idempotency": "idempotency key reuse unchecked"})
+	res, _ := rep.Lookup("idempotency", "grpc/pb/h2")
+	if strings.Contains(res.Reason, "idempotency keys ignored") {
+		t.Errorf("a cache that replays the first result is not one that ignores keys: %q", res.Reason)
+	}
+}
+
+// TestSuiteLeaderHintNodeID: an older server's node id in leader-hint is
+// accepted, and the report says that is the form it uses.
+func TestSuiteLeaderHintNodeID(t *testing.T) {
+	t.Parallel()
+	fc := startFake(t, 3, 8, false)
+	fc.hintNodeID = true
+	rep, err := Run(context.Background(), Target{Addrs: fc.addrs(), AllowTopologyChanges: true}, Options{Cases: []string{"not_leader", "topology", "versions"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCells(t, rep, nil)
+	var b strings.Builder
+	_ = rep.WriteTable(&b)
+	if !strings.Contains(b.String(), "leader-hint: the leader's node id") {
+		t.Errorf("table does not say the hint is a node id:\n%s", b.String())
+	}
+}
+
+// checkCells checks that every runnable cell of rep is a finding whose
+// reason names want[case], or a pass for cases not in want.
+func checkCells(t *testing.T, rep *Report, want map[string]string) {
+	t.Helper()
+	for _, c := range rep.Cases {
+		for _, tr := range rep.Transports {
+			res, _ := rep.Lookup(c, tr)
+			if res.Status == StatusSkip && res.Reason == "gRPC requires HTTP/2" {
+				continue
+			}
+			if w, ok := want[c]; ok {
+				if res.Status.String() != "finding" || !strings.Contains(res.Reason, w) {
+					t.Errorf("%s over %s = %v %q, want a finding naming %q", c, tr, res.Status, res.Reason, w)
+				}
+			} else if res.Status != StatusPass {
+				t.Errorf("%s over %s = %v %q, want pass", c, tr, res.Status, res.Reason)
+			}
 		}
-		if res, _ := rep.Lookup("delete", tr); res.Status != StatusPass {
-			t.Errorf("delete over %s = %v %q, want pass (only delete CAS is broken)", tr, res.Status, res.Reason)
-		}
+	}
+}
+
+// TestShardCountMismatch: told the wrong shard count, the run says so
+// instead of blaming the server for versions that do not add up.
+func TestShardCountMismatch(t *testing.T) {
+	t.Parallel()
+	fc := startFake(t, 2, 16, false)
+	_, err := Run(context.Background(), Target{Addrs: fc.addrs(), TotalShards: 64}, Options{Cases: []string{"versions"}})
+	if err == nil || !strings.Contains(err.Error(), "shard count mismatch: the cluster has 16 shards") {
+		t.Fatalf("Run with TotalShards 64 against 16 shards: err = %v, want a shard count mismatch", err)
 	}
 }
 
@@ -75,7 +164,7 @@ func TestSuiteVectorAgainstFake(t *testing.T) {
 	if rep.Failed() {
 		t.Fatal("the suite fails a conforming vector fake")
 	}
-	if pass, _, _ := rep.Counts(); pass != 4*10 {
+	if pass := rep.Counts().Pass; pass != 4*10 {
 		t.Errorf("%d cells passed, want 40", pass)
 	}
 }

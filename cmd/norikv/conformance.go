@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -23,10 +24,19 @@ const conformanceExamples = `  norikv conformance
       judge your cluster; it only writes keys under a random prefix and removes them
   norikv conformance --target 127.0.0.1:9001 --cases versions,cas_put --transports grpc/pb/h2
   norikv conformance --json
-      the report as JSON (one object with every cell)
+      the report as JSON: one object with every cell, the counts, the findings
+      and the forms; snake_case names, durations in milliseconds (duration_ms,
+      elapsed_ms), lists always [] when empty
 
-Exit status: 0 every cell passed or was skipped, 1 a cell failed or the target
-was unreachable, 2 bad usage.
+A cell is pass, FAIL, skip (with the reason) or finding: the target breaks
+the contract in a known way that production servers do (if_match on Delete
+ignored, idempotency keys ignored or their reuse unchecked, leader hints
+missing), named with what it costs you. The report also says how the target
+answers a missing key (OK with no version, or NOT_FOUND) and what its
+leader-hint holds (an address, or a node id); both forms are accepted.
+
+Exit status: 0 every cell passed or was skipped, 1 a cell failed, the target
+showed a known defect, or it was unreachable, 2 bad usage.
 `
 
 func runConformance(ctx context.Context, o IO, args []string) error {
@@ -88,6 +98,10 @@ func runConformance(ctx context.Context, o IO, args []string) error {
 		}
 	}
 	rep, err := conformance.Run(ctx, tg, opts)
+	var sce *conformance.ShardCountError
+	if errors.As(err, &sce) {
+		return fmt.Errorf("shard count mismatch: the cluster has %d shards, --shards says %d (leave --shards out to learn it from the cluster)", sce.Cluster, sce.Configured)
+	}
 	if err != nil {
 		return err
 	}
@@ -98,9 +112,23 @@ func runConformance(ctx context.Context, o IO, args []string) error {
 	} else if err := rep.WriteTable(o.Stdout); err != nil {
 		return err
 	}
-	pass, fail, skip := rep.Counts()
+	return verdict(rep)
+}
+
+// verdict is the command's error for a finished run: nil when every cell
+// passed or was skipped; else what failed, or which known defects showed.
+func verdict(rep *conformance.Report) error {
+	n := rep.Counts()
+	total := n.Pass + n.Fail + n.Finding + n.Skip
 	if rep.Failed() {
-		return fmt.Errorf("%d of %d cells failed (%d passed, %d skipped): the target violates the contract", fail, pass+fail+skip, pass, skip)
+		return fmt.Errorf("%d of %d cells failed (%d passed, %d skipped, %d showed a known defect): the target violates the contract", n.Fail, total, n.Pass, n.Skip, n.Finding)
+	}
+	if ds := rep.Findings(); len(ds) > 0 {
+		names := make([]string, len(ds))
+		for i, d := range ds {
+			names[i] = d.String()
+		}
+		return fmt.Errorf("the target has %d known defects (%s) in %d of %d cells: see FINDINGS", len(ds), strings.Join(names, ", "), n.Finding, total)
 	}
 	return nil
 }
