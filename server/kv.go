@@ -67,7 +67,10 @@ func (h *kvService) Put(ctx context.Context, req *v1.PutRequest) (*v1.PutRespons
 	return putResponse(ver), nil
 }
 
-// Get reads a key; missing and expired keys are NOT_FOUND.
+// Get reads a key. A missing or expired key is answered as the NoriKV
+// server does: OK with an empty value and no version (the Python and
+// TypeScript SDKs fail on a NOT_FOUND status). A stored value always has a
+// version, so a stored empty value is still told apart.
 func (h *kvService) Get(ctx context.Context, req *v1.GetRequest) (*v1.GetResponse, error) {
 	c := h.c
 	cons, ok := wire.ParseConsistency(req.Consistency)
@@ -86,7 +89,7 @@ func (h *kvService) Get(ctx context.Context, req *v1.GetRequest) (*v1.GetRespons
 	e := s.kv[string(req.Key)]
 	if e == nil || !e.live(now) {
 		s.mu.RUnlock()
-		return nil, notFound("key not found")
+		return &v1.GetResponse{}, nil
 	}
 	value, ver := e.value, e.ver
 	s.mu.RUnlock()

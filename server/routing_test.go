@@ -68,7 +68,7 @@ func TestNotLeaderReplyAllProtocols(t *testing.T) {
 	key := "redirect-me"
 	shard := c.ShardOf([]byte(key))
 	leaderID := c.Leader(shard)
-	for _, p := range append(protocols, protocol{name: "connect-json", opts: []connect.ClientOption{connect.WithProtoJSON()}}) {
+	for _, p := range allProtocols {
 		t.Run(p.name, func(t *testing.T) {
 			kv := dial(t, c.Addr(followerOf(t, c, key)), p).kv
 			ctx, info := connect.NewClientContext(ctxT(t))
