@@ -25,7 +25,7 @@ func TestTTLInvisibleAtExpiry(t *testing.T) {
 	wantMissing(t, kv, "t")
 	// Not reclaimed yet (the reaper runs hourly here), yet invisible; an
 	// expired key also fails CAS and is not tombstoned by a delete.
-	if keys, _, _ := c.shards[0].sizes(); keys != 1 {
+	if keys, _ := c.shards[0].sizes(); keys != 1 {
 		t.Fatalf("keys = %d before reclaim, want 1", keys)
 	}
 	_, err := kv.Put(ctx, &v1.PutRequest{Key: []byte("t"), IfMatch: &v1.Version{Term: 1, Index: 1}})
@@ -50,12 +50,12 @@ func TestTTLReclaim(t *testing.T) {
 	put(t, kv, "b", "forever") // drops b's TTL
 	clk.advance(150 * time.Millisecond)
 	c.reapOnce()
-	if keys, heap, _ := c.shards[0].sizes(); keys != 2 || heap != 2 {
+	if keys, heap := c.shards[0].sizes(); keys != 2 || heap != 2 {
 		t.Fatalf("after 150ms: keys=%d heap=%d, want 2 and 2", keys, heap)
 	}
 	clk.advance(time.Second)
 	c.reapOnce()
-	if keys, heap, _ := c.shards[0].sizes(); keys != 1 || heap != 0 {
+	if keys, heap := c.shards[0].sizes(); keys != 1 || heap != 0 {
 		t.Fatalf("after all expiries: keys=%d heap=%d, want 1 (b) and 0", keys, heap)
 	}
 	if got, err := kv.Get(ctx, &v1.GetRequest{Key: []byte("b")}); err != nil || string(got.Value) != "forever" {
