@@ -56,8 +56,10 @@ func (h *kvService) Put(ctx context.Context, req *v1.PutRequest) (*v1.PutRespons
 	e.value, e.ver, e.expires = req.Value, ver, 0
 	if req.TtlMs > 0 {
 		e.expires = now + int64(req.TtlMs)*1e6 // ≤ 10 years: no overflow
-		s.ttl.push(ttlItem{at: e.expires, idx: ver.index, key: e.key})
+		s.ttl.set(e)
 		s.due(e.expires)
+	} else {
+		s.ttl.remove(e)
 	}
 	s.ops.puts++
 	c.applied(s, req.IdempotencyKey, fp, idemResult{ver: ver}, now)
@@ -124,6 +126,7 @@ func (h *kvService) Delete(ctx context.Context, req *v1.DeleteRequest) (*v1.Dele
 	}
 	ver := s.nextVersion()
 	if e != nil {
+		s.ttl.remove(e)
 		delete(s.kv, string(req.Key))
 	}
 	s.ops.deletes++

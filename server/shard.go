@@ -5,13 +5,14 @@ import (
 	"sync/atomic"
 )
 
-// entry is one stored key. The key string is kept so TTL heap items can
-// share it instead of allocating their own copy.
+// entry is one stored key. The key string is kept so the reaper can delete
+// the entry the TTL heap names.
 type entry struct {
 	key     string
 	value   []byte
 	ver     version
 	expires int64 // cluster clock nanoseconds; 0 = never
+	hpos    int   // position in the shard's TTL heap plus one; 0 = not in it
 }
 
 func (e *entry) live(now int64) bool { return e.expires == 0 || now < e.expires }
@@ -82,21 +83,13 @@ func (s *shard) due(at int64) {
 func (s *shard) reap(now int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for {
-		it, ok := s.ttl.peek()
-		if !ok || it.at > now {
-			break
-		}
-		s.ttl.pop()
-		// Only delete if the key still holds the write this item was for;
-		// an overwrite left this item stale.
-		if e := s.kv[it.key]; e != nil && e.ver.index == it.idx && !e.live(now) {
-			delete(s.kv, it.key)
-		}
+	for e := s.ttl.peek(); e != nil && e.expires <= now; e = s.ttl.peek() {
+		s.ttl.remove(e)
+		delete(s.kv, e.key)
 	}
 	var d int64
-	if it, ok := s.ttl.peek(); ok {
-		d = it.at
+	if e := s.ttl.peek(); e != nil {
+		d = e.expires
 	}
 	s.nextDue.Store(d)
 }
