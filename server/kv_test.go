@@ -155,7 +155,7 @@ func TestCompareAndSwapPut(t *testing.T) {
 	kv := leaderOf(t, c, "a").kv
 	ctx := ctxT(t)
 	_, err := kv.Put(ctx, &v1.PutRequest{Key: []byte("a"), Value: []byte("x"), IfMatch: &v1.Version{Term: 1, Index: 1}})
-	wantCode(t, err, connect.CodeFailedPrecondition, "version", "{term 1, index 1}", "does not exist")
+	wantCode(t, err, connect.CodeFailedPrecondition, "version 1:1 but the key does not exist")
 
 	v := put(t, kv, "a", "1")
 	res, err := kv.Put(ctx, &v1.PutRequest{Key: []byte("a"), Value: []byte("2"), IfMatch: v})
@@ -191,5 +191,13 @@ func TestCompareAndSwapDelete(t *testing.T) {
 	d, err := kv.Delete(ctx, &v1.DeleteRequest{Key: []byte("a"), IfMatch: v2nd})
 	if err != nil || !d.Tombstoned {
 		t.Fatalf("CAS delete with current version = %v, %v", d, err)
+	}
+}
+
+// Versions print as "term:index", the one textual form the SDK, the CLI
+// and the server share.
+func TestVersionString(t *testing.T) {
+	if got := (version{term: 3, index: 17}).String(); got != "3:17" {
+		t.Fatalf("version string = %q, want 3:17", got)
 	}
 }
