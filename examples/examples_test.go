@@ -68,7 +68,7 @@ var exampleOutputs = map[string][]string{
 		`^total shards: 1024$`,
 		`^cached leaders: 1024$`,
 		`^requests: 21$`,
-		`^failures: 1$`,
+		`^failures: 0$`,
 		`^active connections: [1-9]\d*$`,
 	},
 	"vectorsearch": {

@@ -23,8 +23,8 @@ type Cluster struct {
 	byID   map[string]*node
 	clock  func() int64 // monotonic nanoseconds; replaced in tests
 
-	// idemPerShard is each shard's share of IdempotencyMaxEntries.
-	idemPerShard int
+	// idem remembers idempotency keys for every shard, in one budget.
+	idem *idemCache
 
 	// topoMu serialises changes to placement (leaders, terms, node roles)
 	// and the epoch. Request handlers never take it.
@@ -76,11 +76,11 @@ func start0(cfg Config, clock func() int64) (*Cluster, error) {
 		return nil, errors.New("server: TLSConfig has no certificate")
 	}
 	c := &Cluster{
-		cfg:          cfg,
-		clock:        clock,
-		idemPerShard: max(1, (cfg.IdempotencyMaxEntries+cfg.Shards-1)/cfg.Shards),
-		byID:         make(map[string]*node, cfg.Nodes),
-		done:         make(chan struct{}),
+		cfg:   cfg,
+		clock: clock,
+		idem:  newIdemCache(cfg.IdempotencyMaxEntries, cfg.IdempotencyTTL, cfg.IdempotencyRetryWindow),
+		byID:  make(map[string]*node, cfg.Nodes),
+		done:  make(chan struct{}),
 	}
 	c.place()
 	for i := range cfg.Nodes {
@@ -150,6 +150,7 @@ func (c *Cluster) reaper() {
 
 func (c *Cluster) reapOnce() {
 	now := c.clock()
+	c.idem.prune(now)
 	for _, s := range c.shards {
 		if d := s.nextDue.Load(); d != 0 && d <= now {
 			s.reap(now)

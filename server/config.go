@@ -14,13 +14,24 @@ const (
 	DefaultShards = 1024
 	// DefaultHost is the interface nodes listen on.
 	DefaultHost = "127.0.0.1"
-	// DefaultIdempotencyTTL is how long an idempotency key is remembered.
+	// DefaultIdempotencyTTL is how long an idempotency key is remembered
+	// while the budget allows.
 	DefaultIdempotencyTTL = 10 * time.Minute
+	// DefaultIdempotencyRetryWindow is how long an idempotency key is
+	// guaranteed to be remembered: six times the SDK's default 5 s call
+	// timeout, the longest a default client keeps retrying one write.
+	DefaultIdempotencyRetryWindow = 30 * time.Second
 	// DefaultIdempotencyMaxEntries bounds the idempotency keys the whole
-	// cluster remembers (about 200 bytes each, so about 200 MB at most).
-	// Every SDK write carries a key, so under sustained writes faster than
-	// MaxEntries/TTL (about 1,700 a second) keys are forgotten, oldest
-	// first, before their TTL.
+	// cluster remembers, whichever shards they were written to: about 200
+	// bytes each with a 36-byte key, so about 200 MB when full. Every SDK
+	// write carries a key. At the default TTL, keys live their full ten
+	// minutes while keyed writes stay under MaxEntries/TTL, about 1,700 a
+	// second for the whole cluster (not per shard: one hot shard may use
+	// the whole budget). Faster, the oldest keys are forgotten first, but
+	// never one younger than the retry window: up to MaxEntries/RetryWindow,
+	// about 33,000 keyed writes a second, every retry still replays; beyond
+	// that, writes are refused with RESOURCE_EXHAUSTED until entries age
+	// out of the window.
 	DefaultIdempotencyMaxEntries = 1_000_000
 	// DefaultReapInterval is how often expired keys are reclaimed.
 	DefaultReapInterval = 100 * time.Millisecond
@@ -60,13 +71,23 @@ type Config struct {
 	// Token, if set, must be carried by every request as
 	// "authorization: Bearer <token>"; others get UNAUTHENTICATED.
 	Token string
-	// IdempotencyTTL is how long a write's idempotency key is remembered.
+	// IdempotencyTTL is how long a write's idempotency key is remembered,
+	// budget permitting: a retry within it replays the first result.
 	// Default DefaultIdempotencyTTL.
 	IdempotencyTTL time.Duration
-	// IdempotencyMaxEntries bounds the keys remembered by the whole
-	// cluster, split evenly over the shards (keys are scoped per shard);
-	// each shard forgets its oldest keys first. Default
-	// DefaultIdempotencyMaxEntries.
+	// IdempotencyRetryWindow is the client-visible retry window: how long
+	// a client may go on retrying one write (an SDK's call timeout, 5 s by
+	// default, which bounds all its attempts). A key younger than this is
+	// never evicted to make room, so a retry within it always replays. Set
+	// it at least to the longest Config.Timeout of the clients. Capped at
+	// IdempotencyTTL. Default DefaultIdempotencyRetryWindow.
+	IdempotencyRetryWindow time.Duration
+	// IdempotencyMaxEntries bounds the idempotency keys remembered by the
+	// whole cluster, in one budget shared by all shards (keys are scoped
+	// per shard). When it is full, the oldest key older than
+	// IdempotencyRetryWindow is forgotten; if every key is younger, a new
+	// keyed write is refused with RESOURCE_EXHAUSTED (clients retry it)
+	// without being applied. Default DefaultIdempotencyMaxEntries.
 	IdempotencyMaxEntries int
 	// ReapInterval is how often expired keys and idempotency entries are
 	// reclaimed in the background. Expired keys are invisible to reads at
@@ -91,6 +112,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IdempotencyTTL <= 0 {
 		c.IdempotencyTTL = DefaultIdempotencyTTL
+	}
+	if c.IdempotencyRetryWindow <= 0 {
+		c.IdempotencyRetryWindow = DefaultIdempotencyRetryWindow
 	}
 	if c.IdempotencyMaxEntries <= 0 {
 		c.IdempotencyMaxEntries = DefaultIdempotencyMaxEntries

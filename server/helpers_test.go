@@ -52,6 +52,11 @@ var protocols = []protocol{
 
 var grpcProto = protocols[0]
 
+// allProtocols adds Connect's JSON codec to protocols: the wire forms a
+// client of any SDK may use.
+var allProtocols = append(protocols[:len(protocols):len(protocols)],
+	protocol{name: "connect-json", opts: []connect.ClientOption{connect.WithProtoJSON()}})
+
 // httpClient returns a client for p whose idle connections are closed at
 // the end of the test (goleak checks for them).
 func httpClient(t testing.TB, h2c bool) *http.Client {

@@ -2,7 +2,10 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"sync"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/cespare/xxhash/v2"
@@ -65,91 +68,152 @@ type idemResult struct {
 	flag bool
 }
 
-type idemEntry struct {
-	key     string
-	fp      uint64
-	res     idemResult
-	expires int64
+// scopedKey is an idempotency key in the scope it is unique in: its shard.
+type scopedKey struct {
+	shard uint32
+	key   string
 }
 
-// idemCache remembers a shard's recently applied idempotency keys. It is
-// bounded twice: entries expire after the retention window, and at most max
-// are kept (the oldest go first). Every entry has the same lifetime, so
-// insertion order is expiry order and a FIFO queue serves both bounds.
-// Guarded by the shard's mutex.
+type idemEntry struct {
+	k      scopedKey
+	fp     uint64
+	res    idemResult
+	stored int64 // cluster clock when the write was applied
+}
+
+// idemCache remembers the idempotency keys of the writes the whole cluster
+// applied, in one budget: a hot shard may use all of it (an even split over
+// 1,024 shards left a shard under a thousand keys, forgotten inside a
+// client's retry window).
+//
+// An entry is kept for ttl, unless the budget is full: then the oldest entry
+// goes first, but only if it is older than window, the longest a client may
+// still be retrying the write. When every entry is younger than that, a new
+// keyed write is refused (RESOURCE_EXHAUSTED, which clients retry) rather
+// than applied with a key that might be forgotten while the client can
+// still retry it.
+//
+// Entries are stored by value in one FIFO, in the order writes were applied,
+// which is expiry order too (every entry has the same lifetime), so expiry
+// and eviction both pop the front. The map holds each key's sequence
+// number. Lock order: a shard's mutex, then mu; never the other way.
 type idemCache struct {
-	m     map[string]*idemEntry
-	queue []*idemEntry
-	head  int
+	mu       sync.Mutex
+	m        map[scopedKey]uint64 // → sequence number of the key's entry
+	entries  []idemEntry          // entries[head:] are live, oldest first
+	head     int
+	base     uint64 // sequence number of entries[0]
+	reserved int    // writes admitted by begin, not yet committed or cancelled
+
+	max         int
+	ttl, window int64
+}
+
+func newIdemCache(max int, ttl, window time.Duration) *idemCache {
+	return &idemCache{max: max, ttl: int64(ttl), window: int64(min(window, ttl))}
 }
 
 var errIdemReused = errors.New("idempotency key was already used for a different request (another key, value or operation); use a new idempotency key per distinct write")
 
-// lookup returns the remembered result of key. A key remembered for a
-// different request is INVALID_ARGUMENT.
-func (c *idemCache) lookup(key string, fp uint64, now int64) (idemResult, bool, error) {
-	e := c.m[key]
-	if e == nil || e.expires <= now {
-		return idemResult{}, false, nil
+// begin looks up key for a write about to be applied. hit means it was
+// applied before and res is its first result. A key remembered for a
+// different request is INVALID_ARGUMENT. On a miss, a place in the budget
+// is reserved for the write, to be given back by commit or cancel; if
+// there is none, the error is RESOURCE_EXHAUSTED and nothing is reserved.
+func (c *idemCache) begin(k scopedKey, fp uint64, now int64) (res idemResult, hit bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if seq, ok := c.m[k]; ok {
+		e := &c.entries[seq-c.base]
+		if e.stored+c.ttl > now {
+			if e.fp != fp {
+				return idemResult{}, false, connect.NewError(connect.CodeInvalidArgument, errIdemReused)
+			}
+			return e.res, true, nil
+		}
 	}
-	if e.fp != fp {
-		return idemResult{}, false, connect.NewError(connect.CodeInvalidArgument, errIdemReused)
-	}
-	return e.res, true, nil
-}
-
-// store remembers key's result until now+ttl, evicting expired entries and,
-// if still full, the oldest ones.
-func (c *idemCache) store(key string, fp uint64, res idemResult, now, ttl int64, max int) {
-	c.prune(now)
-	for len(c.queue)-c.head >= max {
+	c.pruneLocked(now)
+	for c.len()+c.reserved >= c.max {
+		if c.len() == 0 || c.entries[c.head].stored+c.window > now {
+			return idemResult{}, false, c.fullError()
+		}
 		c.popFront()
 	}
+	c.reserved++
+	return idemResult{}, false, nil
+}
+
+// commit remembers an applied write's result under the place begin
+// reserved.
+func (c *idemCache) commit(k scopedKey, fp uint64, res idemResult, now int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reserved--
 	if c.m == nil {
-		c.m = make(map[string]*idemEntry)
+		c.m = make(map[scopedKey]uint64)
 	}
-	e := &idemEntry{key: key, fp: fp, res: res, expires: now + ttl}
-	c.m[key] = e
-	c.queue = append(c.queue, e)
+	c.m[k] = c.base + uint64(len(c.entries))
+	c.entries = append(c.entries, idemEntry{k: k, fp: fp, res: res, stored: now})
 }
 
-// prune drops expired entries from the front of the queue.
+// cancel gives back the place begin reserved for a write that was not
+// applied.
+func (c *idemCache) cancel() {
+	c.mu.Lock()
+	c.reserved--
+	c.mu.Unlock()
+}
+
+func (c *idemCache) fullError() error {
+	return connect.NewError(connect.CodeResourceExhausted, fmt.Errorf(
+		"idempotency cache full: the cluster remembers at most %d idempotency keys (Config.IdempotencyMaxEntries) and all of them are younger than the %v retry window (Config.IdempotencyRetryWindow), so this write was not applied; retry it later",
+		c.max, time.Duration(c.window)))
+}
+
+// prune forgets expired entries.
 func (c *idemCache) prune(now int64) {
-	for c.head < len(c.queue) && c.queue[c.head].expires <= now {
+	c.mu.Lock()
+	c.pruneLocked(now)
+	c.mu.Unlock()
+}
+
+func (c *idemCache) pruneLocked(now int64) {
+	for c.head < len(c.entries) && c.entries[c.head].stored+c.ttl <= now {
 		c.popFront()
 	}
 }
 
-// nextExpiry is when the oldest entry expires, or 0 if there is none.
-func (c *idemCache) nextExpiry() int64 {
-	if c.head < len(c.queue) {
-		return c.queue[c.head].expires
-	}
-	return 0
+// size is the number of entries remembered, for tests and Stats.
+func (c *idemCache) size() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.len()
 }
 
-func (c *idemCache) len() int { return len(c.queue) - c.head }
+func (c *idemCache) len() int { return len(c.entries) - c.head }
 
 func (c *idemCache) popFront() {
-	e := c.queue[c.head]
-	c.queue[c.head] = nil
+	e := &c.entries[c.head]
+	if seq, ok := c.m[e.k]; ok && seq == c.base+uint64(c.head) {
+		delete(c.m, e.k)
+	}
+	*e = idemEntry{} // drop the key string
 	c.head++
-	if c.m[e.key] == e {
-		delete(c.m, e.key)
-	}
 	// Compact once the dead prefix dominates, so the slice does not grow
-	// forever and freed entries can be collected.
-	if c.head >= 1024 && c.head*2 >= len(c.queue) {
-		n := copy(c.queue, c.queue[c.head:])
-		clear(c.queue[n:])
-		c.queue = c.queue[:n]
+	// forever.
+	if c.head >= 1024 && c.head*2 >= len(c.entries) {
+		n := copy(c.entries, c.entries[c.head:])
+		clear(c.entries[n:])
+		c.entries = c.entries[:n]
+		c.base += uint64(c.head)
 		c.head = 0
 	}
-	if c.head == len(c.queue) {
-		c.queue = c.queue[:0]
+	if c.head == len(c.entries) {
+		c.base += uint64(c.head)
+		c.entries = c.entries[:0]
 		c.head = 0
-		if len(c.m) == 0 && cap(c.queue) > 4096 {
-			c.queue = nil
+		if cap(c.entries) > 4096 {
+			c.entries = nil
 			c.m = nil // maps never shrink; start over when empty
 		}
 	}

@@ -101,60 +101,109 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 	// The reaper forgets expired keys, so memory is returned.
 	clk.advance(time.Hour)
 	c.reapOnce()
-	if _, _, idem := c.shards[0].sizes(); idem != 0 {
+	if idem := c.idem.size(); idem != 0 {
 		t.Fatalf("idempotency entries after expiry and reap = %d", idem)
 	}
 }
 
-// The bound is cluster-wide: with many shards each keeps its share, so the
-// total stays bounded however many shards are written.
-func TestIdempotencyCacheBoundedAcrossShards(t *testing.T) {
+// The budget is the cluster's, not split over shards: one shard may use
+// all of it.
+func TestIdempotencyBudgetSharedByCluster(t *testing.T) {
 	c, _ := startTest(t, Config{Nodes: 1, Shards: 8, IdempotencyMaxEntries: 40})
+	key := "k"
+	kv := leaderOf(t, c, key).kv
 	ctx := ctxT(t)
-	for i := 0; i < 2000; i++ {
-		key := fmt.Sprint("key-", i)
-		kv := leaderOf(t, c, key).kv
+	for i := range 40 {
 		if _, err := kv.Put(ctx, &v1.PutRequest{Key: []byte(key), IdempotencyKey: fmt.Sprint("id-", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	total := 0
-	for _, s := range c.shards {
-		_, _, n := s.sizes()
-		if n > 5 {
-			t.Errorf("shard %d holds %d idempotency entries, want at most its share 5", s.id, n)
-		}
-		total += n
+	if n := c.idem.size(); n != 40 {
+		t.Fatalf("cluster remembers %d keys written to one shard, want all 40", n)
 	}
-	if total > 40 {
-		t.Fatalf("cluster holds %d idempotency entries, want at most 40", total)
-	}
-}
-
-func TestIdempotencyCacheBounded(t *testing.T) {
-	c, _ := startTest(t, Config{Nodes: 1, Shards: 1, IdempotencyMaxEntries: 10})
-	kv := leaderOf(t, c, "k").kv
-	ctx := ctxT(t)
-	req := func(i int) *v1.PutRequest {
-		return &v1.PutRequest{Key: []byte("k"), Value: []byte("v"), IdempotencyKey: fmt.Sprint("id-", i)}
-	}
-	first, _ := kv.Put(ctx, req(0))
-	for i := 1; i < 50; i++ {
-		if _, err := kv.Put(ctx, req(i)); err != nil {
+	before := c.Stats()
+	for i := range 40 {
+		if _, err := kv.Put(ctx, &v1.PutRequest{Key: []byte(key), IdempotencyKey: fmt.Sprint("id-", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, _, n := c.shards[0].sizes(); n != 10 {
+	if st := c.Stats(); st.Puts != before.Puts || st.IdempotentReplays != before.IdempotentReplays+40 {
+		t.Fatalf("retries of 40 writes to one shard: %d applied again, %d replayed; want 0 and 40",
+			st.Puts-before.Puts, st.IdempotentReplays-before.IdempotentReplays)
+	}
+}
+
+// A key younger than the retry window is never evicted: when the budget
+// holds only such keys, a new keyed write is refused, unapplied, with
+// RESOURCE_EXHAUSTED. Older keys make room, oldest first.
+func TestIdempotencyRetryWindowProtectsRecentKeys(t *testing.T) {
+	c, clk := startTest(t, Config{Nodes: 1, Shards: 1, IdempotencyMaxEntries: 10,
+		IdempotencyTTL: 10 * time.Minute, IdempotencyRetryWindow: time.Minute, ReapInterval: time.Hour})
+	kv := leaderOf(t, c, "k").kv
+	ctx := ctxT(t)
+	req := func(i int) *v1.PutRequest {
+		return &v1.PutRequest{Key: []byte("k"), Value: []byte(fmt.Sprint(i)), IdempotencyKey: fmt.Sprint("id-", i)}
+	}
+	var first []*v1.Version
+	for i := range 10 {
+		res, err := kv.Put(ctx, req(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		first = append(first, res.Version)
+		if i == 0 {
+			clk.advance(time.Second) // id-0 is the oldest, by a second
+		}
+	}
+	clk.advance(time.Minute - time.Second - time.Nanosecond)
+	_, err := kv.Put(ctx, req(10))
+	wantCode(t, err, connect.CodeResourceExhausted, "idempotency", "10", "1m0s", "not applied")
+	if got, _ := kv.Get(ctx, &v1.GetRequest{Key: []byte("k")}); string(got.GetValue()) != "9" || c.Stats().Puts != 10 {
+		t.Fatalf("refused write applied: value %q, %d puts", got.GetValue(), c.Stats().Puts)
+	}
+	// Retries of remembered writes still replay, and writes without a key
+	// are not affected.
+	for i := range 10 {
+		if again, err := kv.Put(ctx, req(i)); err != nil || !proto.Equal(again.Version, first[i]) {
+			t.Fatalf("retry %d while full = %v, %v; want the first version %v", i, again, err, first[i])
+		}
+	}
+	put(t, kv, "k", "unkeyed")
+
+	clk.advance(time.Nanosecond) // id-0 leaves the window
+	if _, err := kv.Put(ctx, req(10)); err != nil {
+		t.Fatalf("write once the oldest key left the window: %v", err)
+	}
+	if n := c.idem.size(); n != 10 {
 		t.Fatalf("cache holds %d entries, want the bound 10", n)
 	}
-	// The oldest key was evicted: its retry is applied again ...
-	if again, _ := kv.Put(ctx, req(0)); proto.Equal(again.GetVersion(), first.GetVersion()) {
-		t.Fatal("evicted key was still replayed")
+	if again, _ := kv.Put(ctx, req(1)); !proto.Equal(again.GetVersion(), first[1]) {
+		t.Fatal("id-1 was evicted although it was still inside the window")
 	}
-	// ... while a recent one still replays.
-	before := c.Stats().Puts
-	if _, err := kv.Put(ctx, req(49)); err != nil || c.Stats().Puts != before {
-		t.Fatalf("recent key was applied again (%v)", err)
+	// id-0 was the one evicted: its retry is a new write, refused while
+	// every remembered key is inside the window.
+	_, err = kv.Put(ctx, req(0))
+	wantCode(t, err, connect.CodeResourceExhausted)
+}
+
+// A keyed write that is not applied (failed CAS, missing namespace) gives
+// its place in the budget back.
+func TestIdempotencyRefusedWritesFreeTheirPlace(t *testing.T) {
+	c, _ := startTest(t, Config{Nodes: 1, Shards: 1, IdempotencyMaxEntries: 2})
+	cl := leaderOf(t, c, "k")
+	ctx := ctxT(t)
+	for i := range 5 {
+		_, err := cl.kv.Put(ctx, &v1.PutRequest{Key: []byte("k"), IfMatch: &v1.Version{Term: 9, Index: 9}, IdempotencyKey: fmt.Sprint("cas-", i)})
+		wantCode(t, err, connect.CodeFailedPrecondition)
+		_, err = cl.kv.Delete(ctx, &v1.DeleteRequest{Key: []byte("k"), IfMatch: &v1.Version{Term: 9, Index: 9}, IdempotencyKey: fmt.Sprint("del-", i)})
+		wantCode(t, err, connect.CodeFailedPrecondition)
+		_, err = cl.vector.Insert(ctx, &v1.VectorInsertRequest{Namespace: "none", Id: "a", Vector: []float32{1}, IdempotencyKey: fmt.Sprint("ins-", i)})
+		wantCode(t, err, connect.CodeNotFound)
+	}
+	for i := range 2 {
+		if _, err := cl.kv.Put(ctx, &v1.PutRequest{Key: []byte("k"), IdempotencyKey: fmt.Sprint("ok-", i)}); err != nil {
+			t.Fatalf("keyed write %d after refused ones: %v", i, err)
+		}
 	}
 }
 
@@ -176,18 +225,82 @@ func TestIdempotencyScopedPerShard(t *testing.T) {
 }
 
 func TestIdempotencyCacheUnit(t *testing.T) {
-	var c idemCache
+	// Expiry: ttl 100 ticks, plenty of budget.
+	c := newIdemCache(1000, 100, 10)
 	for i := range 5000 {
-		c.store(fmt.Sprint(i), 1, idemResult{}, int64(i), 100, 1000)
+		k := scopedKey{key: fmt.Sprint(i)}
+		if _, _, err := c.begin(k, 1, int64(i)); err != nil {
+			t.Fatal(err)
+		}
+		c.commit(k, 1, idemResult{}, int64(i))
 	}
-	// Everything older than now-ttl is gone, and the queue was compacted.
-	if c.len() != 100 || len(c.m) != 100 || cap(c.queue) > 4096 {
-		t.Fatalf("len=%d map=%d cap=%d", c.len(), len(c.m), cap(c.queue))
+	// Everything older than now-ttl is gone, and the FIFO was compacted.
+	if c.len() != 100 || len(c.m) != 100 || cap(c.entries) > 4096 {
+		t.Fatalf("len=%d map=%d cap=%d", c.len(), len(c.m), cap(c.entries))
 	}
-	if _, hit, _ := c.lookup("4999", 1, 5000); !hit {
+	if _, hit, _ := c.begin(scopedKey{key: "4999"}, 1, 5000); !hit {
 		t.Fatal("recent entry missing")
 	}
-	if _, _, err := c.lookup("4999", 2, 5000); err == nil {
+	if _, _, err := c.begin(scopedKey{key: "4999"}, 2, 5000); err == nil {
 		t.Fatal("fingerprint mismatch accepted")
+	}
+	if _, hit, _ := c.begin(scopedKey{shard: 1, key: "4999"}, 2, 5000); hit {
+		t.Fatal("a key on another shard replayed")
+	}
+	c.cancel()
+
+	// Budget: 100 entries, window 10 ticks, one write a tick: the oldest
+	// (always past the window) makes room; the count never passes 100.
+	c = newIdemCache(100, 1_000_000, 10)
+	for i := range 5000 {
+		k := scopedKey{key: fmt.Sprint(i)}
+		if _, _, err := c.begin(k, 1, int64(i)); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		c.commit(k, 1, idemResult{}, int64(i))
+		if c.len() > 100 {
+			t.Fatalf("%d entries after write %d, budget 100", c.len(), i)
+		}
+	}
+	if _, hit, _ := c.begin(scopedKey{key: "4900"}, 1, 5000); !hit {
+		t.Fatal("newest 100 entries not all kept")
+	}
+}
+
+// Issue 13: about a thousand keyed writes to one shard made the server
+// forget idempotency keys well inside the client's retry window, so a
+// retried compare-and-swap came back as a false version mismatch and a
+// retried Put was applied twice.
+func TestIdempotencyHotShardRemembersRecentKeys(t *testing.T) {
+	c, _ := startTest(t, Config{Nodes: 1}) // default shards and budget
+	key := "hot"
+	kv := leaderOf(t, c, key).kv
+	ctx := ctxT(t)
+	v0 := put(t, kv, key, "v0")
+	cas := &v1.PutRequest{Key: []byte(key), Value: []byte("cas"), IfMatch: v0, IdempotencyKey: "cas-1"}
+	first, err := kv.Put(ctx, cas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := &v1.PutRequest{Key: []byte(key), Value: []byte("plain"), IdempotencyKey: "plain-1"}
+	firstPlain, err := kv.Put(ctx, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	others := keysOnShard(c, c.ShardOf([]byte(key)), 7)
+	for i := range 1000 {
+		if _, err := kv.Put(ctx, &v1.PutRequest{Key: []byte(others[i%len(others)]), Value: []byte("x"), IdempotencyKey: fmt.Sprint("other-", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := c.Stats().Puts
+	again, err := kv.Put(ctx, cas)
+	if err != nil || !proto.Equal(again.Version, first.Version) {
+		t.Fatalf("retried CAS after 1000 writes = %v, %v; want the first version %v", again, err, first.Version)
+	}
+	againPlain, err := kv.Put(ctx, plain)
+	if err != nil || !proto.Equal(againPlain.Version, firstPlain.Version) || c.Stats().Puts != before {
+		t.Fatalf("retried put after 1000 writes = %v, %v (applies %d -> %d); want the first version %v, applied once",
+			againPlain, err, before, c.Stats().Puts, firstPlain.Version)
 	}
 }

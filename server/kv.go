@@ -43,7 +43,7 @@ func (h *kvService) Put(ctx context.Context, req *v1.PutRequest) (*v1.PutRespons
 		cur = nil // expired: as good as absent, and will be overwritten
 	}
 	if err := checkIfMatch(req.IfMatch, cur); err != nil {
-		s.mu.Unlock()
+		c.abandon(s, req.IdempotencyKey)
 		return nil, err
 	}
 	ver := s.nextVersion()
@@ -56,18 +56,20 @@ func (h *kvService) Put(ctx context.Context, req *v1.PutRequest) (*v1.PutRespons
 	e.value, e.ver, e.expires = req.Value, ver, 0
 	if req.TtlMs > 0 {
 		e.expires = now + int64(req.TtlMs)*1e6 // ≤ 10 years: no overflow
-		s.ttl.push(ttlItem{at: e.expires, idx: ver.index, key: e.key})
+		s.ttl.set(e)
 		s.due(e.expires)
-	}
-	if req.IdempotencyKey != "" {
-		h.c.remember(s, req.IdempotencyKey, fp, idemResult{ver: ver}, now)
+	} else {
+		s.ttl.remove(e)
 	}
 	s.ops.puts++
-	s.mu.Unlock()
+	c.applied(s, req.IdempotencyKey, fp, idemResult{ver: ver}, now)
 	return putResponse(ver), nil
 }
 
-// Get reads a key; missing and expired keys are NOT_FOUND.
+// Get reads a key. A missing or expired key is answered as the NoriKV
+// server does: OK with an empty value and no version (the Python and
+// TypeScript SDKs fail on a NOT_FOUND status). A stored value always has a
+// version, so a stored empty value is still told apart.
 func (h *kvService) Get(ctx context.Context, req *v1.GetRequest) (*v1.GetResponse, error) {
 	c := h.c
 	cons, ok := wire.ParseConsistency(req.Consistency)
@@ -86,7 +88,7 @@ func (h *kvService) Get(ctx context.Context, req *v1.GetRequest) (*v1.GetRespons
 	e := s.kv[string(req.Key)]
 	if e == nil || !e.live(now) {
 		s.mu.RUnlock()
-		return nil, notFound("key not found")
+		return &v1.GetResponse{}, nil
 	}
 	value, ver := e.value, e.ver
 	s.mu.RUnlock()
@@ -119,18 +121,16 @@ func (h *kvService) Delete(ctx context.Context, req *v1.DeleteRequest) (*v1.Dele
 		cur = e
 	}
 	if err := checkIfMatch(req.IfMatch, cur); err != nil {
-		s.mu.Unlock()
+		c.abandon(s, req.IdempotencyKey)
 		return nil, err
 	}
 	ver := s.nextVersion()
 	if e != nil {
+		s.ttl.remove(e)
 		delete(s.kv, string(req.Key))
 	}
-	if req.IdempotencyKey != "" {
-		c.remember(s, req.IdempotencyKey, fp, idemResult{ver: ver, flag: live}, now)
-	}
 	s.ops.deletes++
-	s.mu.Unlock()
+	c.applied(s, req.IdempotencyKey, fp, idemResult{ver: ver, flag: live}, now)
 	return &v1.DeleteResponse{Tombstoned: live, Version: ver.proto()}, nil
 }
 
@@ -138,7 +138,8 @@ func (h *kvService) Delete(ctx context.Context, req *v1.DeleteRequest) (*v1.Dele
 // shard's leader may apply it, and a retry of an idempotent write already
 // applied is answered with the first result (replayed). It returns with
 // s.mu held only when err is nil and replayed is false: the caller applies
-// the write and unlocks.
+// the write and ends with applied (which remembers the idempotency key) or
+// abandon, either of which unlocks.
 func (c *Cluster) lockForWrite(ctx context.Context, s *shard, node int, idemKey string, fp uint64, now int64) (first idemResult, replayed bool, err error) {
 	s.mu.Lock()
 	if err := c.route(ctx, s, node, true); err != nil {
@@ -146,7 +147,10 @@ func (c *Cluster) lockForWrite(ctx context.Context, s *shard, node int, idemKey 
 		return idemResult{}, false, err
 	}
 	if idemKey != "" {
-		first, replayed, err = s.replay(idemKey, fp, now)
+		first, replayed, err = c.idem.begin(scopedKey{shard: s.id, key: idemKey}, fp, now)
+		if replayed {
+			s.ops.replays++
+		}
 		if err != nil || replayed {
 			s.mu.Unlock()
 			return first, replayed, err
@@ -155,11 +159,21 @@ func (c *Cluster) lockForWrite(ctx context.Context, s *shard, node int, idemKey 
 	return idemResult{}, false, nil
 }
 
-// remember stores an applied write's idempotency key. Caller holds s.mu.
-func (c *Cluster) remember(s *shard, key string, fp uint64, res idemResult, now int64) {
-	ttl := int64(c.cfg.IdempotencyTTL)
-	s.idem.store(key, fp, res, now, ttl, c.idemPerShard)
-	s.due(s.idem.nextExpiry())
+// applied remembers an applied write's idempotency key and unlocks s.mu.
+func (c *Cluster) applied(s *shard, key string, fp uint64, res idemResult, now int64) {
+	if key != "" {
+		c.idem.commit(scopedKey{shard: s.id, key: key}, fp, res, now)
+	}
+	s.mu.Unlock()
+}
+
+// abandon ends a write lockForWrite admitted but that was not applied (a
+// failed precondition, say) and unlocks s.mu.
+func (c *Cluster) abandon(s *shard, key string) {
+	if key != "" {
+		c.idem.cancel()
+	}
+	s.mu.Unlock()
 }
 
 // checkIfMatch enforces a compare-and-swap precondition against the key's

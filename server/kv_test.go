@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
 )
 
 // The generated client over plain gRPC stands in for any client built from
@@ -27,24 +28,39 @@ func TestPutGetDeleteOverGRPC(t *testing.T) {
 	if err != nil || !del.Tombstoned {
 		t.Fatalf("delete = %v, %v", del, err)
 	}
-	_, err = kv.Get(ctx, &v1.GetRequest{Key: []byte("hello")})
-	wantCode(t, err, connect.CodeNotFound)
+	wantMissing(t, kv, "hello")
 }
 
-func TestEmptyValueIsNotMissing(t *testing.T) {
-	c, _ := startTest(t, Config{Nodes: 1, Shards: 8})
-	kv := leaderOf(t, c, "e").kv
-	put(t, kv, "e", "")
-	got, err := kv.Get(ctxT(t), &v1.GetRequest{Key: []byte("e")})
-	if err != nil || len(got.Value) != 0 || got.Version == nil {
-		t.Fatalf("get = %v, %v", got, err)
+// A missing key is answered as the production server does: OK, an empty
+// value and no version. A stored empty value keeps its version, so the two
+// stay distinguishable, on every protocol.
+func TestGetMissingKeyOKWithoutVersion(t *testing.T) {
+	c, _ := startTest(t, Config{Nodes: 2, Shards: 8})
+	for _, p := range allProtocols {
+		t.Run(p.name, func(t *testing.T) {
+			kv := dial(t, c.Addr(c.Leader(c.ShardOf([]byte("nope")))), p).kv
+			wantMissing(t, kv, "nope")
+			kv = dial(t, c.Addr(c.Leader(c.ShardOf([]byte("empty")))), p).kv
+			ver := put(t, kv, "empty", "")
+			got, err := kv.Get(ctxT(t), &v1.GetRequest{Key: []byte("empty")})
+			if err != nil || len(got.Value) != 0 || !proto.Equal(got.Version, ver) {
+				t.Fatalf("get of a stored empty value = %v, %v; want an empty value at %v", got, err, ver)
+			}
+		})
 	}
 }
 
-func TestGetMissingKeyNotFound(t *testing.T) {
-	c, _ := startTest(t, Config{Nodes: 2, Shards: 8})
-	_, err := leaderOf(t, c, "nope").kv.Get(ctxT(t), &v1.GetRequest{Key: []byte("nope")})
-	wantCode(t, err, connect.CodeNotFound)
+// wantMissing fails unless Get of key answers OK with no value and no
+// version.
+func wantMissing(t testing.TB, kv norikvv1connect.KvClient, key string) {
+	t.Helper()
+	got, err := kv.Get(ctxT(t), &v1.GetRequest{Key: []byte(key)})
+	if err != nil {
+		t.Fatalf("get of missing %q: %v; want OK without a version", key, err)
+	}
+	if len(got.Value) != 0 || got.Version != nil {
+		t.Fatalf("get of missing %q = value %q version %v; want neither", key, got.Value, got.Version)
+	}
 }
 
 // Every write to a shard (put, delete, vector write) takes the next log
@@ -139,7 +155,7 @@ func TestCompareAndSwapPut(t *testing.T) {
 	kv := leaderOf(t, c, "a").kv
 	ctx := ctxT(t)
 	_, err := kv.Put(ctx, &v1.PutRequest{Key: []byte("a"), Value: []byte("x"), IfMatch: &v1.Version{Term: 1, Index: 1}})
-	wantCode(t, err, connect.CodeFailedPrecondition, "version", "{term 1, index 1}", "does not exist")
+	wantCode(t, err, connect.CodeFailedPrecondition, "version 1:1 but the key does not exist")
 
 	v := put(t, kv, "a", "1")
 	res, err := kv.Put(ctx, &v1.PutRequest{Key: []byte("a"), Value: []byte("2"), IfMatch: v})
@@ -169,11 +185,19 @@ func TestCompareAndSwapDelete(t *testing.T) {
 	v2nd := put(t, kv, "a", "2")
 	_, err = kv.Delete(ctx, &v1.DeleteRequest{Key: []byte("a"), IfMatch: v1st})
 	wantCode(t, err, connect.CodeFailedPrecondition, versionOf(v1st).String(), versionOf(v2nd).String())
-	if _, err := kv.Get(ctx, &v1.GetRequest{Key: []byte("a")}); err != nil {
-		t.Fatalf("failed CAS delete removed the key: %v", err)
+	if got, err := kv.Get(ctx, &v1.GetRequest{Key: []byte("a")}); err != nil || got.Version == nil {
+		t.Fatalf("failed CAS delete removed the key: %v, %v", got, err)
 	}
 	d, err := kv.Delete(ctx, &v1.DeleteRequest{Key: []byte("a"), IfMatch: v2nd})
 	if err != nil || !d.Tombstoned {
 		t.Fatalf("CAS delete with current version = %v, %v", d, err)
+	}
+}
+
+// Versions print as "term:index", the one textual form the SDK, the CLI
+// and the server share.
+func TestVersionString(t *testing.T) {
+	if got := (version{term: 3, index: 17}).String(); got != "3:17" {
+		t.Fatalf("version string = %q, want 3:17", got)
 	}
 }

@@ -5,13 +5,14 @@ import (
 	"sync/atomic"
 )
 
-// entry is one stored key. The key string is kept so TTL heap items can
-// share it instead of allocating their own copy.
+// entry is one stored key. The key string is kept so the reaper can delete
+// the entry the TTL heap names.
 type entry struct {
 	key     string
 	value   []byte
 	ver     version
 	expires int64 // cluster clock nanoseconds; 0 = never
+	hpos    int   // position in the shard's TTL heap plus one; 0 = not in it
 }
 
 func (e *entry) live(now int64) bool { return e.expires == 0 || now < e.expires }
@@ -24,8 +25,8 @@ type opCounts struct {
 }
 
 // shard is the state of one shard, shared by all nodes (see the package
-// doc): placement, keys, log position, TTL heap, idempotency cache and vector
-// namespaces. One RWMutex per shard keeps unrelated keys off each other's
+// doc): placement, keys, log position, TTL heap and vector namespaces (the
+// idempotency cache is the cluster's, see idemCache). One RWMutex per shard keeps unrelated keys off each other's
 // locks; there is no lock shared by all shards on the request path.
 type shard struct {
 	id uint32
@@ -41,12 +42,11 @@ type shard struct {
 	index   uint64 // log index of the last write
 	kv      map[string]*entry
 	ttl     ttlHeap
-	idem    idemCache
 	vectors map[string]*vectorNamespace
 	ops     opCounts
 
-	// nextDue is the earliest time the reaper has work here (a TTL or an
-	// idempotency entry expiring), 0 if none. Read without the lock so the
+	// nextDue is the earliest time the reaper has work here (a TTL
+	// expiring), 0 if none. Read without the lock so the
 	// reaper skips idle shards cheaply.
 	nextDue atomic.Int64
 }
@@ -72,17 +72,6 @@ func (s *shard) nextVersion() version {
 	return version{term: s.term, index: s.index}
 }
 
-// replay looks up an idempotency key: hit means the request was applied
-// before and res is its first result (counted as a replay); err means the
-// key was used for a different request. Caller holds mu.
-func (s *shard) replay(key string, fp uint64, now int64) (res idemResult, hit bool, err error) {
-	res, hit, err = s.idem.lookup(key, fp, now)
-	if hit && err == nil {
-		s.ops.replays++
-	}
-	return res, hit, err
-}
-
 // due lowers nextDue to at. Caller holds mu.
 func (s *shard) due(at int64) {
 	if d := s.nextDue.Load(); d == 0 || at < d {
@@ -90,37 +79,25 @@ func (s *shard) due(at int64) {
 	}
 }
 
-// reap deletes expired keys and idempotency entries.
+// reap deletes expired keys.
 func (s *shard) reap(now int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for {
-		it, ok := s.ttl.peek()
-		if !ok || it.at > now {
-			break
-		}
-		s.ttl.pop()
-		// Only delete if the key still holds the write this item was for;
-		// an overwrite left this item stale.
-		if e := s.kv[it.key]; e != nil && e.ver.index == it.idx && !e.live(now) {
-			delete(s.kv, it.key)
-		}
+	for e := s.ttl.peek(); e != nil && e.expires <= now; e = s.ttl.peek() {
+		s.ttl.remove(e)
+		delete(s.kv, e.key)
 	}
-	s.idem.prune(now)
 	var d int64
-	if it, ok := s.ttl.peek(); ok {
-		d = it.at
-	}
-	if x := s.idem.nextExpiry(); x != 0 && (d == 0 || x < d) {
-		d = x
+	if e := s.ttl.peek(); e != nil {
+		d = e.expires
 	}
 	s.nextDue.Store(d)
 }
 
-// sizes reports the stored keys (including expired ones not yet reaped),
-// TTL heap items and idempotency entries, for tests.
-func (s *shard) sizes() (keys, heap, idem int) {
+// sizes reports the stored keys (including expired ones not yet reaped)
+// and TTL heap items, for tests.
+func (s *shard) sizes() (keys, heap int) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.kv), len(s.ttl), s.idem.len()
+	return len(s.kv), len(s.ttl)
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -22,14 +23,13 @@ func TestTTLInvisibleAtExpiry(t *testing.T) {
 		t.Fatalf("1 ms before expiry: %v", err)
 	}
 	clk.advance(time.Millisecond)
-	_, err := kv.Get(ctx, &v1.GetRequest{Key: []byte("t")})
-	wantCode(t, err, connect.CodeNotFound)
+	wantMissing(t, kv, "t")
 	// Not reclaimed yet (the reaper runs hourly here), yet invisible; an
 	// expired key also fails CAS and is not tombstoned by a delete.
-	if keys, _, _ := c.shards[0].sizes(); keys != 1 {
+	if keys, _ := c.shards[0].sizes(); keys != 1 {
 		t.Fatalf("keys = %d before reclaim, want 1", keys)
 	}
-	_, err = kv.Put(ctx, &v1.PutRequest{Key: []byte("t"), IfMatch: &v1.Version{Term: 1, Index: 1}})
+	_, err := kv.Put(ctx, &v1.PutRequest{Key: []byte("t"), IfMatch: &v1.Version{Term: 1, Index: 1}})
 	wantCode(t, err, connect.CodeFailedPrecondition, "does not exist")
 	d, err := kv.Delete(ctx, &v1.DeleteRequest{Key: []byte("t")})
 	if err != nil || d.Tombstoned {
@@ -51,12 +51,12 @@ func TestTTLReclaim(t *testing.T) {
 	put(t, kv, "b", "forever") // drops b's TTL
 	clk.advance(150 * time.Millisecond)
 	c.reapOnce()
-	if keys, heap, _ := c.shards[0].sizes(); keys != 2 || heap != 2 {
-		t.Fatalf("after 150ms: keys=%d heap=%d, want 2 and 2", keys, heap)
+	if keys, heap := c.shards[0].sizes(); keys != 2 || heap != 1 {
+		t.Fatalf("after 150ms: keys=%d heap=%d, want 2 (b, c) and 1 (c)", keys, heap)
 	}
 	clk.advance(time.Second)
 	c.reapOnce()
-	if keys, heap, _ := c.shards[0].sizes(); keys != 1 || heap != 0 {
+	if keys, heap := c.shards[0].sizes(); keys != 1 || heap != 0 {
 		t.Fatalf("after all expiries: keys=%d heap=%d, want 1 (b) and 0", keys, heap)
 	}
 	if got, err := kv.Get(ctx, &v1.GetRequest{Key: []byte("b")}); err != nil || string(got.Value) != "forever" {
@@ -79,5 +79,70 @@ func TestTTLReaperGoroutine(t *testing.T) {
 			t.Fatal("reaper did not reclaim the expired key")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The TTL heap holds one item per live key with a TTL, however often keys
+// are overwritten: a refresh moves the key's item, an overwrite without TTL
+// or a delete removes it (issue 13: 20,000 refreshes of one key left
+// 20,000 items).
+func TestTTLHeapBoundedByLiveKeys(t *testing.T) {
+	c, clk := startTest(t, Config{Nodes: 1, Shards: 1, ReapInterval: time.Hour})
+	s := &kvService{c: c}
+	ctx := ctxT(t)
+	putTTL := func(key string, ttl time.Duration) {
+		t.Helper()
+		if _, err := s.Put(ctx, &v1.PutRequest{Key: []byte(key), Value: []byte("v"), TtlMs: uint64(ttl / time.Millisecond)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantHeap := func(want int) {
+		t.Helper()
+		if _, heap := c.shards[0].sizes(); heap != want {
+			t.Fatalf("TTL heap holds %d items, want %d (live keys with a TTL)", heap, want)
+		}
+		c.shards[0].mu.RLock()
+		defer c.shards[0].mu.RUnlock()
+		c.shards[0].ttl.check(t)
+	}
+	for range 20_000 {
+		putTTL("hot", time.Hour)
+	}
+	wantHeap(1)
+	// Many keys, each refreshed with a shorter or a longer TTL.
+	for i := range 5_000 {
+		putTTL(fmt.Sprint("k", i%100), time.Duration(1+(i*7919)%3600)*time.Second)
+	}
+	wantHeap(101)
+	for i := range 50 {
+		put(t, leaderOf(t, c, "x").kv, fmt.Sprint("k", i), "no ttl") // drops the TTL
+	}
+	wantHeap(51)
+	for i := 50; i < 75; i++ {
+		if _, err := s.Delete(ctx, &v1.DeleteRequest{Key: []byte(fmt.Sprint("k", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantHeap(26)
+	// Expiry pops exactly the expired keys, in order.
+	clk.advance(2 * time.Hour)
+	c.reapOnce()
+	wantHeap(0)
+	if keys, _ := c.shards[0].sizes(); keys != 50 {
+		t.Fatalf("%d keys after every TTL expired, want the 50 without one", keys)
+	}
+}
+
+// check fails unless h is a min-heap on expiry whose entries know their
+// positions.
+func (h ttlHeap) check(t *testing.T) {
+	t.Helper()
+	for i, e := range h {
+		if e.hpos != i+1 {
+			t.Fatalf("item %d records position %d", i, e.hpos-1)
+		}
+		if p := (i - 1) / 2; i > 0 && h[p].expires > e.expires {
+			t.Fatalf("item %d expires at %d, before its parent %d at %d", i, e.expires, p, h[p].expires)
+		}
 	}
 }

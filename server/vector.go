@@ -190,15 +190,13 @@ func (h *vectorService) write(ctx context.Context, namespace, idemKey string, fp
 		done(first)
 		return nil
 	}
-	defer s.mu.Unlock()
 	flag, err := apply(s)
 	if err != nil {
+		c.abandon(s, idemKey)
 		return err
 	}
 	res := idemResult{ver: s.nextVersion(), flag: flag}
-	if idemKey != "" {
-		c.remember(s, idemKey, fp, res, now)
-	}
+	c.applied(s, idemKey, fp, res, now)
 	done(res)
 	return nil
 }

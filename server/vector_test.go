@@ -294,3 +294,55 @@ func ids(ms []*v1.VectorMatch) string {
 	}
 	return s
 }
+
+// Components beyond ±1e16 are refused, so float32 distances cannot
+// overflow (issue 13: two orthogonal vectors of 2e19 had cosine distance 0
+// and a Euclidean distance of +Inf). At the bound, distances stay finite
+// even over 4096 dimensions.
+func TestVectorMagnitudeBound(t *testing.T) {
+	c, _ := startTest(t, Config{Nodes: 1, Shards: 1})
+	ctx := ctxT(t)
+	for _, p := range allProtocols {
+		t.Run(p.name, func(t *testing.T) {
+			vc := vectorLeader(t, c, "m", p).vector
+			for _, d := range []v1.DistanceFunction{euclid, cosine} {
+				ns := fmt.Sprint("m-", p.name, "-", d)
+				if _, err := vc.CreateIndex(ctx, &v1.CreateVectorIndexRequest{Namespace: ns, Dimensions: 2, Distance: d, IndexType: brute}); err != nil {
+					t.Fatal(err)
+				}
+				_, err := vc.Insert(ctx, &v1.VectorInsertRequest{Namespace: ns, Id: "x", Vector: []float32{2e19, 0}})
+				wantCode(t, err, connect.CodeInvalidArgument, "vector[0]", "10000000272564224")
+				_, err = vc.Search(ctx, &v1.VectorSearchRequest{Namespace: ns, Query: []float32{0, 2e19}, K: 1})
+				wantCode(t, err, connect.CodeInvalidArgument, "query[1]", "10000000272564224")
+
+				if _, err := vc.Insert(ctx, &v1.VectorInsertRequest{Namespace: ns, Id: "x", Vector: []float32{1e16, 0}}); err != nil {
+					t.Fatal(err)
+				}
+				res, err := vc.Search(ctx, &v1.VectorSearchRequest{Namespace: ns, Query: []float32{0, -1e16}, K: 1})
+				if err != nil || len(res.Matches) != 1 {
+					t.Fatalf("search at the bound = %v, %v", res, err)
+				}
+				want := map[v1.DistanceFunction]float64{euclid: math.Sqrt2 * 1e16, cosine: 1}[d]
+				if got := float64(res.Matches[0].Distance); math.IsInf(got, 0) || math.Abs(got-want) > want*1e-6 {
+					t.Fatalf("%v distance of orthogonal vectors at 1e16 = %g, want %g", d, got, want)
+				}
+			}
+		})
+	}
+	// Worst case: 4096 dimensions of opposite components at the bound.
+	vc := vectorLeader(t, c, "wide", grpcProto).vector
+	if _, err := vc.CreateIndex(ctx, &v1.CreateVectorIndexRequest{Namespace: "wide", Dimensions: 4096, Distance: euclid, IndexType: brute}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := make([]float32, 4096), make([]float32, 4096)
+	for i := range a {
+		a[i], b[i] = 1e16, -1e16
+	}
+	if _, err := vc.Insert(ctx, &v1.VectorInsertRequest{Namespace: "wide", Id: "a", Vector: a}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := vc.Search(ctx, &v1.VectorSearchRequest{Namespace: "wide", Query: b, K: 1})
+	if err != nil || len(res.Matches) != 1 || math.IsInf(float64(res.Matches[0].Distance), 0) {
+		t.Fatalf("4096-dimension search at the bound = %v, %v; want a finite distance", res, err)
+	}
+}

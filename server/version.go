@@ -14,8 +14,10 @@ type version struct {
 
 func (v version) proto() *v1.Version { return &v1.Version{Term: v.term, Index: v.index} }
 
+// String is "term:index", the form norikv.Version.String prints, so server
+// messages and client output agree.
 func (v version) String() string {
-	return "{term " + strconv.FormatUint(v.term, 10) + ", index " + strconv.FormatUint(v.index, 10) + "}"
+	return strconv.FormatUint(v.term, 10) + ":" + strconv.FormatUint(v.index, 10)
 }
 
 func versionOf(p *v1.Version) version { return version{term: p.GetTerm(), index: p.GetIndex()} }

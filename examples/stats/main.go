@@ -33,7 +33,7 @@ func main() {
 		fmt.Println("epoch:", s.Topology.Epoch)
 		fmt.Println("requests:", s.Requests.Total)
 		fmt.Println("retries:", s.Requests.Retries, "redirects:", s.Requests.Redirects)
-		fmt.Println("failures:", s.Requests.Failures) // the not-found Get counts
+		fmt.Println("failures:", s.Requests.Failures) // a missing key is no failure: the server answers it OK
 		fmt.Println("retry budget tokens:", s.Requests.BudgetTokens)
 		return nil
 	})

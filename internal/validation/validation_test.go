@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 )
@@ -42,5 +43,29 @@ func TestCheckUTF8AllocatesNothing(t *testing.T) {
 	m := (&v1.VectorGetRequest{Namespace: "ns", Id: "id", Consistency: "lease"}).ProtoReflect()
 	if n := testing.AllocsPerRun(100, func() { _ = checkUTF8(m) }); n != 0 {
 		t.Fatalf("checkUTF8 allocates %.0f times per call", n)
+	}
+}
+
+// Vector components are bounded so that distances cannot overflow float32:
+// 4096 squared differences of components within ±1e16 stay below 2e36.
+func TestCheckVectorMagnitude(t *testing.T) {
+	big := []float32{2e19, 0}
+	// protovalidate prints the bound as the float32 nearest 1e16.
+	const limit = "less than or equal to 10000000272564224"
+	for name, m := range map[string]proto.Message{
+		"vector": &v1.VectorInsertRequest{Namespace: "ns", Id: "a", Vector: big},
+		"query":  &v1.VectorSearchRequest{Namespace: "ns", Query: []float32{0, -2e19}, K: 1},
+	} {
+		err := Check(m)
+		idx := map[string]string{"vector": "[0]", "query": "[1]"}[name]
+		if err == nil || err.Code() != connect.CodeInvalidArgument ||
+			!strings.Contains(err.Message(), name+idx) || !strings.Contains(err.Message(), limit) {
+			t.Errorf("%s with a 2e19 component: %v; want INVALID_ARGUMENT naming %s%s and the limit %s", name, err, name, idx, limit)
+		}
+	}
+	for _, x := range []float32{1e16, -1e16} {
+		if err := Check(&v1.VectorInsertRequest{Namespace: "ns", Id: "a", Vector: []float32{x, 0}}); err != nil {
+			t.Errorf("component %g refused: %v", x, err)
+		}
 	}
 }
