@@ -224,8 +224,8 @@ type GetResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The stored value.
 	Value []byte `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
-	// Version of the write that stored it. Unset means "not found" on servers
-	// that answer OK for a missing key.
+	// Version of the write that stored it. Unset means the key is missing or
+	// expired: a stored value, even an empty one, always has a version.
 	Version *Version `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
 	// Server-specific annotations, e.g. "node" = the id of the serving node.
 	Meta          map[string]string `protobuf:"bytes,3,rep,name=meta,proto3" json:"meta,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`

@@ -442,9 +442,9 @@ type VectorInsertRequest struct {
 	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	// Vector id: 1 to 512 bytes.
 	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
-	// The vector: 1 to 4096 finite components within ±1e16, exactly the
+	// The vector: 1 to 4096 finite components within ±1e10, exactly the
 	// index's dimensions. The bound keeps distances finite in float32: 4096
-	// squared differences of such components stay below 2e36 (the float32
+	// squared differences of such components stay below 2e24 (the float32
 	// maximum is 3.4e38), where components near 2e19 overflow to +Inf.
 	Vector []float32 `protobuf:"fixed32,3,rep,packed,name=vector,proto3" json:"vector,omitempty"`
 	// Makes retries safe. At most 256 bytes; "" means none.
@@ -681,7 +681,7 @@ type VectorSearchRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Namespace name: 1 to 256 bytes.
 	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	// The query: 1 to 4096 finite components within ±1e16 (as for
+	// The query: 1 to 4096 finite components within ±1e10 (as for
 	// VectorInsertRequest.vector), the index's dimensions.
 	Query []float32 `protobuf:"fixed32,2,rep,packed,name=query,proto3" json:"query,omitempty"`
 	// How many neighbours to return: 1 to 1024.
@@ -973,7 +973,7 @@ const file_norikv_v1_vector_proto_rawDesc = "" +
 	"\x02id\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05 \x01(\x80\x04R\x02id\x123\n" +
 	"\x06vector\x18\x03 \x03(\x02B\x1b\xbaH\x18\x92\x01\x15\b\x01\x10\x80 \"\x0e\n" +
-	"\f@\x01\x1d\xca\x1b\x0eZ-\xca\x1b\x0e\xdaR\x06vector\x121\n" +
+	"\f@\x01\x1d\xf9\x02\x15P-\xf9\x02\x15\xd0R\x06vector\x121\n" +
 	"\x0fidempotency_key\x18\x04 \x01(\tB\b\xbaH\x05r\x03(\x80\x02R\x0eidempotencyKey\"`\n" +
 	"\x14VectorInsertResponse\x12\x1a\n" +
 	"\binserted\x18\x01 \x01(\bR\binserted\x12,\n" +
@@ -990,7 +990,7 @@ const file_norikv_v1_vector_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05 \x01(\x80\x02R\tnamespace\x121\n" +
 	"\x05query\x18\x02 \x03(\x02B\x1b\xbaH\x18\x92\x01\x15\b\x01\x10\x80 \"\x0e\n" +
-	"\f@\x01\x1d\xca\x1b\x0eZ-\xca\x1b\x0e\xdaR\x05query\x12\x18\n" +
+	"\f@\x01\x1d\xf9\x02\x15P-\xf9\x02\x15\xd0R\x05query\x12\x18\n" +
 	"\x01k\x18\x03 \x01(\rB\n" +
 	"\xbaH\a*\x05\x18\x80\b(\x01R\x01k\x12'\n" +
 	"\x0finclude_vectors\x18\x04 \x01(\bR\x0eincludeVectors\x12m\n" +

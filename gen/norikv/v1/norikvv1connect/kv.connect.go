@@ -47,7 +47,9 @@ type KvClient interface {
 	// if_match it is a compare-and-swap (FAILED_PRECONDITION on mismatch);
 	// with idempotency_key a retried request is applied once.
 	Put(context.Context, *v1.PutRequest) (*v1.PutResponse, error)
-	// Get reads key. A missing or expired key is NOT_FOUND.
+	// Get reads key. A missing or expired key is answered OK with an empty
+	// value and no version (as the NoriKV server does); clients also accept
+	// NOT_FOUND, which some older servers send.
 	Get(context.Context, *v1.GetRequest) (*v1.GetResponse, error)
 	// Delete removes key. With if_match it only deletes that version.
 	Delete(context.Context, *v1.DeleteRequest) (*v1.DeleteResponse, error)
@@ -126,7 +128,9 @@ type KvHandler interface {
 	// if_match it is a compare-and-swap (FAILED_PRECONDITION on mismatch);
 	// with idempotency_key a retried request is applied once.
 	Put(context.Context, *v1.PutRequest) (*v1.PutResponse, error)
-	// Get reads key. A missing or expired key is NOT_FOUND.
+	// Get reads key. A missing or expired key is answered OK with an empty
+	// value and no version (as the NoriKV server does); clients also accept
+	// NOT_FOUND, which some older servers send.
 	Get(context.Context, *v1.GetRequest) (*v1.GetResponse, error)
 	// Delete removes key. With if_match it only deletes that version.
 	Delete(context.Context, *v1.DeleteRequest) (*v1.DeleteResponse, error)
