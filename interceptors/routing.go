@@ -21,15 +21,21 @@ type Router interface {
 	// only for stale_ok reads, which any replica may serve.
 	Route(shard int, needLeader bool) string
 	// NotLeader records a NOT_LEADER reply naming the leader (either may
-	// be empty) and returns the address to try next, or "".
+	// be empty) and returns the address to try next, or "". It must not
+	// trust an address it does not already know (a seed or a node of the
+	// view): a reply must not be able to send traffic, and credentials,
+	// to any host it names.
 	NotLeader(shard int, leaderID, leaderAddr string) string
 	// Unreachable records that addr could not be reached.
 	Unreachable(shard int, addr string)
 }
 
 // NewRouter returns a Router over the seed nodes (host:port) that learns
-// each shard's leader from NOT_LEADER hints. It starts no goroutines. The
-// norikv client adds a cluster watch on top of the same mechanics.
+// each shard's leader from NOT_LEADER hints. It follows a hint only to one
+// of nodes: a reply naming any other host is ignored, so give it every
+// node of the cluster. It starts no goroutines. The norikv client adds a
+// cluster watch on top of the same mechanics (and trusts the nodes of the
+// view as well).
 func NewRouter(nodes []string, totalShards int) Router {
 	seeds := make([]string, len(nodes))
 	for i, n := range nodes {

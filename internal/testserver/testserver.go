@@ -42,9 +42,11 @@ type Cluster struct {
 	OmitHint atomic.Bool
 	// Watches counts WatchCluster streams opened.
 	Watches atomic.Int64
-	// MissingAsOK answers Get of a missing key with OK and no version,
-	// like the Rust server.
-	MissingAsOK atomic.Bool
+	// MissingAsNotFound answers Get of a missing key with NOT_FOUND, as
+	// older servers did. By default a missing key is answered as the
+	// contract says (and the Rust server does): OK, empty value, no
+	// version.
+	MissingAsNotFound atomic.Bool
 
 	mu       sync.Mutex
 	leader   []int // shard → node index
@@ -261,10 +263,10 @@ func (h *handler) Get(_ context.Context, r *v1.GetRequest) (*v1.GetResponse, err
 	e, ok := h.c.data[string(r.Key)]
 	h.c.mu.Unlock()
 	if !ok {
-		if h.c.MissingAsOK.Load() {
-			return &v1.GetResponse{}, nil
+		if h.c.MissingAsNotFound.Load() {
+			return nil, connect.NewError(connect.CodeNotFound, errors.New("key not found"))
 		}
-		return nil, connect.NewError(connect.CodeNotFound, errors.New("key not found"))
+		return &v1.GetResponse{}, nil
 	}
 	return &v1.GetResponse{Value: e.value, Version: e.version}, nil
 }

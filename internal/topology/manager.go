@@ -155,23 +155,41 @@ func (m *Manager) pick(addrs []string) string {
 
 // NotLeader records a NOT_LEADER reply for shard naming the leader by id
 // and/or address, asks for a view refresh, and returns the address the
-// next attempt should use ("" if the leader is unknown: the next attempt
-// falls back to replicas or seeds).
+// next attempt should use ("" if the leader is unknown or the hint is not
+// to be trusted: the next attempt falls back to replicas or seeds).
 func (m *Manager) NotLeader(shard int, leaderID, leaderAddr string) string {
-	if leaderAddr == "" && leaderID != "" {
-		if s := m.snap.Load(); s != nil {
-			leaderAddr = s.nodes[leaderID]
-		}
-	}
+	addr := m.resolveHint(leaderID, leaderAddr)
 	if shard >= 0 && shard < len(m.leaders) {
-		if leaderAddr != "" {
-			m.leaders[shard].Store(&leader{id: leaderID, addr: leaderAddr})
+		if addr != "" {
+			m.leaders[shard].Store(&leader{id: leaderID, addr: addr})
 		} else {
 			m.leaders[shard].Store(nil)
 		}
 	}
 	m.RequestRefresh()
-	return leaderAddr
+	return addr
+}
+
+// resolveHint returns the address of the leader a NOT_LEADER reply names,
+// if the client may dial it. An address is trusted only if it is a seed or
+// a node of the current view: a reply is not allowed to send a shard's
+// traffic, and the bearer token with it, to a host the user never named
+// nor the cluster published. A node id resolves through the view. A hint
+// that fails both checks is dropped.
+func (m *Manager) resolveHint(id, addr string) string {
+	s := m.snap.Load()
+	if addr != "" {
+		if contains(m.seeds, addr) || (s != nil && contains(s.addrs, addr)) {
+			return addr
+		}
+		m.log.Debug("norikv: ignoring a leader hint outside the cluster view and seeds", "leader_addr", addr, "leader_id", id)
+	}
+	if id != "" && s != nil {
+		if a, ok := s.nodes[id]; ok {
+			return a
+		}
+	}
+	return ""
 }
 
 // Unreachable records that addr could not be reached while serving shard

@@ -49,14 +49,17 @@ func TestRouteSeedsThenViewThenHints(t *testing.T) {
 	if addr := m.NotLeader(0, "a", ""); addr != "a:1" || m.Route(0, true) != "a:1" {
 		t.Fatalf("hint by id: %q", addr)
 	}
-	// A hint by address wins even for unknown nodes.
-	m.NotLeader(0, "", "z:9")
-	if m.Route(0, true) != "z:9" {
-		t.Fatal("hint by addr")
+	// A hint by address is followed if the view or the seeds name it.
+	if addr := m.NotLeader(0, "", "b:1"); addr != "b:1" || m.Route(0, true) != "b:1" {
+		t.Fatalf("hint by addr: %q", addr)
 	}
+	if addr := m.NotLeader(1, "", "s2:1"); addr != "s2:1" {
+		t.Fatalf("hint naming a seed: %q", addr)
+	}
+	m.NotLeader(1, "c", "c:1")
 	// An older view is ignored; a newer one resets the cache.
 	m.Apply(view(1, "c", "c"))
-	if m.Route(0, true) != "z:9" {
+	if m.Route(0, true) != "b:1" {
 		t.Fatal("stale view applied")
 	}
 	m.Apply(view(2, "c", "c"))
@@ -75,6 +78,30 @@ func TestRouteSeedsThenViewThenHints(t *testing.T) {
 	}
 	if len(seen) < 2 {
 		t.Fatalf("stale reads went to %v", seen)
+	}
+}
+
+// A NOT_LEADER reply may name any host; only seeds and nodes of the view
+// are dialled. A foreign address or an unknown id leaves the leader
+// unknown, so the next attempt goes to the shard's replicas.
+func TestForeignLeaderHintIgnored(t *testing.T) {
+	m := New(Config{Seeds: []string{"s1:1"}, TotalShards: 1})
+	defer m.Close()
+	if addr := m.NotLeader(0, "", "evil:443"); addr != "" || m.CachedLeaders() != 0 || m.Route(0, true) != "s1:1" {
+		t.Fatalf("before a view, foreign hint followed: %q", addr)
+	}
+	m.Apply(view(1, "a"))
+	for _, h := range [][2]string{{"", "evil:443"}, {"zz", ""}, {"zz", "evil:443"}} {
+		if addr := m.NotLeader(0, h[0], h[1]); addr != "" {
+			t.Fatalf("hint %q followed to %q", h, addr)
+		}
+		if got := m.Route(0, true); got != "a:1" && got != "b:1" && got != "c:1" {
+			t.Fatalf("after hint %q routed to %q", h, got)
+		}
+	}
+	// A known id with a foreign address: the view's address wins.
+	if addr := m.NotLeader(0, "b", "evil:443"); addr != "b:1" {
+		t.Fatalf("known id, foreign addr: %q", addr)
 	}
 }
 
