@@ -2,7 +2,6 @@ package norikv
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -69,22 +68,25 @@ func New(cfg Config) (*Client, error) {
 		MaxDelay:       r.MaxDelay,
 		Jitter:         r.Jitter,
 		Timeout:        cfg.timeout(),
-		AttemptTimeout: r.AttemptTimeout,
+		AttemptTimeout: cfg.attemptTimeout(),
 		MaxRedirects:   r.MaxRedirects,
 		BudgetRatio:    r.BudgetRatio,
 		BudgetFloor:    r.BudgetFloor,
 	})
 	pol := c.retry.Policy()
-	tcfg := topology.Config{
-		Seeds:       seeds,
-		TotalShards: cfg.TotalShards,
-		Backoff:     backoff.Policy{Initial: pol.InitialDelay, Max: pol.MaxDelay, Jitter: pol.Jitter},
-		Logger:      c.log,
+	seedTimeout := cfg.attemptTimeout()
+	if seedTimeout == 0 {
+		seedTimeout = DefaultTimeout / 4
 	}
-	if !cfg.DisableWatch {
-		tcfg.Watch = c.watch
-	}
-	c.topo = topology.New(tcfg)
+	c.topo = topology.New(topology.Config{
+		Seeds:             seeds,
+		TotalShards:       cfg.TotalShards,
+		Watch:             c.watch,
+		NoBackgroundWatch: cfg.DisableWatch,
+		Backoff:           backoff.Policy{Initial: pol.InitialDelay, Max: pol.MaxDelay, Jitter: pol.Jitter},
+		SeedTimeout:       seedTimeout,
+		Logger:            c.log,
+	})
 
 	opts := []connect.ClientOption{
 		// Small requests are sent uncompressed: compressing a 100-byte Put
@@ -158,28 +160,13 @@ func (c *Client) enter(op string) error {
 	return nil
 }
 
-// fetchOnce reads one view from the first seed that answers.
+// fetchOnce reads one view, asking every seed at once.
 func (c *Client) fetchOnce(ctx context.Context) error {
-	var last error
-	for _, addr := range c.cfg.Nodes {
-		addr = interceptors.HostPort(addr)
-		sctx, cancel := context.WithCancel(ctx)
-		got := false
-		err := c.watch(sctx, addr, func(v *v1.ClusterView) {
-			got = true
-			c.topo.Apply(v)
-			cancel()
-		})
-		cancel()
-		if got || connect.CodeOf(err) == connect.CodeUnimplemented {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return asError(ctx, "Connect", errors.Join(ctx.Err(), err))
-		}
-		last = err
+	err := c.topo.FetchOnce(ctx)
+	if err == nil || connect.CodeOf(err) == connect.CodeUnimplemented {
+		return nil
 	}
-	return asError(ctx, "Connect", last)
+	return asError(ctx, "Connect", err)
 }
 
 // watch streams Meta.WatchCluster from the node at addr.

@@ -61,7 +61,15 @@ type RetryConfig struct {
 	// Jitter adds uniform random [0, Jitter) to each backoff. Default
 	// 100ms; negative disables.
 	Jitter time.Duration
-	// AttemptTimeout bounds one attempt (retried when hit). Default none.
+	// AttemptTimeout bounds one attempt. An attempt that hits it is
+	// retried on another node, and its node is marked suspect: tried last
+	// until it answers again. Default: a quarter of Config.Timeout, 1.25s
+	// with the default 5s (at least 50ms, at most Timeout; 1.25s if
+	// Timeout is negative). A healthy node answers in milliseconds; a hung
+	// one (it accepts connections and never replies) then costs one
+	// quarter of the call's time, leaving room for three more attempts.
+	// Set it above your slowest legitimate call (a large vector search,
+	// say) or negative for no per-attempt bound.
 	AttemptTimeout time.Duration
 	// MaxRedirects bounds NOT_LEADER redirects per call; they are followed
 	// without backoff and do not count as attempts. Default 3.
@@ -156,6 +164,22 @@ func (cfg *Config) validate() (seeds []string, useTLS bool, err error) {
 		seeds = append(seeds, hp)
 	}
 	return seeds, useTLS, nil
+}
+
+// attemptTimeout is RetryConfig.AttemptTimeout with its default; 0 means
+// none.
+func (cfg *Config) attemptTimeout() time.Duration {
+	switch at := cfg.Retry.AttemptTimeout; {
+	case at > 0:
+		return at
+	case at < 0:
+		return 0
+	}
+	t := cfg.timeout()
+	if t == 0 {
+		return DefaultTimeout / 4
+	}
+	return max(t/4, min(t, 50*time.Millisecond))
 }
 
 func (cfg *Config) timeout() time.Duration {

@@ -2,6 +2,7 @@ package interceptors
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -28,6 +29,19 @@ type Router interface {
 	NotLeader(shard int, leaderID, leaderAddr string) string
 	// Unreachable records that addr could not be reached.
 	Unreachable(shard int, addr string)
+}
+
+// HealthRouter is implemented by Routers that track nodes which stopped
+// answering; the Routing interceptor feeds it when it is there. The
+// topology manager behind NewRouter and the norikv client implements it.
+type HealthRouter interface {
+	// Suspect records that an attempt to addr for shard timed out: the
+	// node accepted the request (or the connection) and did not answer
+	// in time. It should be tried last until it answers again.
+	Suspect(shard int, addr string)
+	// Answered records any reply from addr, an error reply included. It
+	// is called on every attempt, so it must be cheap.
+	Answered(addr string)
 }
 
 // NewRouter returns a Router over the seed nodes (host:port) that learns
@@ -60,11 +74,18 @@ func HostPort(addr string) string {
 // (GetNamespace) shard by the contract hash, then the shard's leader from
 // r, or any replica for stale_ok reads (GetConsistency). It stores the
 // node in the attempt's ctx for the HTTP client from NewHTTPClient, and
-// feeds NOT_LEADER hints and connection failures back to r. Requests with
-// neither a key nor a namespace go to the base URL unchanged.
-func Routing(r Router) connect.Interceptor { return routingInterceptor{r: r} }
+// feeds NOT_LEADER hints and connection failures back to r, and, if r is a
+// HealthRouter, attempts that timed out and replies. Requests with neither
+// a key nor a namespace go to the base URL unchanged.
+func Routing(r Router) connect.Interceptor {
+	h, _ := r.(HealthRouter)
+	return routingInterceptor{r: r, h: h}
+}
 
-type routingInterceptor struct{ r Router }
+type routingInterceptor struct {
+	r Router
+	h HealthRouter // nil if r does not track node health
+}
 
 func (ri routingInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
@@ -74,12 +95,24 @@ func (ri routingInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc
 		}
 		addr := ri.r.Route(shard, needLeader)
 		res, err := next(WithTarget(ctx, addr), req)
+		answered := true
 		if err != nil {
 			if h, nl := wire.ParseNotLeader(err); nl {
 				ri.r.NotLeader(shard, h.LeaderID, h.LeaderAddr)
 			} else if IsConnectionFailure(err) {
 				ri.r.Unreachable(shard, addr)
+				answered = false
+			} else if ctx.Err() != nil {
+				// The attempt's (or the call's) deadline passed, or the
+				// caller gave up: no reply came.
+				answered = false
+				if ri.h != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					ri.h.Suspect(shard, addr)
+				}
 			}
+		}
+		if answered && ri.h != nil {
+			ri.h.Answered(addr)
 		}
 		return res, err
 	}

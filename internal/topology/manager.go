@@ -3,6 +3,7 @@ package topology
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,9 @@ type Config struct {
 	// Watch opens the cluster watch. Nil means no watch: the manager
 	// learns leaders only from NOT_LEADER hints.
 	Watch WatchFunc
+	// NoBackgroundWatch keeps Start from running the watch: Watch is then
+	// used only by FetchOnce.
+	NoBackgroundWatch bool
 	// Backoff paces watch reconnects.
 	Backoff backoff.Policy
 	// UnimplementedDelay is the wait before asking again a cluster whose
@@ -34,7 +38,12 @@ type Config struct {
 	// DownFor is how long an unreachable address is skipped when a seed
 	// or replica is picked round-robin. Default 1s.
 	DownFor time.Duration
-	Logger  *slog.Logger
+	// SeedTimeout bounds how long a watch stream may take to deliver its
+	// first view; a node that takes longer is given up on and marked
+	// suspect. Before the first view every seed is asked at once, so one
+	// hung seed costs nothing while another answers. Default 2s.
+	SeedTimeout time.Duration
+	Logger      *slog.Logger
 }
 
 // minRefreshInterval keeps a storm of NOT_LEADER replies from restarting
@@ -51,6 +60,11 @@ type Manager struct {
 	leaders []atomic.Pointer[leader]
 	rr      atomic.Uint32
 	down    sync.Map // addr → int64 unix nanos until which it is skipped
+	// suspect holds addresses that timed out and have not answered
+	// since (addr → struct{}); nSuspect counts them so the hot path skips
+	// the map while there are none.
+	suspect  sync.Map
+	nSuspect atomic.Int32
 
 	applyMu sync.Mutex // serialises view application and its events
 
@@ -88,6 +102,9 @@ func New(cfg Config) *Manager {
 	if cfg.DownFor <= 0 {
 		cfg.DownFor = time.Second
 	}
+	if cfg.SeedTimeout <= 0 {
+		cfg.SeedTimeout = 2 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -120,7 +137,7 @@ func (m *Manager) Route(shard int, needLeader bool) string {
 		if !needLeader && s != nil && len(s.replicas[shard]) > 0 {
 			return m.pick(s.replicas[shard])
 		}
-		if l := m.leaders[shard].Load(); l != nil {
+		if l := m.leaders[shard].Load(); l != nil && !m.isSuspect(l.addr) {
 			return l.addr
 		}
 		if s != nil && len(s.replicas[shard]) > 0 {
@@ -128,29 +145,6 @@ func (m *Manager) Route(shard int, needLeader bool) string {
 		}
 	}
 	return m.pick(m.seeds)
-}
-
-// pick returns the next address of addrs round-robin, skipping ones
-// recently found unreachable unless all are.
-func (m *Manager) pick(addrs []string) string {
-	n := uint32(len(addrs))
-	start := m.rr.Add(1)
-	now := int64(0)
-	for i := range n {
-		a := addrs[(start+i)%n]
-		until, ok := m.down.Load(a)
-		if !ok {
-			return a
-		}
-		if now == 0 {
-			now = time.Now().UnixNano()
-		}
-		if until.(int64) < now {
-			m.down.Delete(a)
-			return a
-		}
-	}
-	return addrs[start%n]
 }
 
 // NotLeader records a NOT_LEADER reply for shard naming the leader by id
@@ -269,10 +263,10 @@ func (m *Manager) Apply(v *v1.ClusterView) {
 
 func (m *Manager) markReady() { m.readyMu.Do(func() { close(m.ready) }) }
 
-// Start begins the background watch, once. Without a WatchFunc it does
-// nothing.
+// Start begins the background watch, once. Without a WatchFunc, or with
+// NoBackgroundWatch, it does nothing.
 func (m *Manager) Start() {
-	if m.cfg.Watch == nil {
+	if m.cfg.Watch == nil || m.cfg.NoBackgroundWatch {
 		return
 	}
 	m.startOnce.Do(func() {
@@ -375,8 +369,13 @@ func (m *Manager) run() {
 		case <-m.refresh:
 		default:
 		}
-		addr := m.watchAddr(i)
-		got, refreshed, err := m.watchOnce(addr)
+		// Until a view arrives, ask every seed at once: the first to
+		// answer wins, and a hung seed delays nothing.
+		addrs := m.seeds
+		if m.snap.Load() != nil {
+			addrs = []string{m.watchAddr(i)}
+		}
+		got, refreshed, err := m.watchOnce(m.ctx, addrs, m.cfg.Watch)
 		if m.ctx.Err() != nil {
 			return
 		}
@@ -390,7 +389,7 @@ func (m *Manager) run() {
 		m.lastErr.Store(&errBox{err})
 		unimplemented := connect.CodeOf(err) == connect.CodeUnimplemented
 		if !got && !unimplemented { // UNIMPLEMENTED makes the client ready: no Meta to wait for
-			m.failStreak.Add(1)
+			m.failStreak.Add(int32(len(addrs)))
 			select {
 			case m.failed <- struct{}{}:
 			default:
@@ -400,11 +399,11 @@ func (m *Manager) run() {
 		if unimplemented {
 			m.markReady()
 			delay = m.cfg.UnimplementedDelay
-			m.log.Debug("norikv: cluster watch unimplemented; routing by seeds and hints", "addr", addr)
+			m.log.Debug("norikv: cluster watch unimplemented; routing by seeds and hints", "addrs", addrs)
 		} else {
 			delay = m.cfg.Backoff.Delay(attempt)
 			attempt++
-			m.log.Debug("norikv: cluster watch ended", "addr", addr, "err", err, "retry_in", delay)
+			m.log.Debug("norikv: cluster watch ended", "addrs", addrs, "err", err, "retry_in", delay)
 		}
 		if backoff.Sleep(m.ctx, delay) != nil {
 			return
@@ -412,10 +411,42 @@ func (m *Manager) run() {
 	}
 }
 
-// watchOnce runs one stream to addr. refreshed reports that the stream was
-// ended on purpose by a refresh request.
-func (m *Manager) watchOnce(addr string) (got, refreshed bool, err error) {
-	ctx, cancel := context.WithCancel(m.ctx)
+// FetchOnce asks every seed at once for the cluster view and applies the
+// first that arrives; the others are closed. It is Connect without the
+// background watch. It returns nil once a view is applied, else the
+// error of the seeds (see watchOnce for the per-seed timeout).
+func (m *Manager) FetchOnce(ctx context.Context) error {
+	if m.cfg.Watch == nil {
+		return errors.New("topology: no WatchFunc configured")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(m.ctx, cancel)()
+	one := func(ctx context.Context, addr string, onView func(*v1.ClusterView)) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		return m.cfg.Watch(ctx, addr, func(v *v1.ClusterView) {
+			onView(v)
+			cancel()
+		})
+	}
+	got, _, err := m.watchOnce(ctx, m.seeds, one)
+	if got {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return errors.Join(cerr, err)
+	}
+	return err
+}
+
+// watchOnce opens a stream to each of addrs at once. The first to deliver
+// a view becomes the watch and the others are closed; a stream with no view
+// within SeedTimeout is closed and its node marked suspect. It returns when
+// the winning stream ends, or when all ended without a view. refreshed
+// reports that the watch was ended on purpose by a refresh request.
+func (m *Manager) watchOnce(parent context.Context, addrs []string, watch WatchFunc) (got, refreshed bool, err error) {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	started := time.Now()
 	var byRefresh atomic.Bool
@@ -437,12 +468,70 @@ func (m *Manager) watchOnce(addr string) (got, refreshed bool, err error) {
 			}
 		}
 	}()
-	err = m.cfg.Watch(ctx, addr, func(v *v1.ClusterView) {
-		got = true
-		m.watching.Store(true)
-		m.Apply(v)
-	})
+	var (
+		winner  atomic.Int32 // index of the stream that delivered first, or -1
+		applied atomic.Bool
+		errs    = make([]error, len(addrs))
+		cancels = make([]context.CancelFunc, len(addrs))
+		ctxs    = make([]context.Context, len(addrs))
+		streams sync.WaitGroup
+	)
+	winner.Store(-1)
+	for i := range addrs {
+		ctxs[i], cancels[i] = context.WithCancel(ctx)
+	}
+	for i, addr := range addrs {
+		streams.Add(1)
+		go func() {
+			defer streams.Done()
+			defer cancels[i]()
+			var timedOut atomic.Bool
+			timer := time.AfterFunc(m.cfg.SeedTimeout, func() {
+				if winner.Load() != int32(i) {
+					timedOut.Store(true)
+					cancels[i]()
+				}
+			})
+			defer timer.Stop()
+			errs[i] = watch(ctxs[i], addr, func(v *v1.ClusterView) {
+				if w := winner.Load(); w != int32(i) {
+					if w >= 0 || !winner.CompareAndSwap(-1, int32(i)) {
+						cancels[i]() // another stream won
+						return
+					}
+					for j := range cancels {
+						if j != i {
+							cancels[j]()
+						}
+					}
+				}
+				applied.Store(true)
+				m.watching.Store(true)
+				m.Apply(v)
+			})
+			if timedOut.Load() {
+				errs[i] = connect.NewError(connect.CodeDeadlineExceeded,
+					fmt.Errorf("no cluster view from %s within %v", addr, m.cfg.SeedTimeout))
+				m.Suspect(-1, addr)
+			}
+		}()
+	}
+	streams.Wait()
 	m.watching.Store(false)
 	close(done)
-	return got, byRefresh.Load(), err
+	if w := winner.Load(); w >= 0 {
+		return applied.Load(), byRefresh.Load(), errs[w]
+	}
+	return false, byRefresh.Load(), firstError(errs)
+}
+
+// firstError is the error to report for streams that all failed: the
+// first that is not a timeout (it says more), else the first.
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil && connect.CodeOf(err) != connect.CodeDeadlineExceeded {
+			return err
+		}
+	}
+	return errs[0]
 }

@@ -160,7 +160,9 @@ func (f *fakeWatch) watch(ctx context.Context, addr string, onView func(*v1.Clus
 	}
 }
 
-func TestWatchRotatesSeedsWithBackoff(t *testing.T) {
+// Until a view arrives every seed is asked at once, round after round,
+// with a backoff between rounds.
+func TestWatchAsksEverySeedWithBackoff(t *testing.T) {
 	f := &fakeWatch{err: connect.NewError(connect.CodeUnavailable, errors.New("down")), views: make(chan *v1.ClusterView)}
 	m := New(Config{Seeds: []string{"s1:1", "s2:1", "s3:1"}, TotalShards: 1, Watch: f.watch,
 		Backoff: backoff.Policy{Initial: time.Millisecond, Max: 2 * time.Millisecond}})
@@ -172,8 +174,106 @@ func TestWatchRotatesSeedsWithBackoff(t *testing.T) {
 	m.Close()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.addrs) < 6 || f.addrs[0] != "s1:1" || f.addrs[1] != "s2:1" || f.addrs[2] != "s3:1" || f.addrs[3] != "s1:1" {
-		t.Fatalf("rotation %v", f.addrs)
+	n := map[string]int{}
+	for _, a := range f.addrs {
+		n[a]++
+	}
+	if len(f.addrs) < 6 || n["s1:1"] < 2 || n["s2:1"] < 2 || n["s3:1"] < 2 {
+		t.Fatalf("opened %v", f.addrs)
+	}
+}
+
+// hungWatch accepts a stream on addr and never sends anything; any other
+// address gets views from next.
+type hungWatch struct {
+	hung   string
+	closed atomic.Int32 // hung streams that ended
+	next   func(ctx context.Context, addr string, onView func(*v1.ClusterView)) error
+}
+
+func (h *hungWatch) watch(ctx context.Context, addr string, onView func(*v1.ClusterView)) error {
+	if addr == h.hung {
+		<-ctx.Done()
+		h.closed.Add(1)
+		return ctx.Err()
+	}
+	return h.next(ctx, addr, onView)
+}
+
+// One seed that never answers does not delay the first view: the seeds
+// are asked at once, and the hung stream is closed when another wins.
+func TestFirstViewDespiteHungSeed(t *testing.T) {
+	h := &hungWatch{hung: "s1:1", next: func(ctx context.Context, _ string, onView func(*v1.ClusterView)) error {
+		onView(view(1, "a"))
+		<-ctx.Done()
+		return ctx.Err()
+	}}
+	m := New(Config{Seeds: []string{"s1:1", "s2:1", "s3:1"}, TotalShards: 1, Watch: h.watch, SeedTimeout: time.Hour})
+	defer m.Close()
+	m.Start()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := m.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("first view after %v", el)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for h.closed.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if h.closed.Load() != 1 {
+		t.Fatal("the hung stream was not closed once another seed won")
+	}
+}
+
+// A seed that sends no view within SeedTimeout is given up on, marked
+// suspect, and WaitReady reports it instead of waiting out its ctx.
+func TestSeedTimeoutMarksSuspect(t *testing.T) {
+	h := &hungWatch{hung: "s1:1"}
+	m := New(Config{Seeds: []string{"s1:1"}, TotalShards: 1, Watch: h.watch, SeedTimeout: 50 * time.Millisecond,
+		Backoff: backoff.Policy{Initial: time.Hour}})
+	defer m.Close()
+	m.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := m.WaitReady(ctx)
+	if connect.CodeOf(err) != connect.CodeDeadlineExceeded || ctx.Err() != nil {
+		t.Fatalf("WaitReady = %v, want the seed's timeout before ctx's", err)
+	}
+	if !m.isSuspect("s1:1") {
+		t.Fatal("hung seed not suspect")
+	}
+}
+
+// A suspect node is picked last until it answers again.
+func TestSuspectTriedLast(t *testing.T) {
+	m := New(Config{Seeds: []string{"s1:1", "s2:1", "s3:1"}, TotalShards: 1})
+	defer m.Close()
+	m.Suspect(0, "s2:1")
+	for range 9 {
+		if got := m.Route(0, true); got == "s2:1" {
+			t.Fatal("suspect node picked while others are fine")
+		}
+	}
+	m.Unreachable(0, "s1:1")
+	m.Unreachable(0, "s3:1")
+	if got := m.Route(0, true); got != "s2:1" {
+		t.Fatalf("with the others down, got %q, want the suspect one", got)
+	}
+	m.Answered("s2:1")
+	if m.isSuspect("s2:1") {
+		t.Fatal("still suspect after answering")
+	}
+	// A suspect leader is bypassed for the shard's replicas.
+	m.Apply(view(1, "a"))
+	m.Suspect(-1, "a:1")
+	for range 6 {
+		if got := m.Route(0, true); got == "a:1" {
+			t.Fatal("suspect leader chosen")
+		}
 	}
 }
 
