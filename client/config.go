@@ -64,12 +64,12 @@ type RetryConfig struct {
 	// AttemptTimeout bounds one attempt. An attempt that hits it is
 	// retried on another node, and its node is marked suspect: tried last
 	// until it answers again. Default: a quarter of Config.Timeout, 1.25s
-	// with the default 5s (at least 50ms, at most Timeout; 1.25s if
-	// Timeout is negative). A healthy node answers in milliseconds; a hung
-	// one (it accepts connections and never replies) then costs one
-	// quarter of the call's time, leaving room for three more attempts.
-	// Set it above your slowest legitimate call (a large vector search,
-	// say) or negative for no per-attempt bound.
+	// with the default 5s (at least 50ms, at most Timeout); none if
+	// Timeout is negative. A healthy node answers in milliseconds; a hung
+	// one (it accepts connections and never replies) then costs a quarter
+	// of the call's time, leaving room for three more attempts. Set it
+	// above your slowest legitimate call (a large vector search, say), or
+	// negative for no per-attempt bound.
 	AttemptTimeout time.Duration
 	// MaxRedirects bounds NOT_LEADER redirects per call; they are followed
 	// without backoff and do not count as attempts. Default 3.
@@ -177,7 +177,7 @@ func (cfg *Config) attemptTimeout() time.Duration {
 	}
 	t := cfg.timeout()
 	if t == 0 {
-		return DefaultTimeout / 4
+		return 0 // no client-side bound asked for
 	}
 	return max(t/4, min(t, 50*time.Millisecond))
 }
