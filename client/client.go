@@ -32,6 +32,10 @@ type Client struct {
 	vec  norikvv1connect.VectorClient
 	meta norikvv1connect.MetaClient
 
+	// ctx is cancelled by Close; every call runs under it (callCtx).
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	startOnce sync.Once
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -51,6 +55,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, e
 	}
 	c := &Client{cfg: cfg, log: cfg.Logger, dialer: &countingDialer{}}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -150,14 +155,16 @@ func (c *Client) Connect(ctx context.Context) error {
 	return nil
 }
 
-// enter is the preamble of every call: refuse once closed, and start the
-// background watch on first use.
-func (c *Client) enter(op string) error {
+// enter is the preamble of every call: refuse once closed, start the
+// background watch on first use, and return ctx joined to the client's
+// lifetime (callCtx) with the function that releases it.
+func (c *Client) enter(ctx context.Context, op string) (context.Context, func(), error) {
 	if c.closed.Load() {
-		return closedError(op)
+		return nil, nil, closedError(op)
 	}
 	c.start()
-	return nil
+	cctx, done := c.callCtx(ctx)
+	return cctx, done, nil
 }
 
 // fetchOnce reads one view, asking every seed at once.
@@ -182,12 +189,14 @@ func (c *Client) watch(ctx context.Context, addr string, onView func(*v1.Cluster
 	return stream.Err()
 }
 
-// Close stops the cluster watch and event delivery, waits for their
-// goroutines and closes idle connections. Calls after Close return
-// ErrClosed. Close is idempotent and always returns nil.
+// Close cancels every call in flight, stops the cluster watch and event
+// delivery, waits for their goroutines and closes idle connections. Calls
+// in flight and calls after Close return an error matching ErrClosed.
+// Close is idempotent and always returns nil.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
+		c.cancel()
 		c.topo.Close()
 		c.tr.CloseIdleConnections()
 	})
