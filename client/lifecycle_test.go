@@ -129,8 +129,12 @@ type ctxKey struct{}
 func TestCloseCancelsCallsInFlight(t *testing.T) {
 	ctxs := map[string]func() (context.Context, context.CancelFunc){
 		"background": func() (context.Context, context.CancelFunc) { return context.Background(), func() {} },
-		"values":     func() (context.Context, context.CancelFunc) { return context.WithValue(context.Background(), ctxKey{}, 1), func() {} },
-		"deadline":   func() (context.Context, context.CancelFunc) { return context.WithTimeout(context.Background(), time.Minute) },
+		"values": func() (context.Context, context.CancelFunc) {
+			return context.WithValue(context.Background(), ctxKey{}, 1), func() {}
+		},
+		"deadline": func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), time.Minute)
+		},
 	}
 	for name, mkCtx := range ctxs {
 		t.Run(name+"/backoff", func(t *testing.T) {
