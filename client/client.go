@@ -132,9 +132,13 @@ func New(cfg Config) (*Client, error) {
 func (c *Client) start() { c.startOnce.Do(c.topo.Start) }
 
 // Connect eagerly fetches the cluster view, so the first calls go straight
-// to shard leaders. It is optional: calls work without it, going to seed
-// nodes until the view is known. It returns nil at once if the cluster
-// does not serve Meta (such servers still serve calls). Without a ctx
+// to shard leaders, and checks the shard count against it (after Connect,
+// ShardForKey is right). It is optional: calls work without it, going to
+// seed nodes until the view is known. It asks every seed at once, so one
+// that hangs costs nothing while another answers. It returns nil at once
+// if the cluster does not serve Meta (such servers still serve calls)
+// when Config.TotalShards is set; with TotalShards 0 that is an
+// INVALID_ARGUMENT error, as the count cannot be learnt. Without a ctx
 // deadline it waits at most Config.Timeout.
 func (c *Client) Connect(ctx context.Context) error {
 	if c.closed.Load() {
@@ -146,10 +150,16 @@ func (c *Client) Connect(ctx context.Context) error {
 		defer cancel()
 	}
 	if c.cfg.DisableWatch {
-		return c.fetchOnce(ctx)
+		if err := c.fetchOnce(ctx); err != nil {
+			return err
+		}
+	} else {
+		c.start()
+		if err := c.topo.WaitReady(ctx); err != nil {
+			return asError(ctx, "Connect", err)
+		}
 	}
-	c.start()
-	if err := c.topo.WaitReady(ctx); err != nil {
+	if err := c.topo.ShardsErr(); err != nil {
 		return asError(ctx, "Connect", err)
 	}
 	return nil
@@ -203,8 +213,14 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// ShardForKey returns key's shard: jump(xxhash64(key), TotalShards), the
-// same on every NoriKV server and SDK.
+// ShardForKey returns key's shard: jump(xxhash64(key), shard count), the
+// same on every NoriKV server and SDK. With Config.TotalShards 0 the count
+// is the cluster's, known after Connect (or the first call); before that
+// ShardForKey returns -1.
 func (c *Client) ShardForKey(key string) int {
-	return routing.ShardString(key, c.cfg.TotalShards)
+	n := c.topo.TotalShards()
+	if n == 0 {
+		return -1
+	}
+	return routing.ShardString(key, n)
 }

@@ -33,7 +33,6 @@ func newClient(t *testing.T, c *testserver.Cluster, mod func(*Config)) *Client {
 func TestNewValidatesConfig(t *testing.T) {
 	bad := []Config{
 		{},
-		{Nodes: []string{"a:1"}},
 		{Nodes: []string{"a:1"}, TotalShards: -1},
 		{Nodes: []string{"nohostport"}, TotalShards: 1},
 		{Nodes: []string{"ftp://a:1"}, TotalShards: 1},

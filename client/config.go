@@ -82,13 +82,18 @@ type RetryConfig struct {
 	BudgetFloor int
 }
 
-// Config configures a Client. Only Nodes and TotalShards are required.
+// Config configures a Client. Only Nodes is required.
 type Config struct {
 	// Nodes are seed nodes, "host:port" or "http(s)://host:port". At least
 	// one. The client learns the rest of the cluster from them.
 	Nodes []string
-	// TotalShards must equal the cluster's shard count: keys are routed by
-	// it. Required, > 0.
+	// TotalShards is the cluster's shard count, which keys are routed by.
+	// 0 (the default) learns it from the cluster view: Connect fetches
+	// it, or the first call waits for it within its deadline. A cluster
+	// that does not serve Meta.WatchCluster cannot tell: there, set it,
+	// or Connect and calls fail with INVALID_ARGUMENT saying so. When set
+	// and the view says otherwise, Connect and calls fail with
+	// INVALID_ARGUMENT naming both counts, rather than misrouting.
 	TotalShards int
 	// Timeout bounds each call, retries included, unless the ctx has an
 	// earlier deadline. Default 5s; negative means no bound beyond ctx.
@@ -133,8 +138,8 @@ func (cfg *Config) validate() (seeds []string, useTLS bool, err error) {
 	if len(cfg.Nodes) == 0 {
 		return nil, false, errors.New("norikv: Config.Nodes needs at least one node")
 	}
-	if cfg.TotalShards <= 0 {
-		return nil, false, errors.New("norikv: Config.TotalShards must be > 0 and equal the cluster's")
+	if cfg.TotalShards < 0 {
+		return nil, false, fmt.Errorf("norikv: Config.TotalShards is %d; want the cluster's shard count, or 0 to learn it", cfg.TotalShards)
 	}
 	if cfg.Protocol < ProtocolGRPC || cfg.Protocol > ProtocolGRPCWeb {
 		return nil, false, fmt.Errorf("norikv: Config.Protocol: unknown %v", cfg.Protocol)

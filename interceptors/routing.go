@@ -12,11 +12,22 @@ import (
 	"github.com/norikv/norikv-go/internal/wire"
 )
 
+// ShardCounter is implemented by Routers whose shard count may have to be
+// learnt from the cluster, or may turn out wrong. The Routing interceptor
+// asks it, instead of Router.TotalShards, on every attempt.
+type ShardCounter interface {
+	// Shards returns the shard count to route by, waiting within ctx
+	// while it is not known yet. A non-nil error fails the attempt as it
+	// is (INVALID_ARGUMENT for a count that contradicts the cluster's).
+	Shards(ctx context.Context) (int, error)
+}
+
 // Router picks the node for each attempt and learns from failures. The
 // norikv client's topology manager implements it; NewRouter returns a
 // standalone one.
 type Router interface {
-	// TotalShards is the cluster's shard count.
+	// TotalShards is the cluster's shard count (0 while unknown, for a
+	// Router that is also a ShardCounter).
 	TotalShards() int
 	// Route returns host:port for a request to shard. needLeader is false
 	// only for stale_ok reads, which any replica may serve.
@@ -79,20 +90,34 @@ func HostPort(addr string) string {
 // a key nor a namespace go to the base URL unchanged.
 func Routing(r Router) connect.Interceptor {
 	h, _ := r.(HealthRouter)
-	return routingInterceptor{r: r, h: h}
+	sc, _ := r.(ShardCounter)
+	return routingInterceptor{r: r, h: h, sc: sc}
 }
 
 type routingInterceptor struct {
-	r Router
-	h HealthRouter // nil if r does not track node health
+	r  Router
+	h  HealthRouter // nil if r does not track node health
+	sc ShardCounter // nil if r's count is fixed
+}
+
+// totalShards is the shard count for one attempt.
+func (ri routingInterceptor) totalShards(ctx context.Context) (int, error) {
+	if ri.sc != nil {
+		return ri.sc.Shards(ctx)
+	}
+	return ri.r.TotalShards(), nil
 }
 
 func (ri routingInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		shard, needLeader, ok := ShardOf(req.Any(), ri.r.TotalShards())
-		if !ok {
+		if !keyed(req.Any()) {
 			return next(ctx, req)
 		}
+		n, err := ri.totalShards(ctx)
+		if err != nil {
+			return nil, err
+		}
+		shard, needLeader, _ := ShardOf(req.Any(), n)
 		addr := ri.r.Route(shard, needLeader)
 		res, err := next(WithTarget(ctx, addr), req)
 		answered := true
@@ -124,6 +149,16 @@ func (routingInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) 
 
 func (routingInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return next
+}
+
+// keyed reports whether msg is routed by shard: it has a key or a vector
+// namespace.
+func keyed(msg any) bool {
+	switch msg.(type) {
+	case interface{ GetKey() []byte }, interface{ GetNamespace() string }:
+		return true
+	}
+	return false
 }
 
 // ShardOf returns the shard of a request message: by its key if it has one,

@@ -13,9 +13,14 @@ func (m *Manager) Suspect(shard int, addr string) {
 		m.nSuspect.Add(1)
 		m.log.Debug("norikv: node suspect: it did not answer in time", "addr", addr)
 	}
-	if shard >= 0 && shard < len(m.leaders) {
-		if l := m.leaders[shard].Load(); l != nil && l.addr == addr {
-			m.leaders[shard].CompareAndSwap(l, nil)
+	m.forgetLeader(shard, addr)
+}
+
+// forgetLeader drops addr as shard's cached leader, if it is.
+func (m *Manager) forgetLeader(shard int, addr string) {
+	if lp := m.slot(shard); lp != nil {
+		if l := lp.Load(); l != nil && l.addr == addr {
+			lp.CompareAndSwap(l, nil)
 		}
 	}
 }

@@ -22,7 +22,9 @@ type WatchFunc func(ctx context.Context, addr string, onView func(*v1.ClusterVie
 
 // Config configures a Manager.
 type Config struct {
-	Seeds       []string // host:port, at least one
+	Seeds []string // host:port, at least one
+	// TotalShards is the cluster's shard count; 0 learns it from the
+	// first view (see Shards).
 	TotalShards int
 	// Watch opens the cluster watch. Nil means no watch: the manager
 	// learns leaders only from NOT_LEADER hints.
@@ -53,13 +55,13 @@ const minRefreshInterval = 200 * time.Millisecond
 // Manager is one client's view of the cluster. Its methods are safe for
 // concurrent use.
 type Manager struct {
-	cfg     Config
-	seeds   []string
-	log     *slog.Logger
-	snap    atomic.Pointer[snapshot]
-	leaders []atomic.Pointer[leader]
-	rr      atomic.Uint32
-	down    sync.Map // addr → int64 unix nanos until which it is skipped
+	cfg   Config
+	seeds []string
+	log   *slog.Logger
+	snap  atomic.Pointer[snapshot]
+	table atomic.Pointer[shardTable] // nil until the shard count is known
+	rr    atomic.Uint32
+	down  sync.Map // addr → int64 unix nanos until which it is skipped
 	// suspect holds addresses that timed out and have not answered
 	// since (addr → struct{}); nSuspect counts them so the hot path skips
 	// the map while there are none.
@@ -87,6 +89,10 @@ type Manager struct {
 
 	views atomic.Uint64 // views applied
 
+	shardsErr atomic.Pointer[errBox] // set while the view contradicts the shard count
+	noMeta    atomic.Bool            // a node answered UNIMPLEMENTED for Meta
+	fetchSem  chan struct{}          // cap 1: one fetchShared at a time
+
 	subsMu  sync.Mutex
 	subs    map[uint64]*subscriber
 	nextSub uint64
@@ -109,22 +115,23 @@ func New(cfg Config) *Manager {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Manager{
-		cfg:     cfg,
-		seeds:   append([]string(nil), cfg.Seeds...),
-		log:     cfg.Logger,
-		leaders: make([]atomic.Pointer[leader], cfg.TotalShards),
-		refresh: make(chan struct{}, 1),
-		ready:   make(chan struct{}),
-		failed:  make(chan struct{}, 1),
-		ctx:     ctx,
-		cancel:  cancel,
-		subs:    map[uint64]*subscriber{},
+	m := &Manager{
+		cfg:      cfg,
+		seeds:    append([]string(nil), cfg.Seeds...),
+		log:      cfg.Logger,
+		fetchSem: make(chan struct{}, 1),
+		refresh:  make(chan struct{}, 1),
+		ready:    make(chan struct{}),
+		failed:   make(chan struct{}, 1),
+		ctx:      ctx,
+		cancel:   cancel,
+		subs:     map[uint64]*subscriber{},
 	}
+	if cfg.TotalShards > 0 {
+		m.table.Store(&shardTable{leaders: make([]atomic.Pointer[leader], cfg.TotalShards)})
+	}
+	return m
 }
-
-// TotalShards is the configured shard count.
-func (m *Manager) TotalShards() int { return m.cfg.TotalShards }
 
 // Route returns the address to send a request for shard to. Leader-bound
 // requests go to the cached leader; stale reads (needLeader false) spread
@@ -132,12 +139,15 @@ func (m *Manager) TotalShards() int { return m.cfg.TotalShards }
 // request goes to a seed node, round-robin, and a NOT_LEADER reply will
 // teach the leader.
 func (m *Manager) Route(shard int, needLeader bool) string {
-	if shard >= 0 && shard < len(m.leaders) {
+	if lp := m.slot(shard); lp != nil {
 		s := m.snap.Load()
+		if s != nil && shard >= len(s.replicas) {
+			s = nil // a view older than the shard table: seeds and hints only
+		}
 		if !needLeader && s != nil && len(s.replicas[shard]) > 0 {
 			return m.pick(s.replicas[shard])
 		}
-		if l := m.leaders[shard].Load(); l != nil && !m.isSuspect(l.addr) {
+		if l := lp.Load(); l != nil && !m.isSuspect(l.addr) {
 			return l.addr
 		}
 		if s != nil && len(s.replicas[shard]) > 0 {
@@ -153,11 +163,11 @@ func (m *Manager) Route(shard int, needLeader bool) string {
 // to be trusted: the next attempt falls back to replicas or seeds).
 func (m *Manager) NotLeader(shard int, leaderID, leaderAddr string) string {
 	addr := m.resolveHint(leaderID, leaderAddr)
-	if shard >= 0 && shard < len(m.leaders) {
+	if lp := m.slot(shard); lp != nil {
 		if addr != "" {
-			m.leaders[shard].Store(&leader{id: leaderID, addr: addr})
+			lp.Store(&leader{id: leaderID, addr: addr})
 		} else {
-			m.leaders[shard].Store(nil)
+			lp.Store(nil)
 		}
 	}
 	m.RequestRefresh()
@@ -191,11 +201,7 @@ func (m *Manager) resolveHint(id, addr string) string {
 // shard's leader, and a view refresh is requested.
 func (m *Manager) Unreachable(shard int, addr string) {
 	m.down.Store(addr, time.Now().Add(m.cfg.DownFor).UnixNano())
-	if shard >= 0 && shard < len(m.leaders) {
-		if l := m.leaders[shard].Load(); l != nil && l.addr == addr {
-			m.leaders[shard].CompareAndSwap(l, nil)
-		}
-	}
+	m.forgetLeader(shard, addr)
 	m.RequestRefresh()
 }
 
@@ -218,9 +224,13 @@ func (m *Manager) View() *v1.ClusterView {
 
 // CachedLeaders counts shards with a known leader.
 func (m *Manager) CachedLeaders() int {
+	t := m.table.Load()
+	if t == nil {
+		return 0
+	}
 	n := 0
-	for i := range m.leaders {
-		if m.leaders[i].Load() != nil {
+	for i := range t.leaders {
+		if t.leaders[i].Load() != nil {
 			n++
 		}
 	}
@@ -251,10 +261,13 @@ func (m *Manager) Apply(v *v1.ClusterView) {
 	if old != nil && v.GetEpoch() <= old.view.GetEpoch() {
 		return
 	}
-	s := buildSnapshot(v, m.cfg.TotalShards)
+	m.learnShards(v)
+	s := buildSnapshot(v, m.TotalShards())
 	m.snap.Store(s)
-	for i := range m.leaders {
-		m.leaders[i].Store(s.leaders[i])
+	if t := m.table.Load(); t != nil {
+		for i := range t.leaders {
+			t.leaders[i].Store(s.leaders[i])
+		}
 	}
 	m.views.Add(1)
 	m.markReady()
@@ -397,6 +410,7 @@ func (m *Manager) run() {
 		}
 		var delay time.Duration
 		if unimplemented {
+			m.noMeta.Store(true)
 			m.markReady()
 			delay = m.cfg.UnimplementedDelay
 			m.log.Debug("norikv: cluster watch unimplemented; routing by seeds and hints", "addrs", addrs)
@@ -433,6 +447,9 @@ func (m *Manager) FetchOnce(ctx context.Context) error {
 	got, _, err := m.watchOnce(ctx, m.seeds, one)
 	if got {
 		return nil
+	}
+	if connect.CodeOf(err) == connect.CodeUnimplemented {
+		m.noMeta.Store(true)
 	}
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 		return errors.Join(cerr, err)

@@ -3,6 +3,7 @@ package topology
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -345,5 +346,25 @@ func TestRefreshRestartsStream(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if n := f.opens.Load(); n != 2 {
 		t.Fatalf("stream opened %d times, want 2", n)
+	}
+}
+
+func TestShardCountLearntOrChecked(t *testing.T) {
+	m := New(Config{Seeds: []string{"s1:1"}})
+	defer m.Close()
+	if m.TotalShards() != 0 || m.Route(0, true) != "s1:1" || m.CachedLeaders() != 0 {
+		t.Fatal("before a view")
+	}
+	m.Apply(view(1, "a", "b", "c"))
+	if n, err := m.Shards(context.Background()); n != 3 || err != nil || m.Route(2, true) != "c:1" {
+		t.Fatalf("learnt %d, %v", n, err)
+	}
+	m2 := New(Config{Seeds: []string{"s1:1"}, TotalShards: 2})
+	defer m2.Close()
+	m2.Apply(view(1, "a", "b", "c"))
+	_, err := m2.Shards(context.Background())
+	if connect.CodeOf(err) != connect.CodeInvalidArgument || m2.ShardsErr() == nil ||
+		!strings.Contains(err.Error(), "Config.TotalShards is 2 but the cluster has 3 shards") {
+		t.Fatalf("mismatch: %v", err)
 	}
 }
