@@ -545,3 +545,34 @@ func TestVectorOps(t *testing.T) {
 		t.Fatal(dropped, err)
 	}
 }
+
+// Stale reads skip replicas the view marks down: no refused connection,
+// no backoff.
+func TestStaleReadsSkipDownReplicas(t *testing.T) {
+	fc := testserver.Start(t, 3, 4)
+	cl := newClient(t, fc, nil)
+	ctx := context.Background()
+	if _, err := cl.Put(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	fc.StopNode(2)
+	fc.SetRole(2, "down")
+	if err := cl.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the view with n3 down", func() bool { return cl.Stats().Topology.Epoch == fc.Epoch() })
+	before := cl.Stats()
+	for range 30 {
+		if _, err := cl.Get(ctx, "k", WithConsistency(ConsistencyStaleOK)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := cl.Stats()
+	if s.Pool.DialFailures != before.Pool.DialFailures || s.Requests.Retries != before.Requests.Retries {
+		t.Fatalf("dial failures %d → %d, retries %d → %d: reads went to the down replica",
+			before.Pool.DialFailures, s.Pool.DialFailures, before.Requests.Retries, s.Requests.Retries)
+	}
+	if fc.Nodes[0].Calls.Load() < 5 || fc.Nodes[1].Calls.Load() < 5 {
+		t.Fatalf("reads not spread over the live replicas: %d %d", fc.Nodes[0].Calls.Load(), fc.Nodes[1].Calls.Load())
+	}
+}

@@ -263,6 +263,7 @@ func (m *Manager) Apply(v *v1.ClusterView) {
 	}
 	m.learnShards(v)
 	s := buildSnapshot(v, m.TotalShards())
+	skipDownReplicas(v, s)
 	m.snap.Store(s)
 	if t := m.table.Load(); t != nil {
 		for i := range t.leaders {

@@ -368,3 +368,28 @@ func TestShardCountLearntOrChecked(t *testing.T) {
 		t.Fatalf("mismatch: %v", err)
 	}
 }
+
+func TestDownReplicasSkipped(t *testing.T) {
+	m := New(Config{Seeds: []string{"s1:1"}, TotalShards: 1})
+	defer m.Close()
+	v := view(1, "a")
+	v.Nodes[1].Role = "down"
+	m.Apply(v)
+	for range 10 {
+		if got := m.Route(0, false); got == "b:1" {
+			t.Fatal("stale read routed to a down replica")
+		}
+	}
+	v = view(2, "a")
+	for _, n := range v.Nodes {
+		n.Role = "down"
+	}
+	m.Apply(v)
+	seen := map[string]bool{}
+	for range 9 {
+		seen[m.Route(0, false)] = true
+	}
+	if len(seen) != 3 {
+		t.Fatalf("all down: reads went to %v, want every replica", seen)
+	}
+}
