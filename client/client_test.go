@@ -281,7 +281,7 @@ func TestRetryBudgetCapsRetries(t *testing.T) {
 	fc := testserver.Start(t, 1, 4)
 	fc.Hook = func(int, string, any) error { return connect.NewError(connect.CodeUnavailable, errors.New("down")) }
 	cl := newClient(t, fc, func(c *Config) {
-		c.Retry = RetryConfig{MaxAttempts: 5, InitialDelay: time.Microsecond, Jitter: -1, BudgetFloor: 3, BudgetRatio: 0.1}
+		c.Retry = RetryConfig{MaxAttempts: 5, InitialDelay: time.Millisecond, Jitter: -1, BudgetFloor: 3, BudgetRatio: 0.1}
 	})
 	for range 20 {
 		_, _ = cl.Get(context.Background(), "k")
