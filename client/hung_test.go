@@ -5,20 +5,23 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/norikv/norikv-go/internal/testserver"
 )
 
-// hungListener accepts TCP connections and never answers on them, like a
-// wedged process. It returns its address.
-func hungListener(t *testing.T) string {
+// tcpListener accepts TCP connections and counts them. With hold it keeps
+// them open and never answers, like a wedged process; else it closes each
+// at once. It returns its address.
+func tcpListener(t *testing.T, hold bool) (addr string, accepted *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	accepted = new(atomic.Int64)
 	var mu sync.Mutex
 	var conns []net.Conn
 	done := make(chan struct{})
@@ -28,6 +31,11 @@ func hungListener(t *testing.T) string {
 			c, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			accepted.Add(1)
+			if !hold {
+				c.Close()
+				continue
 			}
 			mu.Lock()
 			conns = append(conns, c)
@@ -43,7 +51,7 @@ func hungListener(t *testing.T) string {
 			c.Close()
 		}
 	})
-	return ln.Addr().String()
+	return ln.Addr().String(), accepted
 }
 
 // One seed that accepts TCP and never answers, three healthy ones, the
@@ -58,7 +66,7 @@ func TestHungSeed(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				fc := testserver.Start(t, 3, 8)
-				hung := hungListener(t)
+				hung, _ := tcpListener(t, true)
 				cfg := Config{
 					Nodes:        append([]string{hung}, fc.Addrs()...),
 					TotalShards:  fc.Shards,

@@ -3,8 +3,6 @@ package norikv
 import (
 	"context"
 	"errors"
-	"net"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,30 +50,6 @@ func TestMissingKeyBothForms(t *testing.T) {
 	}
 }
 
-// countingListener accepts connections, counts them and closes them.
-func countingListener(t *testing.T) (addr string, accepted *atomic.Int64) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted = new(atomic.Int64)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	return ln.Addr().String(), accepted
-}
-
 // notLeaderHint is a NOT_LEADER reply as the upstream servers and SDKs
 // spell it: only a leader-hint header, in either form.
 func notLeaderHint(hint string) error {
@@ -91,7 +65,7 @@ func TestForeignLeaderHintNotDialed(t *testing.T) {
 	for _, p := range wireProtocols {
 		for _, form := range []string{"detail+headers", "leader-hint"} {
 			t.Run(p.name+"/"+form, func(t *testing.T) {
-				foreign, accepted := countingListener(t)
+				foreign, accepted := tcpListener(t, false)
 				fc := testserver.Start(t, 3, 4)
 				cl := newClient(t, fc, func(c *Config) {
 					p.mod(c)
