@@ -349,7 +349,7 @@ func (m *Manager) Close() {
 
 // watchAddr is the i-th address in the rotation: seeds first, then nodes
 // the view knows that are not seeds, so a watch survives the loss of every
-// seed.
+// seed. Suspect addresses are passed over unless all are.
 func (m *Manager) watchAddr(i int) string {
 	cands := m.seeds
 	if s := m.snap.Load(); s != nil {
@@ -357,6 +357,11 @@ func (m *Manager) watchAddr(i int) string {
 			if !contains(m.seeds, a) {
 				cands = append(cands[:len(cands):len(cands)], a)
 			}
+		}
+	}
+	for j := range len(cands) {
+		if a := cands[(i+j)%len(cands)]; !m.isSuspect(a) {
+			return a
 		}
 	}
 	return cands[i%len(cands)]

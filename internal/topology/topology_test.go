@@ -276,6 +276,10 @@ func TestSuspectTriedLast(t *testing.T) {
 			t.Fatal("suspect leader chosen")
 		}
 	}
+	// The watch rotation (seeds, then the view's nodes) passes it over.
+	if got := m.watchAddr(3); got != "b:1" {
+		t.Fatalf("watch rotation chose %q, want b:1 after the suspect a:1", got)
+	}
 }
 
 func TestWatchUnimplementedBacksOffLong(t *testing.T) {
