@@ -138,3 +138,33 @@ func benchGetRaw(b *testing.B, timeout time.Duration) {
 		}
 	}
 }
+
+type benchCtxKey struct{}
+
+// BenchmarkGetSDKCallerCtx is BenchmarkGetSDK with a caller ctx that
+// carries a value, or a deadline: what tying each call to Close costs
+// beyond context.Background (see Client.callCtx).
+func BenchmarkGetSDKCallerCtx(b *testing.B) {
+	cl, _ := benchCluster(b)
+	c, _ := norikv.New(norikv.Config{Nodes: cl.Addrs(), TotalShards: cl.Shards()})
+	defer c.Close()
+	_ = c.Connect(context.Background())
+	if _, err := c.Put(context.Background(), "bench-key", []byte("v")); err != nil {
+		b.Fatal(err)
+	}
+	deadline, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	for name, ctx := range map[string]context.Context{
+		"values":   context.WithValue(context.Background(), benchCtxKey{}, 1),
+		"deadline": deadline,
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Get(ctx, "bench-key"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -2,7 +2,6 @@ package norikv
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -33,6 +32,10 @@ type Client struct {
 	vec  norikvv1connect.VectorClient
 	meta norikvv1connect.MetaClient
 
+	// ctx is cancelled by Close; every call runs under it (callCtx).
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	startOnce sync.Once
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -52,6 +55,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, e
 	}
 	c := &Client{cfg: cfg, log: cfg.Logger, dialer: &countingDialer{}}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -69,22 +73,25 @@ func New(cfg Config) (*Client, error) {
 		MaxDelay:       r.MaxDelay,
 		Jitter:         r.Jitter,
 		Timeout:        cfg.timeout(),
-		AttemptTimeout: r.AttemptTimeout,
+		AttemptTimeout: cfg.attemptTimeout(),
 		MaxRedirects:   r.MaxRedirects,
 		BudgetRatio:    r.BudgetRatio,
 		BudgetFloor:    r.BudgetFloor,
 	})
 	pol := c.retry.Policy()
-	tcfg := topology.Config{
-		Seeds:       seeds,
-		TotalShards: cfg.TotalShards,
-		Backoff:     backoff.Policy{Initial: pol.InitialDelay, Max: pol.MaxDelay, Jitter: pol.Jitter},
-		Logger:      c.log,
+	seedTimeout := cfg.attemptTimeout()
+	if seedTimeout == 0 {
+		seedTimeout = DefaultTimeout / 4
 	}
-	if !cfg.DisableWatch {
-		tcfg.Watch = c.watch
-	}
-	c.topo = topology.New(tcfg)
+	c.topo = topology.New(topology.Config{
+		Seeds:             seeds,
+		TotalShards:       cfg.TotalShards,
+		Watch:             c.watch,
+		NoBackgroundWatch: cfg.DisableWatch,
+		Backoff:           backoff.Policy{Initial: pol.InitialDelay, Max: pol.MaxDelay, Jitter: pol.Jitter},
+		SeedTimeout:       seedTimeout,
+		Logger:            c.log,
+	})
 
 	opts := []connect.ClientOption{
 		// Small requests are sent uncompressed: compressing a 100-byte Put
@@ -125,9 +132,13 @@ func New(cfg Config) (*Client, error) {
 func (c *Client) start() { c.startOnce.Do(c.topo.Start) }
 
 // Connect eagerly fetches the cluster view, so the first calls go straight
-// to shard leaders. It is optional: calls work without it, going to seed
-// nodes until the view is known. It returns nil at once if the cluster
-// does not serve Meta (such servers still serve calls). Without a ctx
+// to shard leaders, and checks the shard count against it (after Connect,
+// ShardForKey is right). It is optional: calls work without it, going to
+// seed nodes until the view is known. It asks every seed at once, so one
+// that hangs costs nothing while another answers. It returns nil at once
+// if the cluster does not serve Meta (such servers still serve calls)
+// when Config.TotalShards is set; with TotalShards 0 that is an
+// INVALID_ARGUMENT error, as the count cannot be learnt. Without a ctx
 // deadline it waits at most Config.Timeout.
 func (c *Client) Connect(ctx context.Context) error {
 	if c.closed.Load() {
@@ -139,47 +150,40 @@ func (c *Client) Connect(ctx context.Context) error {
 		defer cancel()
 	}
 	if c.cfg.DisableWatch {
-		return c.fetchOnce(ctx)
+		if err := c.fetchOnce(ctx); err != nil {
+			return err
+		}
+	} else {
+		c.start()
+		if err := c.topo.WaitReady(ctx); err != nil {
+			return asError(ctx, "Connect", err)
+		}
 	}
-	c.start()
-	if err := c.topo.WaitReady(ctx); err != nil {
+	if err := c.topo.ShardsErr(); err != nil {
 		return asError(ctx, "Connect", err)
 	}
 	return nil
 }
 
-// enter is the preamble of every call: refuse once closed, and start the
-// background watch on first use.
-func (c *Client) enter(op string) error {
+// enter is the preamble of every call: refuse once closed, start the
+// background watch on first use, and return ctx joined to the client's
+// lifetime (callCtx) with the function that releases it.
+func (c *Client) enter(ctx context.Context, op string) (context.Context, func(), error) {
 	if c.closed.Load() {
-		return closedError(op)
+		return nil, nil, closedError(op)
 	}
 	c.start()
-	return nil
+	cctx, done := c.callCtx(ctx)
+	return cctx, done, nil
 }
 
-// fetchOnce reads one view from the first seed that answers.
+// fetchOnce reads one view, asking every seed at once.
 func (c *Client) fetchOnce(ctx context.Context) error {
-	var last error
-	for _, addr := range c.cfg.Nodes {
-		addr = interceptors.HostPort(addr)
-		sctx, cancel := context.WithCancel(ctx)
-		got := false
-		err := c.watch(sctx, addr, func(v *v1.ClusterView) {
-			got = true
-			c.topo.Apply(v)
-			cancel()
-		})
-		cancel()
-		if got || connect.CodeOf(err) == connect.CodeUnimplemented {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return asError(ctx, "Connect", errors.Join(ctx.Err(), err))
-		}
-		last = err
+	err := c.topo.FetchOnce(ctx)
+	if err == nil || connect.CodeOf(err) == connect.CodeUnimplemented {
+		return nil
 	}
-	return asError(ctx, "Connect", last)
+	return asError(ctx, "Connect", err)
 }
 
 // watch streams Meta.WatchCluster from the node at addr.
@@ -195,20 +199,28 @@ func (c *Client) watch(ctx context.Context, addr string, onView func(*v1.Cluster
 	return stream.Err()
 }
 
-// Close stops the cluster watch and event delivery, waits for their
-// goroutines and closes idle connections. Calls after Close return
-// ErrClosed. Close is idempotent and always returns nil.
+// Close cancels every call in flight, stops the cluster watch and event
+// delivery, waits for their goroutines and closes idle connections. Calls
+// in flight and calls after Close return an error matching ErrClosed.
+// Close is idempotent and always returns nil.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
+		c.cancel()
 		c.topo.Close()
 		c.tr.CloseIdleConnections()
 	})
 	return nil
 }
 
-// ShardForKey returns key's shard: jump(xxhash64(key), TotalShards), the
-// same on every NoriKV server and SDK.
+// ShardForKey returns key's shard: jump(xxhash64(key), shard count), the
+// same on every NoriKV server and SDK. With Config.TotalShards 0 the count
+// is the cluster's, known after Connect (or the first call); before that
+// ShardForKey returns -1.
 func (c *Client) ShardForKey(key string) int {
-	return routing.ShardString(key, c.cfg.TotalShards)
+	n := c.topo.TotalShards()
+	if n == 0 {
+		return -1
+	}
+	return routing.ShardString(key, n)
 }

@@ -33,7 +33,6 @@ func newClient(t *testing.T, c *testserver.Cluster, mod func(*Config)) *Client {
 func TestNewValidatesConfig(t *testing.T) {
 	bad := []Config{
 		{},
-		{Nodes: []string{"a:1"}},
 		{Nodes: []string{"a:1"}, TotalShards: -1},
 		{Nodes: []string{"nohostport"}, TotalShards: 1},
 		{Nodes: []string{"ftp://a:1"}, TotalShards: 1},
@@ -124,8 +123,9 @@ func TestNotLeaderRedirectsWithoutBackoff(t *testing.T) {
 	fc := testserver.Start(t, 3, 16)
 	fc.SetLeader(-1, 2)
 	// Backoff so long that any backoff would blow the deadline.
+	// Without a view the hint is trusted because it names a seed; the
+	// first attempt goes to the second seed (round-robin), not the leader.
 	cl := newClient(t, fc, func(c *Config) {
-		c.Nodes = c.Nodes[:1]
 		c.DisableWatch = true
 		c.Retry = RetryConfig{InitialDelay: time.Hour}
 	})
@@ -281,7 +281,7 @@ func TestRetryBudgetCapsRetries(t *testing.T) {
 	fc := testserver.Start(t, 1, 4)
 	fc.Hook = func(int, string, any) error { return connect.NewError(connect.CodeUnavailable, errors.New("down")) }
 	cl := newClient(t, fc, func(c *Config) {
-		c.Retry = RetryConfig{MaxAttempts: 5, InitialDelay: time.Microsecond, Jitter: -1, BudgetFloor: 3, BudgetRatio: 0.1}
+		c.Retry = RetryConfig{MaxAttempts: 5, InitialDelay: time.Millisecond, Jitter: -1, BudgetFloor: 3, BudgetRatio: 0.1}
 	})
 	for range 20 {
 		_, _ = cl.Get(context.Background(), "k")
@@ -367,6 +367,10 @@ func TestErrorMapping(t *testing.T) {
 	cl := newClient(t, fc, nil)
 	ctx := context.Background()
 
+	if _, err := cl.Get(ctx, "missing"); !errors.Is(err, ErrKeyNotFound) {
+		t.Fatalf("OK without version: %v", err)
+	}
+	fc.MissingAsNotFound.Store(true)
 	_, err := cl.Get(ctx, "missing")
 	if !errors.Is(err, ErrKeyNotFound) {
 		t.Fatalf("NOT_FOUND: %v", err)
@@ -374,11 +378,6 @@ func TestErrorMapping(t *testing.T) {
 	var ce *connect.Error
 	if !errors.As(err, &ce) || ce.Code() != connect.CodeNotFound {
 		t.Fatalf("connect error not wrapped: %v", err)
-	}
-
-	fc.MissingAsOK.Store(true)
-	if _, err := cl.Get(ctx, "missing"); !errors.Is(err, ErrKeyNotFound) {
-		t.Fatalf("OK without version: %v", err)
 	}
 
 	fc.Hook = func(int, string, any) error {
@@ -544,5 +543,36 @@ func TestVectorOps(t *testing.T) {
 	}
 	if dropped, err := cl.VectorDropIndex(ctx, "emb"); err != nil || !dropped {
 		t.Fatal(dropped, err)
+	}
+}
+
+// Stale reads skip replicas the view marks down: no refused connection,
+// no backoff.
+func TestStaleReadsSkipDownReplicas(t *testing.T) {
+	fc := testserver.Start(t, 3, 4)
+	cl := newClient(t, fc, nil)
+	ctx := context.Background()
+	if _, err := cl.Put(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	fc.StopNode(2)
+	fc.SetRole(2, "down")
+	if err := cl.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the view with n3 down", func() bool { return cl.Stats().Topology.Epoch == fc.Epoch() })
+	before := cl.Stats()
+	for range 30 {
+		if _, err := cl.Get(ctx, "k", WithConsistency(ConsistencyStaleOK)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := cl.Stats()
+	if s.Pool.DialFailures != before.Pool.DialFailures || s.Requests.Retries != before.Requests.Retries {
+		t.Fatalf("dial failures %d → %d, retries %d → %d: reads went to the down replica",
+			before.Pool.DialFailures, s.Pool.DialFailures, before.Requests.Retries, s.Requests.Retries)
+	}
+	if fc.Nodes[0].Calls.Load() < 5 || fc.Nodes[1].Calls.Load() < 5 {
+		t.Fatalf("reads not spread over the live replicas: %d %d", fc.Nodes[0].Calls.Load(), fc.Nodes[1].Calls.Load())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -50,40 +51,61 @@ const (
 )
 
 // RetryConfig configures retries. Zero fields take the defaults below.
+// Values that cannot be what was meant make New fail with INVALID_ARGUMENT
+// naming the field: a duration above 0 but under 1ms (time.Duration counts
+// nanoseconds: 100 is 100ns, not 100ms), a negative duration or count
+// where negative means nothing.
 type RetryConfig struct {
 	// MaxAttempts bounds attempts per call, the first included.
-	// Default 5; 1 disables retries.
+	// Default 5; 1 disables retries. Not negative.
 	MaxAttempts int
-	// InitialDelay is the first backoff; it doubles per retry. Default 50ms.
+	// InitialDelay is the first backoff; it doubles per retry. Default
+	// 50ms. At least 1ms if set.
 	InitialDelay time.Duration
-	// MaxDelay caps one backoff. Default 2s.
+	// MaxDelay caps one backoff. Default 2s. At least 1ms and not below
+	// InitialDelay if set.
 	MaxDelay time.Duration
 	// Jitter adds uniform random [0, Jitter) to each backoff. Default
 	// 100ms; negative disables.
 	Jitter time.Duration
-	// AttemptTimeout bounds one attempt (retried when hit). Default none.
+	// AttemptTimeout bounds one attempt. An attempt that hits it is
+	// retried on another node, and its node is marked suspect: tried last
+	// until it answers again. Default: a quarter of Config.Timeout, 1.25s
+	// with the default 5s (at least 50ms, at most Timeout); none if
+	// Timeout is negative. A healthy node answers in milliseconds; a hung
+	// one (it accepts connections and never replies) then costs a quarter
+	// of the call's time, leaving room for three more attempts. Set it
+	// above your slowest legitimate call (a large vector search, say), or
+	// negative for no per-attempt bound.
 	AttemptTimeout time.Duration
 	// MaxRedirects bounds NOT_LEADER redirects per call; they are followed
 	// without backoff and do not count as attempts. Default 3.
 	MaxRedirects int
 	// BudgetRatio is the share of calls that may be retried (token
-	// bucket). Default 0.2; negative disables the budget.
+	// bucket): 0.2 is 20%. Default 0.2; negative disables the budget.
+	// At least 0.001 and at most 1 if positive.
 	BudgetRatio float64
 	// BudgetFloor is the retries available before traffic earns any.
-	// Default 10.
+	// Default 10. Not negative.
 	BudgetFloor int
 }
 
-// Config configures a Client. Only Nodes and TotalShards are required.
+// Config configures a Client. Only Nodes is required.
 type Config struct {
 	// Nodes are seed nodes, "host:port" or "http(s)://host:port". At least
 	// one. The client learns the rest of the cluster from them.
 	Nodes []string
-	// TotalShards must equal the cluster's shard count: keys are routed by
-	// it. Required, > 0.
+	// TotalShards is the cluster's shard count, which keys are routed by.
+	// 0 (the default) learns it from the cluster view: Connect fetches
+	// it, or the first call waits for it within its deadline. A cluster
+	// that does not serve Meta.WatchCluster cannot tell: there, set it,
+	// or Connect and calls fail with INVALID_ARGUMENT saying so. When set
+	// and the view says otherwise, Connect and calls fail with
+	// INVALID_ARGUMENT naming both counts, rather than misrouting.
 	TotalShards int
 	// Timeout bounds each call, retries included, unless the ctx has an
 	// earlier deadline. Default 5s; negative means no bound beyond ctx.
+	// At least 1ms if positive: 5000 is 5µs, write 5 * time.Second.
 	Timeout time.Duration
 	// Retry is the retry policy.
 	Retry RetryConfig
@@ -112,7 +134,7 @@ type Config struct {
 	// node).
 	Interceptors []connect.Interceptor
 	// MaxIdleConnsPerHost bounds pooled idle connections per node.
-	// Default 64.
+	// Default 64. Not negative.
 	MaxIdleConnsPerHost int
 }
 
@@ -125,8 +147,8 @@ func (cfg *Config) validate() (seeds []string, useTLS bool, err error) {
 	if len(cfg.Nodes) == 0 {
 		return nil, false, errors.New("norikv: Config.Nodes needs at least one node")
 	}
-	if cfg.TotalShards <= 0 {
-		return nil, false, errors.New("norikv: Config.TotalShards must be > 0 and equal the cluster's")
+	if err := cfg.checkNumbers(); err != nil {
+		return nil, false, err
 	}
 	if cfg.Protocol < ProtocolGRPC || cfg.Protocol > ProtocolGRPCWeb {
 		return nil, false, fmt.Errorf("norikv: Config.Protocol: unknown %v", cfg.Protocol)
@@ -156,6 +178,83 @@ func (cfg *Config) validate() (seeds []string, useTLS bool, err error) {
 		seeds = append(seeds, hp)
 	}
 	return seeds, useTLS, nil
+}
+
+// checkNumbers rejects numeric fields that cannot mean what their user
+// meant. The commonest trap is a plain number in a time.Duration field,
+// in milliseconds as other SDKs take it: Timeout: 5000 is 5µs and fails
+// every call. Every duration the SDK uses is far above 1ms, so anything
+// under it is taken for that mistake.
+func (cfg *Config) checkNumbers() error {
+	r := &cfg.Retry
+	durations := []struct {
+		field string
+		d     time.Duration
+		negOK bool // negative has a documented meaning
+	}{
+		{"Config.Timeout", cfg.Timeout, true},
+		{"Config.Retry.InitialDelay", r.InitialDelay, false},
+		{"Config.Retry.MaxDelay", r.MaxDelay, false},
+		{"Config.Retry.Jitter", r.Jitter, true},
+		{"Config.Retry.AttemptTimeout", r.AttemptTimeout, true},
+	}
+	for _, f := range durations {
+		switch {
+		case f.d < 0 && !f.negOK:
+			return fmt.Errorf("norikv: %s is %v; want a positive duration, or 0 for the default", f.field, f.d)
+		case f.d > 0 && f.d < time.Millisecond:
+			return fmt.Errorf("norikv: %s is %v; durations are time.Duration: did you mean %s?", f.field, f.d, asMillis(f.d))
+		}
+	}
+	if r.InitialDelay > 0 && r.MaxDelay > 0 && r.MaxDelay < r.InitialDelay {
+		return fmt.Errorf("norikv: Config.Retry.MaxDelay (%v) is below Config.Retry.InitialDelay (%v)", r.MaxDelay, r.InitialDelay)
+	}
+	counts := []struct {
+		field string
+		n     int
+		what  string
+	}{
+		{"Config.TotalShards", cfg.TotalShards, "the cluster's shard count, or 0 to learn it"},
+		{"Config.Retry.MaxAttempts", r.MaxAttempts, "at least 1 (1 disables retries), or 0 for the default 5"},
+		{"Config.Retry.MaxRedirects", r.MaxRedirects, "at least 1, or 0 for the default 3"},
+		{"Config.Retry.BudgetFloor", r.BudgetFloor, "at least 1, or 0 for the default 10"},
+		{"Config.MaxIdleConnsPerHost", cfg.MaxIdleConnsPerHost, "at least 1, or 0 for the default 64"},
+	}
+	for _, f := range counts {
+		if f.n < 0 {
+			return fmt.Errorf("norikv: %s is %d; want %s", f.field, f.n, f.what)
+		}
+	}
+	if br := r.BudgetRatio; math.IsNaN(br) || math.IsInf(br, 0) || (br > 0 && (br < 0.001 || br > 1)) {
+		return fmt.Errorf("norikv: Config.Retry.BudgetRatio is %v; want a share between 0.001 and 1 (0.2 is 20%%), 0 for the default 0.2, or negative for no budget", br)
+	}
+	return nil
+}
+
+// asMillis reads d's nanoseconds as the milliseconds they were probably
+// meant to be, as Go code: 5000 → "5 * time.Second".
+func asMillis(d time.Duration) string {
+	n := int64(d)
+	if n%1000 == 0 {
+		return fmt.Sprintf("%d * time.Second", n/1000)
+	}
+	return fmt.Sprintf("%d * time.Millisecond", n)
+}
+
+// attemptTimeout is RetryConfig.AttemptTimeout with its default; 0 means
+// none.
+func (cfg *Config) attemptTimeout() time.Duration {
+	switch at := cfg.Retry.AttemptTimeout; {
+	case at > 0:
+		return at
+	case at < 0:
+		return 0
+	}
+	t := cfg.timeout()
+	if t == 0 {
+		return 0 // no client-side bound asked for
+	}
+	return max(t/4, min(t, 50*time.Millisecond))
 }
 
 func (cfg *Config) timeout() time.Duration {

@@ -10,9 +10,11 @@ import (
 // WithTTL, WithIdempotencyKey, IfMatch (compare-and-swap; a lost race is
 // ErrVersionMismatch).
 func (c *Client) Put(ctx context.Context, key string, value []byte, opts ...PutOption) (Version, error) {
-	if err := c.enter("Put"); err != nil {
+	cctx, done, err := c.enter(ctx, "Put")
+	if err != nil {
 		return Version{}, err
 	}
+	defer done()
 	var o putOptions
 	if len(opts) > 0 {
 		o = collectPutOptions(opts)
@@ -21,9 +23,9 @@ func (c *Client) Put(ctx context.Context, key string, value []byte, opts ...PutO
 	if o.hasIfMatch {
 		req.IfMatch = o.ifMatch.proto()
 	}
-	res, err := c.kv.Put(ctx, req)
+	res, err := c.kv.Put(cctx, req)
 	if err != nil {
-		return Version{}, asError(ctx, "Put", err)
+		return Version{}, c.callError(ctx, "Put", err)
 	}
 	return versionFrom(res.GetVersion()), nil
 }
@@ -31,16 +33,18 @@ func (c *Client) Put(ctx context.Context, key string, value []byte, opts ...PutO
 // Get reads key. A missing or expired key is ErrKeyNotFound. Option:
 // WithConsistency (default lease).
 func (c *Client) Get(ctx context.Context, key string, opts ...GetOption) (*GetResult, error) {
-	if err := c.enter("Get"); err != nil {
+	cctx, done, err := c.enter(ctx, "Get")
+	if err != nil {
 		return nil, err
 	}
+	defer done()
 	var o getOptions
 	if len(opts) > 0 {
 		o = collectGetOptions(opts)
 	}
-	res, err := c.kv.Get(ctx, &v1.GetRequest{Key: []byte(key), Consistency: o.consistency.spelling()})
+	res, err := c.kv.Get(cctx, &v1.GetRequest{Key: []byte(key), Consistency: o.consistency.spelling()})
 	if err != nil {
-		return nil, asError(ctx, "Get", err)
+		return nil, c.callError(ctx, "Get", err)
 	}
 	return &GetResult{Value: res.GetValue(), Version: versionFrom(res.GetVersion()), Meta: res.GetMeta()}, nil
 }
@@ -48,9 +52,11 @@ func (c *Client) Get(ctx context.Context, key string, opts ...GetOption) (*GetRe
 // Delete removes key. Deleting a missing key succeeds. Options:
 // WithIdempotencyKey, IfMatch.
 func (c *Client) Delete(ctx context.Context, key string, opts ...DeleteOption) error {
-	if err := c.enter("Delete"); err != nil {
+	cctx, done, err := c.enter(ctx, "Delete")
+	if err != nil {
 		return err
 	}
+	defer done()
 	var o deleteOptions
 	if len(opts) > 0 {
 		o = collectDeleteOptions(opts)
@@ -59,8 +65,8 @@ func (c *Client) Delete(ctx context.Context, key string, opts ...DeleteOption) e
 	if o.hasIfMatch {
 		req.IfMatch = o.ifMatch.proto()
 	}
-	if _, err := c.kv.Delete(ctx, req); err != nil {
-		return asError(ctx, "Delete", err)
+	if _, err := c.kv.Delete(cctx, req); err != nil {
+		return c.callError(ctx, "Delete", err)
 	}
 	return nil
 }

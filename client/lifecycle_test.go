@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,4 +119,70 @@ func TestCloseDuringTraffic(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	cl.Close()
 	wg.Wait()
+}
+
+type ctxKey struct{}
+
+// Close ends calls in flight at once, whether they are waiting out a
+// backoff between attempts on a dead node or waiting on a node that does
+// not answer, for every kind of caller ctx; they return ErrClosed.
+func TestCloseCancelsCallsInFlight(t *testing.T) {
+	ctxs := map[string]func() (context.Context, context.CancelFunc){
+		"background": func() (context.Context, context.CancelFunc) { return context.Background(), func() {} },
+		"values": func() (context.Context, context.CancelFunc) {
+			return context.WithValue(context.Background(), ctxKey{}, 1), func() {}
+		},
+		"deadline": func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), time.Minute)
+		},
+	}
+	for name, mkCtx := range ctxs {
+		t.Run(name+"/backoff", func(t *testing.T) {
+			fc := testserver.Start(t, 1, 4)
+			addr := fc.Nodes[0].Addr
+			fc.StopNode(0)
+			cl, err := New(Config{Nodes: []string{addr}, TotalShards: 4, DisableWatch: true, Timeout: time.Minute,
+				Retry: RetryConfig{InitialDelay: 30 * time.Second, MaxDelay: time.Minute}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			closeDuring(t, cl, mkCtx, func() bool { return cl.Stats().Pool.DialFailures > 0 })
+		})
+		t.Run(name+"/attempt", func(t *testing.T) {
+			fc := testserver.Start(t, 1, 4)
+			release := make(chan struct{})
+			t.Cleanup(func() { close(release) }) // runs before the cluster's Close
+			var entered atomic.Bool
+			fc.Hook = func(int, string, any) error { entered.Store(true); <-release; return nil }
+			cl := newClient(t, fc, func(c *Config) { c.DisableWatch = true; c.Timeout = time.Minute; c.Retry.AttemptTimeout = -1 })
+			closeDuring(t, cl, mkCtx, entered.Load)
+		})
+	}
+}
+
+// closeDuring starts a Get, closes cl once inFlight holds, and checks the
+// Get ends within 100ms of Close with ErrClosed.
+func closeDuring(t *testing.T, cl *Client, mkCtx func() (context.Context, context.CancelFunc), inFlight func() bool) {
+	t.Helper()
+	ctx, cancel := mkCtx()
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { _, err := cl.Get(ctx, "k"); errc <- err }()
+	waitFor(t, "the call in flight", inFlight)
+	start := time.Now()
+	cl.Close()
+	select {
+	case err := <-errc:
+		el := time.Since(start)
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("err = %v, want ErrClosed", err)
+		}
+		if el > 100*time.Millisecond {
+			t.Fatalf("call returned %v after Close", el)
+		}
+		t.Logf("returned %v after Close: %v", el, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("call still running 5s after Close")
+	}
 }

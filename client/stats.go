@@ -49,7 +49,7 @@ func (c *Client) Stats() Stats {
 			Dialed:            c.dialer.dialed.Load(),
 			DialFailures:      c.dialer.failed.Load(),
 		},
-		Router: RouterStats{TotalNodes: c.topo.TotalNodes(), TotalShards: c.cfg.TotalShards},
+		Router: RouterStats{TotalNodes: c.topo.TotalNodes(), TotalShards: c.topo.TotalShards()},
 		Topology: TopologyStats{
 			CachedLeaders: c.topo.CachedLeaders(),
 			ViewUpdates:   c.topo.ViewsApplied(),

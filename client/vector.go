@@ -21,14 +21,16 @@ func u32(n int) uint32 {
 // VectorCreateIndex creates the vector index of namespace. created is false
 // if it already existed. Option: WithIdempotencyKey.
 func (c *Client) VectorCreateIndex(ctx context.Context, namespace string, dimensions int, distance DistanceFunction, indexType VectorIndexType, opts ...VectorWriteOption) (created bool, err error) {
-	if err := c.enter("VectorCreateIndex"); err != nil {
+	cctx, done, err := c.enter(ctx, "VectorCreateIndex")
+	if err != nil {
 		return false, err
 	}
+	defer done()
 	var o vectorWriteOptions
 	for _, opt := range opts {
 		opt.applyVectorWrite(&o)
 	}
-	res, err := c.vec.CreateIndex(ctx, &v1.CreateVectorIndexRequest{
+	res, err := c.vec.CreateIndex(cctx, &v1.CreateVectorIndexRequest{
 		Namespace:      namespace,
 		Dimensions:     u32(dimensions),
 		Distance:       v1.DistanceFunction(distance),
@@ -36,7 +38,7 @@ func (c *Client) VectorCreateIndex(ctx context.Context, namespace string, dimens
 		IdempotencyKey: o.idemKey,
 	})
 	if err != nil {
-		return false, asError(ctx, "VectorCreateIndex", err)
+		return false, c.callError(ctx, "VectorCreateIndex", err)
 	}
 	return res.GetCreated(), nil
 }
@@ -44,16 +46,18 @@ func (c *Client) VectorCreateIndex(ctx context.Context, namespace string, dimens
 // VectorDropIndex drops namespace's index and its vectors. dropped is
 // false if there was none. Option: WithIdempotencyKey.
 func (c *Client) VectorDropIndex(ctx context.Context, namespace string, opts ...VectorWriteOption) (dropped bool, err error) {
-	if err := c.enter("VectorDropIndex"); err != nil {
+	cctx, done, err := c.enter(ctx, "VectorDropIndex")
+	if err != nil {
 		return false, err
 	}
+	defer done()
 	var o vectorWriteOptions
 	for _, opt := range opts {
 		opt.applyVectorWrite(&o)
 	}
-	res, err := c.vec.DropIndex(ctx, &v1.DropVectorIndexRequest{Namespace: namespace, IdempotencyKey: o.idemKey})
+	res, err := c.vec.DropIndex(cctx, &v1.DropVectorIndexRequest{Namespace: namespace, IdempotencyKey: o.idemKey})
 	if err != nil {
-		return false, asError(ctx, "VectorDropIndex", err)
+		return false, c.callError(ctx, "VectorDropIndex", err)
 	}
 	return res.GetDropped(), nil
 }
@@ -61,16 +65,18 @@ func (c *Client) VectorDropIndex(ctx context.Context, namespace string, opts ...
 // VectorInsert inserts or replaces the vector id in namespace and returns
 // the write's Version. Option: WithIdempotencyKey.
 func (c *Client) VectorInsert(ctx context.Context, namespace, id string, vector []float32, opts ...VectorWriteOption) (Version, error) {
-	if err := c.enter("VectorInsert"); err != nil {
+	cctx, done, err := c.enter(ctx, "VectorInsert")
+	if err != nil {
 		return Version{}, err
 	}
+	defer done()
 	var o vectorWriteOptions
 	for _, opt := range opts {
 		opt.applyVectorWrite(&o)
 	}
-	res, err := c.vec.Insert(ctx, &v1.VectorInsertRequest{Namespace: namespace, Id: id, Vector: vector, IdempotencyKey: o.idemKey})
+	res, err := c.vec.Insert(cctx, &v1.VectorInsertRequest{Namespace: namespace, Id: id, Vector: vector, IdempotencyKey: o.idemKey})
 	if err != nil {
-		return Version{}, asError(ctx, "VectorInsert", err)
+		return Version{}, c.callError(ctx, "VectorInsert", err)
 	}
 	return versionFrom(res.GetVersion()), nil
 }
@@ -78,14 +84,16 @@ func (c *Client) VectorInsert(ctx context.Context, namespace, id string, vector 
 // VectorSearch returns the k nearest vectors to query in namespace,
 // nearest first. Options: WithIncludeVectors, WithConsistency.
 func (c *Client) VectorSearch(ctx context.Context, namespace string, query []float32, k int, opts ...VectorSearchOption) (*VectorSearchResult, error) {
-	if err := c.enter("VectorSearch"); err != nil {
+	cctx, done, err := c.enter(ctx, "VectorSearch")
+	if err != nil {
 		return nil, err
 	}
+	defer done()
 	var o vectorSearchOptions
 	for _, opt := range opts {
 		opt.applyVectorSearch(&o)
 	}
-	res, err := c.vec.Search(ctx, &v1.VectorSearchRequest{
+	res, err := c.vec.Search(cctx, &v1.VectorSearchRequest{
 		Namespace:      namespace,
 		Query:          query,
 		K:              u32(k),
@@ -93,7 +101,7 @@ func (c *Client) VectorSearch(ctx context.Context, namespace string, query []flo
 		Consistency:    o.consistency.spelling(),
 	})
 	if err != nil {
-		return nil, asError(ctx, "VectorSearch", err)
+		return nil, c.callError(ctx, "VectorSearch", err)
 	}
 	out := &VectorSearchResult{
 		Matches:    make([]VectorMatch, len(res.GetMatches())),
@@ -108,16 +116,18 @@ func (c *Client) VectorSearch(ctx context.Context, namespace string, query []flo
 // VectorGet returns the vector id of namespace; found is false if there is
 // none. Option: WithConsistency.
 func (c *Client) VectorGet(ctx context.Context, namespace, id string, opts ...VectorReadOption) (vector []float32, found bool, err error) {
-	if err := c.enter("VectorGet"); err != nil {
+	cctx, done, err := c.enter(ctx, "VectorGet")
+	if err != nil {
 		return nil, false, err
 	}
+	defer done()
 	var o vectorReadOptions
 	for _, opt := range opts {
 		opt.applyVectorRead(&o)
 	}
-	res, err := c.vec.Get(ctx, &v1.VectorGetRequest{Namespace: namespace, Id: id, Consistency: o.consistency.spelling()})
+	res, err := c.vec.Get(cctx, &v1.VectorGetRequest{Namespace: namespace, Id: id, Consistency: o.consistency.spelling()})
 	if err != nil {
-		return nil, false, asError(ctx, "VectorGet", err)
+		return nil, false, c.callError(ctx, "VectorGet", err)
 	}
 	return res.GetVector(), res.GetFound(), nil
 }
@@ -125,16 +135,18 @@ func (c *Client) VectorGet(ctx context.Context, namespace, id string, opts ...Ve
 // VectorDelete deletes the vector id of namespace; deleted is false if
 // there was none. Option: WithIdempotencyKey.
 func (c *Client) VectorDelete(ctx context.Context, namespace, id string, opts ...VectorWriteOption) (deleted bool, err error) {
-	if err := c.enter("VectorDelete"); err != nil {
+	cctx, done, err := c.enter(ctx, "VectorDelete")
+	if err != nil {
 		return false, err
 	}
+	defer done()
 	var o vectorWriteOptions
 	for _, opt := range opts {
 		opt.applyVectorWrite(&o)
 	}
-	res, err := c.vec.Delete(ctx, &v1.VectorDeleteRequest{Namespace: namespace, Id: id, IdempotencyKey: o.idemKey})
+	res, err := c.vec.Delete(cctx, &v1.VectorDeleteRequest{Namespace: namespace, Id: id, IdempotencyKey: o.idemKey})
 	if err != nil {
-		return false, asError(ctx, "VectorDelete", err)
+		return false, c.callError(ctx, "VectorDelete", err)
 	}
 	return res.GetDeleted(), nil
 }

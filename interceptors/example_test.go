@@ -19,7 +19,8 @@ import (
 // failures are retried under one idempotency key, invalid requests fail
 // before any I/O, and errors come back as *interceptors.Error.
 func Example_rawClient() {
-	// An embedded three-node cluster; the client knows one seed only.
+	// An embedded three-node cluster. The router is given every node: it
+	// follows a NOT_LEADER hint only to an address it was given.
 	cluster, err := server.Start(server.Config{Shards: 64})
 	if err != nil {
 		log.Fatal(err)
@@ -27,12 +28,13 @@ func Example_rawClient() {
 	defer cluster.Close()
 	key := []byte("user:1")
 	seed := cluster.Addrs()[0]
-	if cluster.Leader(cluster.ShardOf(key)) == "n1" {
-		// Make sure the seed is not the leader, to show a redirect.
-		_ = cluster.TransferLeader(cluster.ShardOf(key), "n2")
+	if cluster.Leader(cluster.ShardOf(key)) != "n3" {
+		// The first attempt goes to n2 (seeds are taken round-robin):
+		// make n3 the leader, to show a redirect.
+		_ = cluster.TransferLeader(cluster.ShardOf(key), "n3")
 	}
 
-	router := interceptors.NewRouter([]string{seed}, cluster.Shards())
+	router := interceptors.NewRouter(cluster.Addrs(), cluster.Shards())
 	retry := interceptors.NewRetry(interceptors.RetryPolicy{MaxAttempts: 5})
 	httpClient := &http.Client{}
 	defer httpClient.CloseIdleConnections()

@@ -17,7 +17,7 @@ import (
 )
 
 func rawKv(fc *testserver.Cluster, retry *interceptors.Retry) norikvv1connect.KvClient {
-	router := interceptors.NewRouter(fc.Addrs()[:1], fc.Shards)
+	router := interceptors.NewRouter(fc.Addrs(), fc.Shards)
 	return norikvv1connect.NewKvClient(
 		interceptors.NewHTTPClient(http.DefaultClient),
 		"http://"+fc.Addrs()[0],

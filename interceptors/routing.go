@@ -2,6 +2,7 @@ package interceptors
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -11,25 +12,55 @@ import (
 	"github.com/norikv/norikv-go/internal/wire"
 )
 
+// ShardCounter is implemented by Routers whose shard count may have to be
+// learnt from the cluster, or may turn out wrong. The Routing interceptor
+// asks it, instead of Router.TotalShards, on every attempt.
+type ShardCounter interface {
+	// Shards returns the shard count to route by, waiting within ctx
+	// while it is not known yet. A non-nil error fails the attempt as it
+	// is (INVALID_ARGUMENT for a count that contradicts the cluster's).
+	Shards(ctx context.Context) (int, error)
+}
+
 // Router picks the node for each attempt and learns from failures. The
 // norikv client's topology manager implements it; NewRouter returns a
 // standalone one.
 type Router interface {
-	// TotalShards is the cluster's shard count.
+	// TotalShards is the cluster's shard count (0 while unknown, for a
+	// Router that is also a ShardCounter).
 	TotalShards() int
 	// Route returns host:port for a request to shard. needLeader is false
 	// only for stale_ok reads, which any replica may serve.
 	Route(shard int, needLeader bool) string
 	// NotLeader records a NOT_LEADER reply naming the leader (either may
-	// be empty) and returns the address to try next, or "".
+	// be empty) and returns the address to try next, or "". It must not
+	// trust an address it does not already know (a seed or a node of the
+	// view): a reply must not be able to send traffic, and credentials,
+	// to any host it names.
 	NotLeader(shard int, leaderID, leaderAddr string) string
 	// Unreachable records that addr could not be reached.
 	Unreachable(shard int, addr string)
 }
 
+// HealthRouter is implemented by Routers that track nodes which stopped
+// answering; the Routing interceptor feeds it when it is there. The
+// topology manager behind NewRouter and the norikv client implements it.
+type HealthRouter interface {
+	// Suspect records that an attempt to addr for shard timed out: the
+	// node accepted the request (or the connection) and did not answer
+	// in time. It should be tried last until it answers again.
+	Suspect(shard int, addr string)
+	// Answered records any reply from addr, an error reply included. It
+	// is called on every attempt, so it must be cheap.
+	Answered(addr string)
+}
+
 // NewRouter returns a Router over the seed nodes (host:port) that learns
-// each shard's leader from NOT_LEADER hints. It starts no goroutines. The
-// norikv client adds a cluster watch on top of the same mechanics.
+// each shard's leader from NOT_LEADER hints. It follows a hint only to one
+// of nodes: a reply naming any other host is ignored, so give it every
+// node of the cluster. It starts no goroutines. The norikv client adds a
+// cluster watch on top of the same mechanics (and trusts the nodes of the
+// view as well).
 func NewRouter(nodes []string, totalShards int) Router {
 	seeds := make([]string, len(nodes))
 	for i, n := range nodes {
@@ -54,26 +85,59 @@ func HostPort(addr string) string {
 // (GetNamespace) shard by the contract hash, then the shard's leader from
 // r, or any replica for stale_ok reads (GetConsistency). It stores the
 // node in the attempt's ctx for the HTTP client from NewHTTPClient, and
-// feeds NOT_LEADER hints and connection failures back to r. Requests with
-// neither a key nor a namespace go to the base URL unchanged.
-func Routing(r Router) connect.Interceptor { return routingInterceptor{r: r} }
+// feeds NOT_LEADER hints and connection failures back to r, and, if r is a
+// HealthRouter, attempts that timed out and replies. Requests with neither
+// a key nor a namespace go to the base URL unchanged.
+func Routing(r Router) connect.Interceptor {
+	h, _ := r.(HealthRouter)
+	sc, _ := r.(ShardCounter)
+	return routingInterceptor{r: r, h: h, sc: sc}
+}
 
-type routingInterceptor struct{ r Router }
+type routingInterceptor struct {
+	r  Router
+	h  HealthRouter // nil if r does not track node health
+	sc ShardCounter // nil if r's count is fixed
+}
+
+// totalShards is the shard count for one attempt.
+func (ri routingInterceptor) totalShards(ctx context.Context) (int, error) {
+	if ri.sc != nil {
+		return ri.sc.Shards(ctx)
+	}
+	return ri.r.TotalShards(), nil
+}
 
 func (ri routingInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		shard, needLeader, ok := ShardOf(req.Any(), ri.r.TotalShards())
-		if !ok {
+		if !keyed(req.Any()) {
 			return next(ctx, req)
 		}
+		n, err := ri.totalShards(ctx)
+		if err != nil {
+			return nil, err
+		}
+		shard, needLeader, _ := ShardOf(req.Any(), n)
 		addr := ri.r.Route(shard, needLeader)
 		res, err := next(WithTarget(ctx, addr), req)
+		answered := true
 		if err != nil {
 			if h, nl := wire.ParseNotLeader(err); nl {
 				ri.r.NotLeader(shard, h.LeaderID, h.LeaderAddr)
 			} else if IsConnectionFailure(err) {
 				ri.r.Unreachable(shard, addr)
+				answered = false
+			} else if ctx.Err() != nil {
+				// The attempt's (or the call's) deadline passed, or the
+				// caller gave up: no reply came.
+				answered = false
+				if ri.h != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					ri.h.Suspect(shard, addr)
+				}
 			}
+		}
+		if answered && ri.h != nil {
+			ri.h.Answered(addr)
 		}
 		return res, err
 	}
@@ -85,6 +149,16 @@ func (routingInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) 
 
 func (routingInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return next
+}
+
+// keyed reports whether msg is routed by shard: it has a key or a vector
+// namespace.
+func keyed(msg any) bool {
+	switch msg.(type) {
+	case interface{ GetKey() []byte }, interface{ GetNamespace() string }:
+		return true
+	}
+	return false
 }
 
 // ShardOf returns the shard of a request message: by its key if it has one,

@@ -141,8 +141,7 @@ func (cf *clientFlags) config() (norikv.Config, error) {
 // cluster is one clear error up front rather than a call's timeout. Unless
 // --shards was given it takes the shard count from the cluster view, so
 // "norikv get" works against a "norikv serve --shards 64" without
-// repeating the number (a wrong count still works, through NOT_LEADER
-// redirects, but costs a hop per call).
+// repeating the number (a wrong --shards is an error naming both counts).
 //
 // Only watch keeps the SDK's background cluster watch: a one-shot command
 // needs one view, and fetching it once fails fast on a bad token or a dead
@@ -162,6 +161,9 @@ func (cf *clientFlags) dialWatch(ctx context.Context, fs *flagSet, watch bool) (
 		return nil, err
 	}
 	cfg.DisableWatch = !watch
+	if !cf.shardsSet {
+		cfg.TotalShards = 0 // the client learns it from the cluster view
+	}
 	c, err := norikv.New(cfg)
 	if err != nil {
 		return nil, usageError{err.Error()}
@@ -173,15 +175,6 @@ func (cf *clientFlags) dialWatch(ctx context.Context, fs *flagSet, watch bool) (
 			return nil, relabel(err, "%s (is a cluster running there? see 'norikv serve')", firstLine(ce))
 		}
 		return nil, err
-	}
-	if v := c.ClusterView(); !cf.shardsSet && v != nil && len(v.Shards) > 0 && len(v.Shards) != cfg.TotalShards {
-		c.Close()
-		cfg.TotalShards = len(v.Shards)
-		c, err = norikv.New(cfg)
-		if err != nil {
-			return nil, err
-		}
-		return c, c.Connect(ctx)
 	}
 	return c, nil
 }

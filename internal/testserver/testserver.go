@@ -42,12 +42,15 @@ type Cluster struct {
 	OmitHint atomic.Bool
 	// Watches counts WatchCluster streams opened.
 	Watches atomic.Int64
-	// MissingAsOK answers Get of a missing key with OK and no version,
-	// like the Rust server.
-	MissingAsOK atomic.Bool
+	// MissingAsNotFound answers Get of a missing key with NOT_FOUND, as
+	// older servers did. By default a missing key is answered as the
+	// contract says (and the Rust server does): OK, empty value, no
+	// version.
+	MissingAsNotFound atomic.Bool
 
 	mu       sync.Mutex
-	leader   []int // shard → node index
+	leader   []int    // shard → node index
+	roles    []string // node index → role in the view; "" is voter
 	epoch    uint64
 	data     map[string]entry
 	idem     map[string]*v1.Version
@@ -143,6 +146,24 @@ func (c *Cluster) SetLeader(shard, node int) {
 	} else {
 		c.leader[shard] = node
 	}
+	c.publishLocked()
+	c.mu.Unlock()
+}
+
+// SetRole gives node role in the view (the server publishes "voter" and
+// "down", among others) and publishes a new view.
+func (c *Cluster) SetRole(node int, role string) {
+	c.mu.Lock()
+	if c.roles == nil {
+		c.roles = make([]string, len(c.Nodes))
+	}
+	c.roles[node] = role
+	c.publishLocked()
+	c.mu.Unlock()
+}
+
+// publishLocked bumps the epoch and wakes every watch stream. c.mu is held.
+func (c *Cluster) publishLocked() {
 	c.epoch++
 	for w := range c.watchers {
 		select {
@@ -150,7 +171,6 @@ func (c *Cluster) SetLeader(shard, node int) {
 		default:
 		}
 	}
-	c.mu.Unlock()
 }
 
 // SetLeaderQuiet changes the leader without publishing a view, as when a
@@ -180,8 +200,12 @@ func (c *Cluster) view() *v1.ClusterView {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v := &v1.ClusterView{Epoch: c.epoch}
-	for _, n := range c.Nodes {
-		v.Nodes = append(v.Nodes, &v1.ClusterNode{Id: n.ID, Addr: n.Addr, Role: "voter"})
+	for i, n := range c.Nodes {
+		role := "voter"
+		if c.roles != nil && c.roles[i] != "" {
+			role = c.roles[i]
+		}
+		v.Nodes = append(v.Nodes, &v1.ClusterNode{Id: n.ID, Addr: n.Addr, Role: role})
 	}
 	for s := range c.Shards {
 		si := &v1.ShardInfo{Id: uint32(s)}
@@ -261,10 +285,10 @@ func (h *handler) Get(_ context.Context, r *v1.GetRequest) (*v1.GetResponse, err
 	e, ok := h.c.data[string(r.Key)]
 	h.c.mu.Unlock()
 	if !ok {
-		if h.c.MissingAsOK.Load() {
-			return &v1.GetResponse{}, nil
+		if h.c.MissingAsNotFound.Load() {
+			return nil, connect.NewError(connect.CodeNotFound, errors.New("key not found"))
 		}
-		return nil, connect.NewError(connect.CodeNotFound, errors.New("key not found"))
+		return &v1.GetResponse{}, nil
 	}
 	return &v1.GetResponse{Value: e.value, Version: e.version}, nil
 }

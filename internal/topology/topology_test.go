@@ -3,6 +3,7 @@ package topology
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -49,14 +50,17 @@ func TestRouteSeedsThenViewThenHints(t *testing.T) {
 	if addr := m.NotLeader(0, "a", ""); addr != "a:1" || m.Route(0, true) != "a:1" {
 		t.Fatalf("hint by id: %q", addr)
 	}
-	// A hint by address wins even for unknown nodes.
-	m.NotLeader(0, "", "z:9")
-	if m.Route(0, true) != "z:9" {
-		t.Fatal("hint by addr")
+	// A hint by address is followed if the view or the seeds name it.
+	if addr := m.NotLeader(0, "", "b:1"); addr != "b:1" || m.Route(0, true) != "b:1" {
+		t.Fatalf("hint by addr: %q", addr)
 	}
+	if addr := m.NotLeader(1, "", "s2:1"); addr != "s2:1" {
+		t.Fatalf("hint naming a seed: %q", addr)
+	}
+	m.NotLeader(1, "c", "c:1")
 	// An older view is ignored; a newer one resets the cache.
 	m.Apply(view(1, "c", "c"))
-	if m.Route(0, true) != "z:9" {
+	if m.Route(0, true) != "b:1" {
 		t.Fatal("stale view applied")
 	}
 	m.Apply(view(2, "c", "c"))
@@ -75,6 +79,30 @@ func TestRouteSeedsThenViewThenHints(t *testing.T) {
 	}
 	if len(seen) < 2 {
 		t.Fatalf("stale reads went to %v", seen)
+	}
+}
+
+// A NOT_LEADER reply may name any host; only seeds and nodes of the view
+// are dialled. A foreign address or an unknown id leaves the leader
+// unknown, so the next attempt goes to the shard's replicas.
+func TestForeignLeaderHintIgnored(t *testing.T) {
+	m := New(Config{Seeds: []string{"s1:1"}, TotalShards: 1})
+	defer m.Close()
+	if addr := m.NotLeader(0, "", "evil:443"); addr != "" || m.CachedLeaders() != 0 || m.Route(0, true) != "s1:1" {
+		t.Fatalf("before a view, foreign hint followed: %q", addr)
+	}
+	m.Apply(view(1, "a"))
+	for _, h := range [][2]string{{"", "evil:443"}, {"zz", ""}, {"zz", "evil:443"}} {
+		if addr := m.NotLeader(0, h[0], h[1]); addr != "" {
+			t.Fatalf("hint %q followed to %q", h, addr)
+		}
+		if got := m.Route(0, true); got != "a:1" && got != "b:1" && got != "c:1" {
+			t.Fatalf("after hint %q routed to %q", h, got)
+		}
+	}
+	// A known id with a foreign address: the view's address wins.
+	if addr := m.NotLeader(0, "b", "evil:443"); addr != "b:1" {
+		t.Fatalf("known id, foreign addr: %q", addr)
 	}
 }
 
@@ -133,7 +161,9 @@ func (f *fakeWatch) watch(ctx context.Context, addr string, onView func(*v1.Clus
 	}
 }
 
-func TestWatchRotatesSeedsWithBackoff(t *testing.T) {
+// Until a view arrives every seed is asked at once, round after round,
+// with a backoff between rounds.
+func TestWatchAsksEverySeedWithBackoff(t *testing.T) {
 	f := &fakeWatch{err: connect.NewError(connect.CodeUnavailable, errors.New("down")), views: make(chan *v1.ClusterView)}
 	m := New(Config{Seeds: []string{"s1:1", "s2:1", "s3:1"}, TotalShards: 1, Watch: f.watch,
 		Backoff: backoff.Policy{Initial: time.Millisecond, Max: 2 * time.Millisecond}})
@@ -145,8 +175,110 @@ func TestWatchRotatesSeedsWithBackoff(t *testing.T) {
 	m.Close()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.addrs) < 6 || f.addrs[0] != "s1:1" || f.addrs[1] != "s2:1" || f.addrs[2] != "s3:1" || f.addrs[3] != "s1:1" {
-		t.Fatalf("rotation %v", f.addrs)
+	n := map[string]int{}
+	for _, a := range f.addrs {
+		n[a]++
+	}
+	if len(f.addrs) < 6 || n["s1:1"] < 2 || n["s2:1"] < 2 || n["s3:1"] < 2 {
+		t.Fatalf("opened %v", f.addrs)
+	}
+}
+
+// hungWatch accepts a stream on addr and never sends anything; any other
+// address gets views from next.
+type hungWatch struct {
+	hung   string
+	closed atomic.Int32 // hung streams that ended
+	next   func(ctx context.Context, addr string, onView func(*v1.ClusterView)) error
+}
+
+func (h *hungWatch) watch(ctx context.Context, addr string, onView func(*v1.ClusterView)) error {
+	if addr == h.hung {
+		<-ctx.Done()
+		h.closed.Add(1)
+		return ctx.Err()
+	}
+	return h.next(ctx, addr, onView)
+}
+
+// One seed that never answers does not delay the first view: the seeds
+// are asked at once, and the hung stream is closed when another wins.
+func TestFirstViewDespiteHungSeed(t *testing.T) {
+	h := &hungWatch{hung: "s1:1", next: func(ctx context.Context, _ string, onView func(*v1.ClusterView)) error {
+		onView(view(1, "a"))
+		<-ctx.Done()
+		return ctx.Err()
+	}}
+	m := New(Config{Seeds: []string{"s1:1", "s2:1", "s3:1"}, TotalShards: 1, Watch: h.watch, SeedTimeout: time.Hour})
+	defer m.Close()
+	m.Start()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := m.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("first view after %v", el)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for h.closed.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if h.closed.Load() != 1 {
+		t.Fatal("the hung stream was not closed once another seed won")
+	}
+}
+
+// A seed that sends no view within SeedTimeout is given up on, marked
+// suspect, and WaitReady reports it instead of waiting out its ctx.
+func TestSeedTimeoutMarksSuspect(t *testing.T) {
+	h := &hungWatch{hung: "s1:1"}
+	m := New(Config{Seeds: []string{"s1:1"}, TotalShards: 1, Watch: h.watch, SeedTimeout: 50 * time.Millisecond,
+		Backoff: backoff.Policy{Initial: time.Hour}})
+	defer m.Close()
+	m.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := m.WaitReady(ctx)
+	if connect.CodeOf(err) != connect.CodeDeadlineExceeded || ctx.Err() != nil {
+		t.Fatalf("WaitReady = %v, want the seed's timeout before ctx's", err)
+	}
+	if !m.isSuspect("s1:1") {
+		t.Fatal("hung seed not suspect")
+	}
+}
+
+// A suspect node is picked last until it answers again.
+func TestSuspectTriedLast(t *testing.T) {
+	m := New(Config{Seeds: []string{"s1:1", "s2:1", "s3:1"}, TotalShards: 1})
+	defer m.Close()
+	m.Suspect(0, "s2:1")
+	for range 9 {
+		if got := m.Route(0, true); got == "s2:1" {
+			t.Fatal("suspect node picked while others are fine")
+		}
+	}
+	m.Unreachable(0, "s1:1")
+	m.Unreachable(0, "s3:1")
+	if got := m.Route(0, true); got != "s2:1" {
+		t.Fatalf("with the others down, got %q, want the suspect one", got)
+	}
+	m.Answered("s2:1")
+	if m.isSuspect("s2:1") {
+		t.Fatal("still suspect after answering")
+	}
+	// A suspect leader is bypassed for the shard's replicas.
+	m.Apply(view(1, "a"))
+	m.Suspect(-1, "a:1")
+	for range 6 {
+		if got := m.Route(0, true); got == "a:1" {
+			t.Fatal("suspect leader chosen")
+		}
+	}
+	// The watch rotation (seeds, then the view's nodes) passes it over.
+	if got := m.watchAddr(3); got != "b:1" {
+		t.Fatalf("watch rotation chose %q, want b:1 after the suspect a:1", got)
 	}
 }
 
@@ -218,5 +350,50 @@ func TestRefreshRestartsStream(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if n := f.opens.Load(); n != 2 {
 		t.Fatalf("stream opened %d times, want 2", n)
+	}
+}
+
+func TestShardCountLearntOrChecked(t *testing.T) {
+	m := New(Config{Seeds: []string{"s1:1"}})
+	defer m.Close()
+	if m.TotalShards() != 0 || m.Route(0, true) != "s1:1" || m.CachedLeaders() != 0 {
+		t.Fatal("before a view")
+	}
+	m.Apply(view(1, "a", "b", "c"))
+	if n, err := m.Shards(context.Background()); n != 3 || err != nil || m.Route(2, true) != "c:1" {
+		t.Fatalf("learnt %d, %v", n, err)
+	}
+	m2 := New(Config{Seeds: []string{"s1:1"}, TotalShards: 2})
+	defer m2.Close()
+	m2.Apply(view(1, "a", "b", "c"))
+	_, err := m2.Shards(context.Background())
+	if connect.CodeOf(err) != connect.CodeInvalidArgument || m2.ShardsErr() == nil ||
+		!strings.Contains(err.Error(), "Config.TotalShards is 2 but the cluster has 3 shards") {
+		t.Fatalf("mismatch: %v", err)
+	}
+}
+
+func TestDownReplicasSkipped(t *testing.T) {
+	m := New(Config{Seeds: []string{"s1:1"}, TotalShards: 1})
+	defer m.Close()
+	v := view(1, "a")
+	v.Nodes[1].Role = "down"
+	m.Apply(v)
+	for range 10 {
+		if got := m.Route(0, false); got == "b:1" {
+			t.Fatal("stale read routed to a down replica")
+		}
+	}
+	v = view(2, "a")
+	for _, n := range v.Nodes {
+		n.Role = "down"
+	}
+	m.Apply(v)
+	seen := map[string]bool{}
+	for range 9 {
+		seen[m.Route(0, false)] = true
+	}
+	if len(seen) != 3 {
+		t.Fatalf("all down: reads went to %v, want every replica", seen)
 	}
 }
