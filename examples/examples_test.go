@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 // races, connections) are matched loosely.
 var exampleOutputs = map[string][]string{
 	"quickstart": {
-		`^put user:alice at version \d+\.\d+$`,
+		`^put user:alice at version \d+:\d+$`,
 		`^value: Alice$`,
 		`^after delete, not found: true$`,
 	},

@@ -102,7 +102,7 @@ func TestPutCompareAndSwap(t *testing.T) {
 	if got := c.ok("get", "counter"); got != "42\n" {
 		t.Fatalf("after lost CAS, get = %q", got)
 	}
-	// Version.String's "term.index" spelling is accepted too.
+	// The older "term.index" spelling is still accepted.
 	c.ok("del", "counter", "--if-match", strings.Replace(v2, ":", ".", 1))
 	c.fails(exitNotFound, "not found", "get", "counter")
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -186,24 +185,24 @@ func (cf *clientFlags) dialWatch(ctx context.Context, fs *flagSet, watch bool) (
 	return c, nil
 }
 
-// parseVersion reads a version as printed by this command ("term:index")
-// or by Version.String ("term.index").
+// parseVersion reads --if-match: a version as Version.String writes it
+// ("term:index"). The "term.index" this command's older releases took
+// (and Version.String once printed) is still accepted.
 func parseVersion(s string) (norikv.Version, error) {
-	t, i, ok := strings.Cut(s, ":")
-	if !ok {
-		t, i, ok = strings.Cut(s, ".")
+	v, err := norikv.ParseVersion(s)
+	if err == nil {
+		return v, nil
 	}
-	term, err1 := strconv.ParseUint(t, 10, 64)
-	index, err2 := strconv.ParseUint(i, 10, 64)
-	if !ok || err1 != nil || err2 != nil {
-		return norikv.Version{}, usagef("version %q: want term:index, e.g. 1:42", s)
+	if t, i, ok := strings.Cut(s, "."); ok && !strings.Contains(s, ":") {
+		if v, err2 := norikv.ParseVersion(t + ":" + i); err2 == nil {
+			return v, nil
+		}
 	}
-	return norikv.Version{Term: term, Index: index}, nil
-}
-
-// formatVersion prints v the way --if-match reads it.
-func formatVersion(v norikv.Version) string {
-	return fmt.Sprintf("%d:%d", v.Term, v.Index)
+	var e *norikv.Error
+	if errors.As(err, &e) {
+		return norikv.Version{}, usagef("--if-match %s", e.Message)
+	}
+	return norikv.Version{}, usageError{err.Error()}
 }
 
 // printJSON writes v as one line of JSON.

@@ -67,7 +67,7 @@ func runGet(ctx context.Context, o IO, args []string) error {
 			Value   string            `json:"value"`
 			Version string            `json:"version"`
 			Meta    map[string]string `json:"meta,omitempty"`
-		}{pos[0], string(res.Value), formatVersion(res.Version), res.Meta})
+		}{pos[0], string(res.Value), res.Version.String(), res.Meta})
 	}
 	// The value as is, newline-terminated, so $(norikv get k) is the value.
 	_, err = fmt.Fprintf(o.Stdout, "%s\n", res.Value)
@@ -130,9 +130,9 @@ func runPut(ctx context.Context, o IO, args []string) error {
 			Key     string `json:"key"`
 			Version string `json:"version"`
 			TTL     string `json:"ttl,omitempty"`
-		}{pos[0], formatVersion(v), durationOrEmpty(*ttl)})
+		}{pos[0], v.String(), durationOrEmpty(*ttl)})
 	}
-	_, err = fmt.Fprintf(o.Stdout, "version %s\n", formatVersion(v))
+	_, err = fmt.Fprintf(o.Stdout, "version %s\n", v.String())
 	return err
 }
 

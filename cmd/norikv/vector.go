@@ -158,8 +158,8 @@ func vectorInsert(ctx context.Context, o IO, fs *flagSet, cf *clientFlags, vf *v
 		if err != nil {
 			return err
 		}
-		return report(o, cf, map[string]any{"namespace": pos[0], "id": pos[1], "version": formatVersion(v)},
-			"version "+formatVersion(v))
+		return report(o, cf, map[string]any{"namespace": pos[0], "id": pos[1], "version": v.String()},
+			"version "+v.String())
 	})
 }
 
