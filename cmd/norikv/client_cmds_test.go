@@ -74,20 +74,27 @@ func TestGetPutDel(t *testing.T) {
 	if m == nil {
 		t.Fatalf("put printed %q", out)
 	}
-	if got := c.ok("get", "user:alice"); got != "Alice\n" {
+	if got := c.ok("get", "user:alice"); got != "Alice" {
 		t.Fatalf("get = %q", got)
 	}
-	var js struct{ Key, Value, Version string }
-	if err := json.Unmarshal([]byte(c.ok("get", "--json", "user:alice")), &js); err != nil || js != (struct{ Key, Value, Version string }{"user:alice", "Alice", m[1]}) {
+	var js struct {
+		Key, Value, Version string
+		Found               bool
+	}
+	if err := json.Unmarshal([]byte(c.ok("get", "--json", "user:alice")), &js); err != nil || js.Key != "user:alice" || js.Value != "Alice" || js.Version != m[1] || !js.Found {
 		t.Fatalf("get --json = %+v, %v", js, err)
 	}
-	if got := c.ok("get", "user:alice", "--consistency", "linearizable", "--protocol", "connect"); got != "Alice\n" {
+	if got := c.ok("get", "user:alice", "--consistency", "linearizable", "--protocol", "connect"); got != "Alice" {
 		t.Fatalf("linearizable get over connect = %q", got)
 	}
 	if got := c.ok("del", "user:alice"); got != "deleted\n" {
 		t.Fatalf("del = %q", got)
 	}
 	c.fails(exitNotFound, `key "user:alice" not found`, "get", "user:alice")
+	// With --json a missing key is an object saying so, and still exit 3.
+	if r := c.run("get", "user:alice", "--json"); r.status != exitNotFound || r.stdout != `{"key":"user:alice","found":false}`+"\n" {
+		t.Fatalf("get --json of a missing key: status %d stdout %q", r.status, r.stdout)
+	}
 	// Deleting a missing key succeeds, as in the SDK.
 	c.ok("del", "user:alice", "--protocol", "grpcweb")
 }
@@ -99,7 +106,7 @@ func TestPutCompareAndSwap(t *testing.T) {
 	// v1 is stale now: the CAS loses, with its own exit status.
 	c.fails(exitConflict, "version mismatch", "put", "counter", "43", "--if-match", v1)
 	c.fails(exitConflict, "version mismatch", "del", "counter", "--if-match", v1)
-	if got := c.ok("get", "counter"); got != "42\n" {
+	if got := c.ok("get", "counter"); got != "42" {
 		t.Fatalf("after lost CAS, get = %q", got)
 	}
 	// The older "term.index" spelling is still accepted.
@@ -134,7 +141,7 @@ func TestPutFromStdin(t *testing.T) {
 	stdin = strings.NewReader("line one\nline two")
 	t.Cleanup(func() { stdin = old })
 	c.ok("put", "doc:1", "-")
-	if got := c.ok("get", "doc:1"); got != "line one\nline two\n" {
+	if got := c.ok("get", "doc:1"); got != "line one\nline two" {
 		t.Fatalf("get = %q", got)
 	}
 }
@@ -173,7 +180,7 @@ func TestUnreachableAndToken(t *testing.T) {
 	c, _ := newCLI(t, norikvtest.WithToken("s3cret"))
 	c.fails(exitError, "bearer token", "put", "k", "v", "--shards", "64")
 	c.ok("put", "k", "v", "--token", "s3cret")
-	if got := c.ok("get", "k", "--token", "s3cret", "--protocol", "grpcweb"); got != "v\n" {
+	if got := c.ok("get", "k", "--token", "s3cret", "--protocol", "grpcweb"); got != "v" {
 		t.Fatalf("get = %q", got)
 	}
 	// A closed port: one clear line, exit status 1, within --timeout.
@@ -369,7 +376,7 @@ func TestTLSWithCA(t *testing.T) {
 	}
 	c, _ := newCLI(t, norikvtest.WithTLS(&tls.Config{Certificates: []tls.Certificate{cert}}))
 	c.ok("put", "k", "secure", "--ca", caFile)
-	if got := c.ok("get", "k", "--ca", caFile, "--protocol", "connect"); got != "secure\n" {
+	if got := c.ok("get", "k", "--ca", caFile, "--protocol", "connect"); got != "secure" {
 		t.Fatalf("get over TLS = %q", got)
 	}
 	system := &cli{t: t, target: "https://" + strings.Split(c.target, ",")[0]} // system roots only
