@@ -62,7 +62,7 @@ func runBench(ctx context.Context, o IO, args []string) error {
 	fs.IntVar(&f.shards, "shards", server.DefaultShards, "the target cluster's shard count (ignored for the embedded cluster)")
 	fs.StringVar(&f.protocol, "protocol", "grpc", "grpc, connect or grpcweb")
 	fs.IntVar(&f.concurrency, "concurrency", 64, "concurrent workers, each with one call in flight")
-	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long to measure")
+	fs.durationVar(&f.duration, "duration", 10*time.Second, "how long to measure (a `duration`: 30s, 2m)")
 	fs.IntVar(&f.valueSize, "value-size", 100, "bytes per written value")
 	fs.IntVar(&f.keys, "keys", 10_000, "size of the key space")
 	fs.Float64Var(&f.readRatio, "read-ratio", 0.5, "share of operations that are Gets, 0..1")
@@ -73,7 +73,7 @@ func runBench(ctx context.Context, o IO, args []string) error {
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
 	fs.BoolVar(&f.runtimeStats, "runtime-stats", false, "sample this process's heap and goroutines every second and report them")
 	fs.StringVar(&f.token, "token", "", "bearer `token` to send (and to require, on the embedded cluster)")
-	fs.DurationVar(&f.timeout, "timeout", norikv.DefaultTimeout, "per-call timeout, retries included (negative: none)")
+	fs.durationVar(&f.timeout, "timeout", norikv.DefaultTimeout, "per-call timeout, retries included (a `duration`: 5s, 500ms; negative: none)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}

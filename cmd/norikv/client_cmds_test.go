@@ -160,12 +160,15 @@ func TestUsageErrors(t *testing.T) {
 		{`--protocol "carrier-pigeon"`, []string{"get", "k", "--protocol", "carrier-pigeon"}},
 		{`--consistency "eventual"`, []string{"get", "k", "--consistency", "eventual"}},
 		{"--ttl must not be negative", []string{"put", "k", "v", "--ttl", "-1s"}},
-		{"--shards must be at least 1", []string{"get", "k", "--shards", "0"}},
+		{"--shards must not be negative", []string{"get", "k", "--shards", "-1"}},
+		{`invalid value "5" for flag -ttl: missing unit: write 5s or 5ms (units: ns, us, ms, s, m, h)`, []string{"put", "k", "v", "--ttl", "5"}},
+		{`invalid value "soon" for flag -timeout: not a duration: write e.g. 5s, 500ms`, []string{"get", "k", "--timeout", "soon"}},
 		{"--count must not be negative", []string{"watch", "--count", "-1"}},
 		{"exclusive", []string{"cluster", "--shard", "1", "--key", "k"}},
 		{"no shard 64", []string{"cluster", "--shard", "64"}},
 		{`unknown verb "frob"`, []string{"vector", "frob"}},
-		{"--dims must be at least 1", []string{"vector", "create", "ns"}},
+		{"missing --dims (the vectors' dimensions, e.g. --dims 384)", []string{"vector", "create", "ns"}},
+		{"--dims must be at least 1", []string{"vector", "create", "ns", "--dims", "0"}},
 		{`--distance "manhattan"`, []string{"vector", "create", "ns", "--dims", "2", "--distance", "manhattan"}},
 		{"is not a number", []string{"vector", "insert", "ns", "id", "1,x"}},
 		{"--k must be at least 1", []string{"vector", "search", "ns", "1,2", "--k", "0"}},
@@ -318,7 +321,15 @@ func TestVector(t *testing.T) {
 	if got := c.ok("vector", "drop", "products"); got != "dropped\n" {
 		t.Fatalf("drop = %q", got)
 	}
-	c.fails(exitNotFound, `no vector index "products"`, "vector", "search", "products", "1,0,0")
+	c.fails(exitNotFound, `no vector index "products": create it with 'norikv vector create products --dims N'`, "vector", "search", "products", "1,0,0")
+	c.fails(exitNotFound, `no vector index "products": create it with 'norikv vector create products --dims N'`, "vector", "insert", "products", "a", "1,0,0")
+	// Other vector errors name the namespace, not the RPC.
+	c.ok("vector", "create", "products", "--dims", "3")
+	r := c.run("vector", "insert", "products", "a", "1,0")
+	if r.status != exitError || strings.Contains(r.stderr, "VectorInsert") || !strings.Contains(r.stderr, `norikv vector: namespace "products" invalid_argument: vector: has 2 dimensions, the index has 3`) {
+		t.Fatalf("insert of the wrong size: status %d stderr %q", r.status, r.stderr)
+	}
+	c.ok("vector", "drop", "products")
 	if got := c.ok("vector", "drop", "products"); got != "no such index (nothing dropped)\n" {
 		t.Fatalf("second drop = %q", got)
 	}
@@ -362,6 +373,10 @@ func TestHelpEveryCommand(t *testing.T) {
 		}
 		if !strings.Contains(stdout.String(), "Usage: norikv "+n) || !strings.Contains(stdout.String(), "Examples:\n  norikv ") {
 			t.Errorf("%v: help lacks usage or examples:\n%s", args, stdout.String())
+		}
+		// A flag's help must not contradict its default.
+		if m := regexp.MustCompile(`(?m)^  -shards.*\n.*$`).FindString(stdout.String()); strings.Contains(m, "learnt") && strings.Contains(m, "(default ") {
+			t.Errorf("%v: --shards help says both learnt and a default: %q", args, m)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	norikv "github.com/norikv/norikv-go/client"
+	"github.com/norikv/norikv-go/server"
 )
 
 // Exit statuses. Scripts can tell "the key is not there" and "someone else
@@ -41,16 +43,19 @@ type clientFlags struct {
 	token    string
 	caFile   string
 
-	shardsSet bool // --shards given explicitly: never second-guess it
 }
+
+// noMetaShards is the shard count assumed for a cluster that does not
+// serve Meta (so cannot tell its own): the servers' default.
+const noMetaShards = server.DefaultShards
 
 // addClientFlags registers the common flags on fs.
 func addClientFlags(fs *flagSet) *clientFlags {
 	cf := &clientFlags{}
 	fs.StringVar(&cf.target, "target", "127.0.0.1:9001", "connect to the cluster's nodes at `host:port[,host:port...]` (https://host:port for TLS)")
 	fs.StringVar(&cf.protocol, "protocol", "grpc", "RPC protocol: grpc, connect or grpcweb")
-	fs.IntVar(&cf.shards, "shards", 1024, "the cluster's shard count (learnt from the cluster when not given)")
-	fs.DurationVar(&cf.timeout, "timeout", norikv.DefaultTimeout, "bound on each call, retries included")
+	fs.IntVar(&cf.shards, "shards", 0, "the cluster's shard count `N` (default: learnt from the cluster; 1024 if it does not serve Meta)")
+	fs.durationVar(&cf.timeout, "timeout", norikv.DefaultTimeout, "bound on each call, retries included (a `duration`: 5s, 500ms)")
 	fs.BoolVar(&cf.json, "json", false, "print JSON instead of text")
 	fs.StringVar(&cf.token, "token", "", "bearer `token` sent with every request")
 	fs.StringVar(&cf.caFile, "ca", "", "PEM `file` of the CA that signed the servers' certificates (implies TLS)")
@@ -97,7 +102,7 @@ func wantArgs(pos []string, names ...string) error {
 
 func (cf *clientFlags) config() (norikv.Config, error) {
 	cfg := norikv.Config{
-		TotalShards: cf.shards,
+		TotalShards: cmp.Or(cf.shards, noMetaShards),
 		Timeout:     cf.timeout,
 		BearerToken: cf.token,
 	}
@@ -109,8 +114,8 @@ func (cf *clientFlags) config() (norikv.Config, error) {
 	if len(cfg.Nodes) == 0 {
 		return cfg, usagef("--target names no node")
 	}
-	if cf.shards < 1 {
-		return cfg, usagef("--shards must be at least 1")
+	if cf.shards < 0 {
+		return cfg, usagef("--shards must not be negative (0, the default: learn it from the cluster)")
 	}
 	switch cf.protocol {
 	case "grpc":
@@ -151,11 +156,6 @@ func (cf *clientFlags) dial(ctx context.Context, fs *flagSet) (*norikv.Client, e
 }
 
 func (cf *clientFlags) dialWatch(ctx context.Context, fs *flagSet, watch bool) (*norikv.Client, error) {
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "shards" {
-			cf.shardsSet = true
-		}
-	})
 	cfg, err := cf.config()
 	if err != nil {
 		return nil, err
@@ -173,7 +173,7 @@ func (cf *clientFlags) dialWatch(ctx context.Context, fs *flagSet, watch bool) (
 		}
 		return nil, err
 	}
-	if v := c.ClusterView(); !cf.shardsSet && v != nil && len(v.Shards) > 0 && len(v.Shards) != cfg.TotalShards {
+	if v := c.ClusterView(); cf.shards == 0 && v != nil && len(v.Shards) > 0 && len(v.Shards) != cfg.TotalShards {
 		c.Close()
 		cfg.TotalShards = len(v.Shards)
 		c, err = norikv.New(cfg)

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	norikv "github.com/norikv/norikv-go/client"
 )
@@ -140,6 +142,30 @@ func newFlagSet(o IO, name, synopsis, examples string) *flagSet {
 		}
 	}
 	return &flagSet{FlagSet: fs, help: help}
+}
+
+// durationVar defines a duration flag whose bad values get an error that
+// names the units: package flag's own says only "parse error", and "5"
+// (seconds? milliseconds?) is the commonest mistake.
+func (fs *flagSet) durationVar(p *time.Duration, name string, value time.Duration, usage string) {
+	*p = value
+	fs.Var((*durationValue)(p), name, usage)
+}
+
+type durationValue time.Duration
+
+func (d *durationValue) String() string { return (*time.Duration)(d).String() }
+
+func (d *durationValue) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err == nil {
+		*d = durationValue(v)
+		return nil
+	}
+	if _, numErr := strconv.ParseFloat(s, 64); numErr == nil {
+		return fmt.Errorf("missing unit: write %ss or %sms (units: ns, us, ms, s, m, h)", s, s)
+	}
+	return errors.New("not a duration: write e.g. 5s, 500ms or 1m30s (units: ns, us, ms, s, m, h)")
 }
 
 // parse parses args, printing help on --help and mapping flag errors to

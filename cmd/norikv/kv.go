@@ -120,7 +120,8 @@ const putExamples = `  norikv put user:alice Alice
 func runPut(ctx context.Context, o IO, args []string) error {
 	fs := newFlagSet(o, "put", "<key> <value|-> [flags]", putExamples)
 	cf := addClientFlags(fs)
-	ttl := fs.Duration("ttl", 0, "expire the key after this `duration` (e.g. 30s, 5m)")
+	var ttl time.Duration
+	fs.durationVar(&ttl, "ttl", 0, "expire the key after this `duration` (with its unit: 30s, 500ms, 5m)")
 	w := addWriteFlags(fs)
 	pos, err := fs.parseInterspersed(args)
 	if err != nil {
@@ -129,7 +130,7 @@ func runPut(ctx context.Context, o IO, args []string) error {
 	if err := wantArgs(pos, "<key>", "<value>"); err != nil {
 		return err
 	}
-	if *ttl < 0 {
+	if ttl < 0 {
 		return usagef("--ttl must not be negative")
 	}
 	opts, err := w.options()
@@ -146,8 +147,8 @@ func runPut(ctx context.Context, o IO, args []string) error {
 	for _, op := range opts {
 		putOpts = append(putOpts, op)
 	}
-	if *ttl > 0 {
-		putOpts = append(putOpts, norikv.WithTTL(*ttl))
+	if ttl > 0 {
+		putOpts = append(putOpts, norikv.WithTTL(ttl))
 	}
 	c, err := cf.dial(ctx, fs)
 	if err != nil {
@@ -163,7 +164,7 @@ func runPut(ctx context.Context, o IO, args []string) error {
 			Key     string `json:"key"`
 			Version string `json:"version"`
 			TTL     string `json:"ttl,omitempty"`
-		}{pos[0], v.String(), durationOrEmpty(*ttl)})
+		}{pos[0], v.String(), durationOrEmpty(ttl)})
 	}
 	_, err = fmt.Fprintf(o.Stdout, "version %s\n", v.String())
 	return err

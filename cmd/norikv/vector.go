@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -65,7 +67,7 @@ func runVector(ctx context.Context, o IO, args []string) error {
 		if err != nil {
 			return err
 		}
-		return v.run(ctx, o, fs, cf, vf, pos)
+		return vectorError(v.run(ctx, o, fs, cf, vf, pos), pos)
 	}
 	return usagef("unknown verb %q (want create, insert, search, get, del or drop)", args[0])
 }
@@ -112,7 +114,12 @@ func vectorCreate(ctx context.Context, o IO, fs *flagSet, cf *clientFlags, vf *v
 	if err := wantArgs(pos, "<namespace>"); err != nil {
 		return err
 	}
-	if vf.dims < 1 {
+	dimsSet := false
+	fs.Visit(func(f *flag.Flag) { dimsSet = dimsSet || f.Name == "dims" })
+	switch {
+	case !dimsSet:
+		return usagef("missing --dims (the vectors' dimensions, e.g. --dims 384)")
+	case vf.dims < 1:
 		return usagef("--dims must be at least 1")
 	}
 	var dist norikv.DistanceFunction
@@ -250,6 +257,25 @@ func vectorDrop(ctx context.Context, o IO, fs *flagSet, cf *clientFlags, vf *vec
 		return report(o, cf, map[string]any{"namespace": pos[0], "dropped": dropped},
 			ifElse(dropped, "dropped", "no such index (nothing dropped)"))
 	})
+}
+
+// vectorError rewords the SDK's errors for this command's users, who know
+// "norikv vector create", not the RPCs: a missing index says how to
+// create it, and the rest name the namespace without the RPC. Exit
+// statuses are unchanged (the SDK error is still wrapped).
+func vectorError(err error, pos []string) error {
+	var e *norikv.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, norikv.ErrIndexNotFound) && len(pos) > 0:
+		return relabel(err, "no vector index %q: create it with 'norikv vector create %s --dims N'", pos[0], pos[0])
+	case errors.As(err, &e) && e.Operation != "":
+		bare := *e
+		bare.Operation = ""
+		return relabel(err, "%s", firstLine(&bare))
+	}
+	return err
 }
 
 // report prints obj as JSON under --json, else the text line.
