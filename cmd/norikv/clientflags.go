@@ -42,7 +42,6 @@ type clientFlags struct {
 	json     bool
 	token    string
 	caFile   string
-
 }
 
 // noMetaShards is the shard count assumed for a cluster that does not
