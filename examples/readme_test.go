@@ -186,11 +186,13 @@ func serveUntilInterrupt(t *testing.T, args []string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// The banner: the cluster's shape, then a line per node.
 	sc := bufio.NewScanner(stdout)
-	if !sc.Scan() || !regexp.MustCompile(`^n1 127\.0\.0\.1:\d+$`).MatchString(sc.Text()) {
+	if !sc.Scan() || !strings.HasPrefix(sc.Text(), "NoriKV development cluster: ") ||
+		!sc.Scan() || !regexp.MustCompile(`^n1 127\.0\.0\.1:\d+$`).MatchString(sc.Text()) {
 		cmd.Process.Kill()
 		cmd.Wait()
-		t.Fatalf("norikv %v: first line %q", args, sc.Text())
+		t.Fatalf("norikv %v: banner line %q", args, sc.Text())
 	}
 	go func() {
 		for sc.Scan() { // drain, so the server never blocks on a full pipe

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -37,5 +39,38 @@ func TestBinaryValueRoundTrip(t *testing.T) {
 	js = nil
 	if err := json.Unmarshal(c.execOK(nil, "get", "doc", "--json"), &js); err != nil || js["value"] != string(text) || js["value_base64"] != nil {
 		t.Fatalf("get --json of text = %v, %v", js, err)
+	}
+}
+
+// serve's banner says what runs where, how to stop it and what to try
+// next; the command it suggests works as printed.
+func TestBinaryServeBanner(t *testing.T) {
+	p := startBinary(t, "serve", "--nodes", "2", "--shards", "16", "--port", "0", "--token", "tok")
+	header := p.waitLine("out: ")
+	if !regexp.MustCompile(`^out: NoriKV development cluster: 2 nodes, 16 shards, replication 2 `).MatchString(header) {
+		t.Fatalf("first line %q", header)
+	}
+	var addrs []string
+	for _, id := range []string{"n1", "n2"} {
+		l := p.waitLine("out: " + id + " ")
+		m := regexp.MustCompile(`^out: n\d (127\.0\.0\.1:\d+)$`).FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("node line %q", l)
+		}
+		addrs = append(addrs, m[1])
+	}
+	p.waitLine("out: Ctrl-C to stop.")
+	next := strings.TrimPrefix(p.waitLine("out:   norikv put "), "out:   norikv ")
+	want := "put user:alice Alice --target " + strings.Join(addrs, ",") + " --token tok"
+	if next != want {
+		t.Fatalf("suggested %q, want %q", next, want)
+	}
+	// Run it as suggested (exec appends the same --target again).
+	c := &cli{t: t, target: strings.Join(addrs, ",")}
+	if out := string(c.execOK(nil, strings.Fields(next)...)); !strings.HasPrefix(out, "version ") {
+		t.Fatalf("the suggested put printed %q", out)
+	}
+	if st := p.interrupt(); st != 0 {
+		t.Fatalf("serve after Ctrl-C: exit status %d", st)
 	}
 }

@@ -33,6 +33,9 @@ const exitStatusHelp = `
 Exit status: 0 ok, 1 error, 2 bad usage, 3 not found, 4 version mismatch (--if-match).
 `
 
+// defaultTarget is --target's default: node n1 of a plain "norikv serve".
+const defaultTarget = "127.0.0.1:9001"
+
 // clientFlags are the flags every command that talks to a cluster shares.
 type clientFlags struct {
 	target   string
@@ -51,7 +54,7 @@ const noMetaShards = server.DefaultShards
 // addClientFlags registers the common flags on fs.
 func addClientFlags(fs *flagSet) *clientFlags {
 	cf := &clientFlags{}
-	fs.StringVar(&cf.target, "target", "127.0.0.1:9001", "connect to the cluster's nodes at `host:port[,host:port...]` (https://host:port for TLS)")
+	fs.StringVar(&cf.target, "target", defaultTarget, "connect to the cluster's nodes at `host:port[,host:port...]` (https://host:port for TLS)")
 	fs.StringVar(&cf.protocol, "protocol", "grpc", "RPC protocol: grpc, connect or grpcweb")
 	fs.IntVar(&cf.shards, "shards", 0, "the cluster's shard count `N` (default: learnt from the cluster; 1024 if it does not serve Meta)")
 	fs.durationVar(&cf.timeout, "timeout", norikv.DefaultTimeout, "bound on each call, retries included (a `duration`: 5s, 500ms)")
