@@ -74,3 +74,54 @@ func TestBinaryServeBanner(t *testing.T) {
 		t.Fatalf("serve after Ctrl-C: exit status %d", st)
 	}
 }
+
+// cluster transfer moves a shard's leadership (by shard or by key) with
+// Admin.TransferShard, and says what moved; bad requests are one clear
+// line.
+func TestBinaryClusterTransfer(t *testing.T) {
+	c, cl := newCLI(t)
+	shard := cl.ShardOf([]byte("user:alice"))
+	from := cl.Leader(shard)
+	to := map[bool]string{true: "n2", false: "n1"}[from == "n1"]
+	out := string(c.execOK(nil, "cluster", "transfer", "--key", "user:alice", "--to", to))
+	if want := "shard " + itoa(shard) + ": leader " + from + " -> " + to + "\n"; out != want {
+		t.Fatalf("transfer printed %q, want %q", out, want)
+	}
+	if got := cl.Leader(shard); got != to {
+		t.Fatalf("leader of shard %d is %s after the transfer, want %s", shard, got, to)
+	}
+	// --shard, with --json; to the current leader it is a no-op.
+	var js struct {
+		Shard            uint32
+		Previous, Leader string
+		Moved            bool
+	}
+	if err := json.Unmarshal(c.execOK(nil, "cluster", "transfer", "--shard", itoa(shard), "--to", to, "--json", "--protocol", "connect"), &js); err != nil ||
+		js.Shard != shard || js.Previous != to || js.Leader != to || js.Moved {
+		t.Fatalf("transfer --json = %+v, %v", js, err)
+	}
+	for _, tc := range []struct {
+		status int
+		want   string
+		args   []string
+	}{
+		{exitUsage, "missing --to", []string{"cluster", "transfer", "--shard", "1"}},
+		{exitUsage, "say which shard: --shard N or --key K", []string{"cluster", "transfer", "--to", "n1"}},
+		{exitUsage, "exclusive", []string{"cluster", "transfer", "--shard", "1", "--key", "k", "--to", "n1"}},
+		{exitUsage, "no shard 64 (the cluster has 64", []string{"cluster", "transfer", "--shard", "64", "--to", "n1"}},
+		{exitUsage, `no node "n9" (nodes: n1 n2 n3)`, []string{"cluster", "transfer", "--shard", "1", "--to", "n9"}},
+	} {
+		r := c.exec(nil, tc.args...)
+		if r.status != tc.status || !strings.Contains(string(r.stderr), tc.want) || strings.Count(strings.TrimSpace(string(r.stderr)), "\n") != 0 {
+			t.Errorf("%v: status %d stderr %q; want %d and %q", tc.args, r.status, r.stderr, tc.status, tc.want)
+		}
+	}
+	// A node that is down cannot lead: the server's reason, exit 1.
+	if err := cl.StopNode(to); err != nil {
+		t.Fatal(err)
+	}
+	r := c.exec(nil, "cluster", "transfer", "--shard", itoa(shard), "--to", to)
+	if r.status != exitError || !strings.Contains(string(r.stderr), "transfer refused: failed_precondition: node "+to+" is down") {
+		t.Fatalf("transfer to a stopped node: status %d stderr %q", r.status, r.stderr)
+	}
+}

@@ -183,6 +183,8 @@ func TestUnreachableAndToken(t *testing.T) {
 	c, _ := newCLI(t, norikvtest.WithToken("s3cret"))
 	c.fails(exitError, "bearer token", "put", "k", "v", "--shards", "64")
 	c.ok("put", "k", "v", "--token", "s3cret")
+	c.ok("cluster", "transfer", "--shard", "0", "--to", "n1", "--token", "s3cret")
+	c.fails(exitError, "unauthenticated", "cluster", "transfer", "--shard", "0", "--to", "n1", "--shards", "64")
 	if got := c.ok("get", "k", "--token", "s3cret", "--protocol", "grpcweb"); got != "v" {
 		t.Fatalf("get = %q", got)
 	}
@@ -365,6 +367,7 @@ func TestHelpEveryCommand(t *testing.T) {
 	for _, v := range vectorVerbs {
 		names = append(names, "vector "+v.name)
 	}
+	names = append(names, "cluster transfer")
 	for _, n := range names {
 		var stdout, stderr syncBuffer
 		args := append(strings.Fields(n), "--help")
@@ -391,6 +394,8 @@ func TestTLSWithCA(t *testing.T) {
 	}
 	c, _ := newCLI(t, norikvtest.WithTLS(&tls.Config{Certificates: []tls.Certificate{cert}}))
 	c.ok("put", "k", "secure", "--ca", caFile)
+	c.ok("cluster", "transfer", "--shard", "0", "--to", "n2", "--ca", caFile)
+	c.ok("cluster", "transfer", "--shard", "0", "--to", "n3", "--ca", caFile, "--protocol", "grpcweb")
 	if got := c.ok("get", "k", "--ca", caFile, "--protocol", "connect"); got != "secure" {
 		t.Fatalf("get over TLS = %q", got)
 	}

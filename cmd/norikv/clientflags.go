@@ -10,11 +10,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
+	"connectrpc.com/connect"
+
 	norikv "github.com/norikv/norikv-go/client"
+	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
+	"github.com/norikv/norikv-go/interceptors"
+	"github.com/norikv/norikv-go/internal/loadgen/targets"
 	"github.com/norikv/norikv-go/server"
 )
 
@@ -205,6 +211,54 @@ func parseVersion(s string) (norikv.Version, error) {
 		return norikv.Version{}, usagef("--if-match %s", e.Message)
 	}
 	return norikv.Version{}, usageError{err.Error()}
+}
+
+// admin calls f with a raw Admin client (the SDK has no Admin API: it is
+// for operators), speaking as the flags say: protocol, TLS, token, and
+// --timeout for the whole call. Any node serves Admin, so f is tried on
+// each --target node in turn until one is reached.
+func (cf *clientFlags) admin(ctx context.Context, f func(norikvv1connect.AdminClient) error) error {
+	cfg, err := cf.config()
+	if err != nil {
+		return err
+	}
+	if cf.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cf.timeout)
+		defer cancel()
+	}
+	tr, opts := targets.RawTransport(cfg.Protocol)
+	defer tr.CloseIdleConnections()
+	scheme := "http://"
+	if cfg.TLS != nil || strings.HasPrefix(cf.target, "https://") {
+		scheme = "https://"
+		var p http.Protocols
+		if cfg.Protocol == norikv.ProtocolGRPC {
+			p.SetHTTP2(true)
+			tr.ForceAttemptHTTP2 = true
+		} else {
+			p.SetHTTP1(true)
+		}
+		tr.Protocols, tr.TLSClientConfig = &p, cfg.TLS
+	}
+	ics := []connect.Interceptor{interceptors.Errors()}
+	if cf.token != "" {
+		ics = append(ics, connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+			return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+				req.Header().Set("Authorization", "Bearer "+cf.token)
+				return next(ctx, req)
+			}
+		}))
+	}
+	opts = append(opts, connect.WithInterceptors(ics...))
+	for _, n := range cfg.Nodes {
+		a := norikvv1connect.NewAdminClient(&http.Client{Transport: tr}, scheme+interceptors.HostPort(n), opts...)
+		var ce *norikv.ConnectionError
+		if err = f(a); !errors.As(err, &ce) {
+			return err
+		}
+	}
+	return err
 }
 
 // printJSON writes v as one line of JSON.

@@ -271,11 +271,17 @@ func vectorError(err error, pos []string) error {
 	case errors.Is(err, norikv.ErrIndexNotFound) && len(pos) > 0:
 		return relabel(err, "no vector index %q: create it with 'norikv vector create %s --dims N'", pos[0], pos[0])
 	case errors.As(err, &e) && e.Operation != "":
-		bare := *e
-		bare.Operation = ""
-		return relabel(err, "%s", firstLine(&bare))
+		return relabel(err, "%s", withoutOperation(e))
 	}
 	return err
+}
+
+// withoutOperation is e's message without the RPC's name, which means
+// nothing to someone typing commands.
+func withoutOperation(e *norikv.Error) string {
+	bare := *e
+	bare.Operation = ""
+	return firstLine(&bare)
 }
 
 // report prints obj as JSON under --json, else the text line.
