@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/norikv/norikv-go/norikvtest"
 )
 
 // Random bytes through "put -" and "get" come back byte for byte: a pipe
@@ -123,5 +125,31 @@ func TestBinaryClusterTransfer(t *testing.T) {
 	r := c.exec(nil, "cluster", "transfer", "--shard", itoa(shard), "--to", to)
 	if r.status != exitError || !strings.Contains(string(r.stderr), "transfer refused: failed_precondition: node "+to+" is down") {
 		t.Fatalf("transfer to a stopped node: status %d stderr %q", r.status, r.stderr)
+	}
+}
+
+// watch says when its stream ends (the node, or the whole cluster, went
+// away) and when it is back, on stderr; events stay on stdout.
+func TestBinaryWatchReportsLostAndBack(t *testing.T) {
+	c, cl := newCLI(t, norikvtest.WithNodes(1), norikvtest.WithShards(4))
+	p := startBinary(t, "watch", "--target", c.target)
+	p.waitLine("out: ") // the initial view
+	p.mu.Lock()
+	for _, l := range p.seen {
+		if strings.HasPrefix(l, "err: ") {
+			t.Fatalf("watch reported %q before any node stopped", l)
+		}
+	}
+	p.mu.Unlock()
+	if err := cl.StopNode("n1"); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLine("lost the cluster: the watch stream ended; reconnecting")
+	if err := cl.RestartNode("n1"); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLine(" reconnected")
+	if st := p.interrupt(); st != 0 {
+		t.Fatalf("watch after Ctrl-C: exit status %d", st)
 	}
 }
