@@ -122,7 +122,7 @@ func TestPutIdempotencyKeyAndTTL(t *testing.T) {
 		t.Fatalf("repeated idempotent put printed %q then %q", a, b)
 	}
 	out := c.ok("put", "session:abc", "token", "--ttl", "300ms", "--json")
-	if !strings.Contains(out, `"ttl":"300ms"`) {
+	if !strings.Contains(out, `"ttl_ms":300}`) {
 		t.Fatalf("put --json = %q", out)
 	}
 	// Poll rather than sleep a fixed time: the machine may be slow.

@@ -261,9 +261,23 @@ func (cf *clientFlags) admin(ctx context.Context, f func(norikvv1connect.AdminCl
 	return err
 }
 
-// printJSON writes v as one line of JSON.
+// printJSON writes v as one line of JSON. Every --json output follows
+// one convention: snake_case names, durations as numbers of milliseconds
+// in fields named *_ms (millis), lists as [] never null (orEmpty).
 func printJSON(w io.Writer, v any) error {
 	return json.NewEncoder(w).Encode(v)
+}
+
+// millis is d in milliseconds, fractions kept.
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// orEmpty is s, or an empty list where s is nil, so JSON says [] for
+// "none" rather than null.
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // relabeled replaces an error's message with a shorter one for the user

@@ -129,7 +129,7 @@ func printShard(w io.Writer, v *norikv.ClusterView, s norikv.ShardInfo, key stri
 			Leader   string   `json:"leader"`
 			Addr     string   `json:"leader_addr"`
 			Replicas []string `json:"replicas"`
-		}{v.Epoch, key, s.ID, leader, addr[leader], ids})
+		}{v.Epoch, key, s.ID, leader, addr[leader], orEmpty(ids)})
 	}
 	if key != "" {
 		fmt.Fprintf(w, "key %q is in shard %d\n", key, s.ID)
@@ -159,7 +159,7 @@ func viewJSON(v *norikv.ClusterView) any {
 		Epoch  uint64  `json:"epoch"`
 		Nodes  []node  `json:"nodes"`
 		Shards []shard `json:"shards"`
-	}{Epoch: v.Epoch}
+	}{Epoch: v.Epoch, Nodes: []node{}, Shards: []shard{}}
 	for _, n := range v.Nodes {
 		out.Nodes = append(out.Nodes, node(n))
 	}

@@ -161,10 +161,10 @@ func runPut(ctx context.Context, o IO, args []string) error {
 	}
 	if cf.json {
 		return printJSON(o.Stdout, struct {
-			Key     string `json:"key"`
-			Version string `json:"version"`
-			TTL     string `json:"ttl,omitempty"`
-		}{pos[0], v.String(), durationOrEmpty(ttl)})
+			Key     string  `json:"key"`
+			Version string  `json:"version"`
+			TTL     float64 `json:"ttl_ms,omitempty"`
+		}{pos[0], v.String(), millis(ttl)})
 	}
 	_, err = fmt.Fprintf(o.Stdout, "version %s\n", v.String())
 	return err
@@ -253,11 +253,4 @@ func (w *writeFlags) explain(err error) error {
 		return relabel(err, "version mismatch: the key is no longer at version %s (read it again)", w.ifMatch)
 	}
 	return err
-}
-
-func durationOrEmpty(d time.Duration) string {
-	if d == 0 {
-		return ""
-	}
-	return d.String()
 }

@@ -200,7 +200,7 @@ func vectorSearch(ctx context.Context, o IO, fs *flagSet, cf *clientFlags, vf *v
 			for _, m := range res.Matches {
 				ms = append(ms, match(m))
 			}
-			return printJSON(o.Stdout, map[string]any{"matches": ms, "search_time_us": res.SearchTime.Microseconds()})
+			return printJSON(o.Stdout, map[string]any{"matches": ms, "search_time_ms": millis(res.SearchTime)})
 		}
 		tw := tabwriter.NewWriter(o.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tDISTANCE"+ifElse(vf.include, "\tVECTOR", ""))
@@ -227,7 +227,7 @@ func vectorGet(ctx context.Context, o IO, fs *flagSet, cf *clientFlags, vf *vecF
 		if !found {
 			return statusError{exitNotFound, fmt.Sprintf("vector %q not found in %q", pos[1], pos[0])}
 		}
-		return report(o, cf, map[string]any{"namespace": pos[0], "id": pos[1], "vector": vec}, formatVector(vec))
+		return report(o, cf, map[string]any{"namespace": pos[0], "id": pos[1], "vector": orEmpty(vec)}, formatVector(vec))
 	})
 }
 

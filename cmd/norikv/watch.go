@@ -144,7 +144,7 @@ func printEvent(w io.Writer, e norikv.TopologyEvent, asJSON bool) error {
 			AddedNodes    []string       `json:"added_nodes"`
 			RemovedNodes  []string       `json:"removed_nodes"`
 			LeaderChanges []leaderChange `json:"leader_changes"`
-		}{e.PreviousEpoch, e.CurrentEpoch, e.AddedNodes, e.RemovedNodes, nil}
+		}{e.PreviousEpoch, e.CurrentEpoch, orEmpty(e.AddedNodes), orEmpty(e.RemovedNodes), []leaderChange{}}
 		for _, lc := range e.LeaderChanges {
 			out.LeaderChanges = append(out.LeaderChanges, leaderChange(lc))
 		}
