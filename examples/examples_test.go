@@ -70,6 +70,7 @@ var exampleOutputs = map[string][]string{
 		`^requests: 21$`,
 		`^failures: 1$`,
 		`^active connections: [1-9]\d*$`,
+		`^all in one line: pool: [1-9]\d* connections open, .*; requests: 21 total, .*$`,
 	},
 	"vectorsearch": {
 		`^index created: true$`,
