@@ -168,6 +168,8 @@ func TestUsageErrors(t *testing.T) {
 		{"no shard 64", []string{"cluster", "--shard", "64"}},
 		{`unknown verb "frob"`, []string{"vector", "frob"}},
 		{"missing --dims (the vectors' dimensions, e.g. --dims 384)", []string{"vector", "create", "ns"}},
+		{"(see 'norikv vector create --help')", []string{"vector", "create", "ns"}},
+		{"(see 'norikv cluster transfer --help')", []string{"cluster", "transfer", "--shard", "1"}},
 		{"--dims must be at least 1", []string{"vector", "create", "ns", "--dims", "0"}},
 		{`--distance "manhattan"`, []string{"vector", "create", "ns", "--dims", "2", "--distance", "manhattan"}},
 		{"is not a number", []string{"vector", "insert", "ns", "id", "1,x"}},
@@ -376,6 +378,9 @@ func TestHelpEveryCommand(t *testing.T) {
 		}
 		if !strings.Contains(stdout.String(), "Usage: norikv "+n) || !strings.Contains(stdout.String(), "Examples:\n  norikv ") {
 			t.Errorf("%v: help lacks usage or examples:\n%s", args, stdout.String())
+		}
+		if strings.Contains(stdout.String(), "(default -1)") {
+			t.Errorf("%v: help shows a meaningless default -1:\n%s", args, stdout.String())
 		}
 		// A flag's help must not contradict its default.
 		if m := regexp.MustCompile(`(?m)^  -shards.*\n.*$`).FindString(stdout.String()); strings.Contains(m, "learnt") && strings.Contains(m, "(default ") {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -36,7 +37,7 @@ func runCluster(ctx context.Context, o IO, args []string) error {
 	}
 	fs := newFlagSet(o, "cluster", "[transfer] [flags]", clusterExamples)
 	cf := addClientFlags(fs)
-	shard := fs.Int("shard", -1, "show this shard `N` only")
+	shard := shardFlag(fs, "show this shard `N` only")
 	key := fs.String("key", "", "show the shard that owns this `key`")
 	pos, err := fs.parseInterspersed(args)
 	if err != nil {
@@ -189,7 +190,7 @@ const transferExamples = `  norikv cluster transfer --shard 17 --to n2
 func runTransfer(ctx context.Context, o IO, args []string) error {
 	fs := newFlagSet(o, "cluster transfer", "--shard N|--key K --to NODE [flags]", transferExamples)
 	cf := addClientFlags(fs)
-	shard := fs.Int("shard", -1, "move this shard `N`")
+	shard := shardFlag(fs, "move this shard `N`")
 	key := fs.String("key", "", "move the shard that owns this `key`")
 	to := fs.String("to", "", "the node `id` that is to lead the shard, e.g. n2")
 	pos, err := fs.parseInterspersed(args)
@@ -268,6 +269,21 @@ func runTransfer(ctx context.Context, o IO, args []string) error {
 	}
 	_, err = fmt.Fprintf(o.Stdout, "shard %d: leader %s -> %s\n", info.GetId(), orNone(previous), leader)
 	return err
+}
+
+// shardFlag defines --shard: -1 until given (help shows no default, as
+// there is none), and only a shard number is accepted.
+func shardFlag(fs *flagSet, usage string) *int {
+	shard := -1
+	fs.Func("shard", usage, func(s string) error {
+		n, err := strconv.ParseUint(s, 10, 31)
+		if err != nil {
+			return errors.New("want a shard number, 0 or more")
+		}
+		shard = int(n)
+		return nil
+	})
+	return &shard
 }
 
 // shardLeader is the node id of s's leader, "" if it has none.

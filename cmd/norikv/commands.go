@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -78,7 +79,7 @@ func run(ctx context.Context, args []string, o IO) int {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(o.Stderr, "norikv %s: %v (see 'norikv %s --help')\n", name, firstLine(err), name)
+		fmt.Fprintf(o.Stderr, "norikv %s: %v (see 'norikv %s --help')\n", name, firstLine(err), helpName(args))
 		return exitUsage
 	}
 	fmt.Fprintf(o.Stderr, "norikv %s: %v\n", name, firstLine(err))
@@ -92,6 +93,19 @@ func run(ctx context.Context, args []string, o IO) int {
 		return exitConflict
 	}
 	return exitError
+}
+
+// helpName is the command whose --help explains args: the subcommand's
+// ("cluster transfer", "vector create") where it has its own flags.
+func helpName(args []string) string {
+	if len(args) > 1 {
+		switch {
+		case args[0] == "cluster" && args[1] == "transfer",
+			args[0] == "vector" && slices.ContainsFunc(vectorVerbs, func(v vectorVerb) bool { return v.name == args[1] }):
+			return args[0] + " " + args[1]
+		}
+	}
+	return args[0]
 }
 
 // statusError is an error with its own exit status (e.g. "vector get" of a

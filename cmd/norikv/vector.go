@@ -17,11 +17,13 @@ func init() {
 }
 
 // vectorVerbs are vector's own subcommands, in the order help lists them.
-var vectorVerbs = []struct {
+type vectorVerb struct {
 	name, synopsis, summary string
 	run                     func(ctx context.Context, o IO, fs *flagSet, cf *clientFlags, vf *vecFlags, pos []string) error
 	flags                   func(fs *flagSet, vf *vecFlags) // the verb's own flags
-}{
+}
+
+var vectorVerbs = []vectorVerb{
 	{"create", "<namespace> --dims N [--distance D] [--index T]", "create a namespace's index", vectorCreate, vectorCreateFlags},
 	{"insert", "<namespace> <id> <v1,v2,...>", "insert or replace a vector", vectorInsert, nil},
 	{"search", "<namespace> <v1,v2,...> [--k N]", "print the k nearest vectors", vectorSearch, vectorSearchFlags},
