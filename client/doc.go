@@ -21,6 +21,9 @@
 // a node could not be reached, and the underlying *connect.Error. When the
 // call's ctx ends, errors.Is(err, context.Canceled) or
 // errors.Is(err, context.DeadlineExceeded) holds.
+// Error.Code compares with this package's Code* constants
+// (CodeUnavailable, CodeInvalidArgument, ...), the same values as
+// connectrpc.com/connect's, so no other import is needed.
 //
 // Options are typed per operation, so one that makes no sense for an
 // operation does not compile: WithTTL returns a PutOption only, so

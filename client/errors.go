@@ -9,20 +9,70 @@ import (
 	"github.com/norikv/norikv-go/interceptors"
 )
 
-// Error is every SDK error: Code (a connect.Code), Message, Operation,
-// Key or Namespace. It wraps the matching sentinel and the cause, so
-// errors.Is(err, ErrKeyNotFound), errors.As(err, &*ConnectionError) and
-// errors.As(err, &*connect.Error) all work. Defined in package
-// interceptors so raw generated clients using interceptors.Errors return
-// the same type.
+// Error is the one error type every SDK call returns (an alias of
+// interceptors.Error, defined there so raw generated clients using
+// interceptors.Errors return the same type). It offers:
+//
+//	Code      Code   // the status code: CodeNotFound, CodeUnavailable, ...
+//	Message   string // the server's (or the SDK's) message, without prefixes
+//	Operation string // the call, e.g. "Put" or "VectorSearch"
+//	Key       string // the request's key, when it has one
+//	Namespace string // the request's vector namespace, when it has one
+//
+//	Error() string    // "norikv: Put key "k": not_found: message"
+//	Unwrap() []error  // the sentinel (ErrKeyNotFound, ...) and the cause
+//
+// The cause is a *ConnectionError, a *connect.Error or a ctx error, so
+// errors.Is and errors.As see through it:
+//
+//	var e *norikv.Error
+//	if errors.As(err, &e) && e.Code == norikv.CodeUnavailable { ... }
+//	if errors.Is(err, norikv.ErrKeyNotFound) { ... }
 type Error = interceptors.Error
 
 // ConnectionError reports a node that could not be reached (refused,
-// reset, DNS). Calls return an *Error wrapping it.
+// reset, timed out dialing, DNS); calls return an *Error wrapping it. An
+// alias of interceptors.ConnectionError. It offers:
+//
+//	Addr string // host:port, when known
+//	Err  error  // the network error
+//
+//	Error() string // "norikv: cannot reach host:port: cause"
+//	Unwrap() error // Err
+//
+// Find it with
+//
+//	var ce *norikv.ConnectionError
+//	if errors.As(err, &ce) { log.Print("down: ", ce.Addr) }
 type ConnectionError = interceptors.ConnectionError
 
-// Code is a status code; see connect.Code for the values.
+// Code is a status code, an alias of connect.Code: compare Error.Code
+// with the Code* constants (CodeNotFound, CodeUnavailable, ...; the same
+// values as connect's, so either works), and print it with String
+// ("not_found").
 type Code = connect.Code
+
+// The status codes, re-exported so comparing Error.Code needs no import
+// of connectrpc.com/connect. The SDK retries CodeUnavailable, CodeAborted
+// and CodeResourceExhausted; the rest it returns at once.
+const (
+	CodeCanceled           Code = connect.CodeCanceled
+	CodeUnknown            Code = connect.CodeUnknown
+	CodeInvalidArgument    Code = connect.CodeInvalidArgument // bad input: the message names the field and the limit
+	CodeDeadlineExceeded   Code = connect.CodeDeadlineExceeded
+	CodeNotFound           Code = connect.CodeNotFound // a missing key (ErrKeyNotFound) or vector index (ErrIndexNotFound)
+	CodeAlreadyExists      Code = connect.CodeAlreadyExists
+	CodePermissionDenied   Code = connect.CodePermissionDenied
+	CodeResourceExhausted  Code = connect.CodeResourceExhausted
+	CodeFailedPrecondition Code = connect.CodeFailedPrecondition // a lost IfMatch (ErrVersionMismatch), a closed client (ErrClosed)
+	CodeAborted            Code = connect.CodeAborted
+	CodeOutOfRange         Code = connect.CodeOutOfRange
+	CodeUnimplemented      Code = connect.CodeUnimplemented
+	CodeInternal           Code = connect.CodeInternal
+	CodeUnavailable        Code = connect.CodeUnavailable // a node down or not the leader; retried
+	CodeDataLoss           Code = connect.CodeDataLoss
+	CodeUnauthenticated    Code = connect.CodeUnauthenticated // a missing or wrong Config.BearerToken
+)
 
 // Sentinels for errors.Is.
 var (

@@ -334,3 +334,15 @@ func ExampleConfig_protocols() {
 	// hello over connect <nil>
 	// hello over grpcweb <nil>
 }
+
+// A version's one textual form is "term:index"; ParseVersion reads it
+// back, e.g. from a command line or a config file.
+func ExampleParseVersion() {
+	v, err := norikv.ParseVersion("3:17")
+	fmt.Println(v.Term, v.Index, v, err)
+	_, err = norikv.ParseVersion("3.17")
+	fmt.Println(err)
+	// Output:
+	// 3 17 3:17 <nil>
+	// norikv: ParseVersion invalid_argument: version "3.17": missing ":index" (want term:index, e.g. 3:17)
+}

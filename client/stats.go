@@ -1,6 +1,9 @@
 package norikv
 
-// Stats is a snapshot of a client's counters.
+import "fmt"
+
+// Stats is a snapshot of a client's counters. Its String is one line
+// naming each counter, for logs.
 type Stats struct {
 	Pool     PoolStats
 	Router   RouterStats
@@ -68,4 +71,19 @@ func (c *Client) Stats() Stats {
 		s.Topology.Epoch = v.GetEpoch()
 	}
 	return s
+}
+
+// String formats s as one readable line: "pool: 2 connections open, ...;
+// router: ...; topology: ...; requests: ...".
+func (s Stats) String() string {
+	watching := "not watching"
+	if s.Topology.Watching {
+		watching = "watching"
+	}
+	return fmt.Sprintf("pool: %d connections open, %d dialed, %d dial failures; router: %d nodes, %d shards; "+
+		"topology: epoch %d, %d cached leaders, %d views applied, %s; "+
+		"requests: %d total, %d retries, %d redirects, %d failures, %d refused by the retry budget, %d budget tokens",
+		s.Pool.ActiveConnections, s.Pool.Dialed, s.Pool.DialFailures, s.Router.TotalNodes, s.Router.TotalShards,
+		s.Topology.Epoch, s.Topology.CachedLeaders, s.Topology.ViewUpdates, watching,
+		s.Requests.Total, s.Requests.Retries, s.Requests.Redirects, s.Requests.Failures, s.Requests.BudgetExhausted, s.Requests.BudgetTokens)
 }

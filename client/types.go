@@ -2,9 +2,14 @@ package norikv
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
+	"connectrpc.com/connect"
+
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+	"github.com/norikv/norikv-go/interceptors"
 	"github.com/norikv/norikv-go/internal/wire"
 )
 
@@ -18,8 +23,40 @@ type Version struct {
 // IsZero reports whether v is the zero Version (no version).
 func (v Version) IsZero() bool { return v == Version{} }
 
-// String formats v as "term.index".
-func (v Version) String() string { return fmt.Sprintf("%d.%d", v.Term, v.Index) }
+// String formats v as "term:index" (e.g. "3:17"), the one textual form
+// of a version: the norikv command prints and reads it, server messages
+// use it, and ParseVersion inverts it.
+func (v Version) String() string {
+	return strconv.FormatUint(v.Term, 10) + ":" + strconv.FormatUint(v.Index, 10)
+}
+
+// ParseVersion reads a version written by Version.String ("term:index",
+// both decimal unsigned integers, no spaces). Bad input is an
+// InvalidArgument *Error naming the part that is wrong.
+func ParseVersion(s string) (Version, error) {
+	bad := func(format string, a ...any) (Version, error) {
+		msg := fmt.Sprintf("version %q: ", s) + fmt.Sprintf(format, a...) + " (want term:index, e.g. 3:17)"
+		e := interceptors.NewError(connect.CodeInvalidArgument, msg, nil, nil)
+		e.Operation = "ParseVersion"
+		return Version{}, e
+	}
+	if s == "" {
+		return bad("empty")
+	}
+	t, i, ok := strings.Cut(s, ":")
+	if !ok {
+		return bad(`missing ":index"`)
+	}
+	term, err := strconv.ParseUint(t, 10, 64)
+	if err != nil {
+		return bad("term %q is not an unsigned integer", t)
+	}
+	index, err := strconv.ParseUint(i, 10, 64)
+	if err != nil {
+		return bad("index %q is not an unsigned integer", i)
+	}
+	return Version{Term: term, Index: index}, nil
+}
 
 func versionFrom(p *v1.Version) Version {
 	return Version{Term: p.GetTerm(), Index: p.GetIndex()}

@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 // races, connections) are matched loosely.
 var exampleOutputs = map[string][]string{
 	"quickstart": {
-		`^put user:alice at version \d+\.\d+$`,
+		`^put user:alice at version \d+:\d+$`,
 		`^value: Alice$`,
 		`^after delete, not found: true$`,
 	},
@@ -70,6 +70,7 @@ var exampleOutputs = map[string][]string{
 		`^requests: 21$`,
 		`^failures: 0$`,
 		`^active connections: [1-9]\d*$`,
+		`^all in one line: pool: [1-9]\d* connections open, .*; requests: 21 total, .*$`,
 	},
 	"vectorsearch": {
 		`^index created: true$`,

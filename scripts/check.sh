@@ -19,11 +19,12 @@ go -C tools run ./validateproto "$tmp"
 diff -ru third_party/protovalidate/buf "$tmp/buf"
 
 step "buf lint, format, breaking (against the committed wire baseline)"
+echo "building buf through the tools module (first run: a few minutes, once per build cache; later runs: seconds)"
 buf lint
 buf format -d --exit-code proto
 buf breaking proto --against .ci/wire-baseline.binpb
 
-step "generated code matches buf generate and go generate"
+step "generated code matches buf generate and go generate (go generate builds mockgen on the first run)"
 buf generate
 go generate ./...
 if [ -n "$(git status --porcelain -- gen third_party mocks)" ]; then
@@ -48,15 +49,15 @@ go vet ./...
 (cd tools && go vet ./...)
 (cd bench && go vet ./...)
 
-step "tests (race detector on)"
+step "tests (race detector on): compiles and runs every package, the longest step (minutes on 2 cores)"
 go test -race -count=1 -timeout 20m ./...
 (cd bench && go test -race -count=1 -timeout 10m ./...)
 
-step "vector recall at full size (10k x 32; the race run uses 2k)"
+step "vector recall at full size (10k x 32; the race run uses 2k): builds the package without -race first"
 go test -count=1 -run 'Recall' ./vector/
 
 step "conformance table: the embedded cluster over every transport"
 go run ./cmd/norikv conformance
 
-step "fuzz targets, ${FUZZTIME:-20s} each"
+step "fuzz targets, ${FUZZTIME:-20s} each (set FUZZTIME to change it)"
 bash scripts/fuzz.sh

@@ -62,7 +62,7 @@ func runBench(ctx context.Context, o IO, args []string) error {
 	fs.IntVar(&f.shards, "shards", server.DefaultShards, "the target cluster's shard count (ignored for the embedded cluster)")
 	fs.StringVar(&f.protocol, "protocol", "grpc", "grpc, connect or grpcweb")
 	fs.IntVar(&f.concurrency, "concurrency", 64, "concurrent workers, each with one call in flight")
-	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long to measure")
+	fs.durationVar(&f.duration, "duration", 10*time.Second, "how long to measure (a `duration`: 30s, 2m)")
 	fs.IntVar(&f.valueSize, "value-size", 100, "bytes per written value")
 	fs.IntVar(&f.keys, "keys", 10_000, "size of the key space")
 	fs.Float64Var(&f.readRatio, "read-ratio", 0.5, "share of operations that are Gets, 0..1")
@@ -73,7 +73,7 @@ func runBench(ctx context.Context, o IO, args []string) error {
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
 	fs.BoolVar(&f.runtimeStats, "runtime-stats", false, "sample this process's heap and goroutines every second and report them")
 	fs.StringVar(&f.token, "token", "", "bearer `token` to send (and to require, on the embedded cluster)")
-	fs.DurationVar(&f.timeout, "timeout", norikv.DefaultTimeout, "per-call timeout, retries included (negative: none)")
+	fs.durationVar(&f.timeout, "timeout", norikv.DefaultTimeout, "per-call timeout, retries included (a `duration`: 5s, 500ms; negative: none)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func runBench(ctx context.Context, o IO, args []string) error {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(benchReport{
-			Target: targetName, Protocol: proto.String(), Interrupted: interrupted, Result: res,
+			Target: targetName, Protocol: proto.String(), Interrupted: interrupted, Result: benchResultFrom(res),
 			Connections: stats.Pool.ActiveConnections, Dialed: stats.Pool.Dialed,
 			BudgetExhausted: stats.Requests.BudgetExhausted,
 		})
@@ -164,15 +164,86 @@ func runBench(ctx context.Context, o IO, args []string) error {
 	return nil
 }
 
-// benchReport is --json's output.
+// benchReport is --json's output: loadgen's result in the CLI's JSON
+// convention (durations in milliseconds, lists never null; see printJSON).
 type benchReport struct {
-	Target          string          `json:"target"`
-	Protocol        string          `json:"protocol"`
-	Interrupted     bool            `json:"interrupted"`
-	Result          *loadgen.Result `json:"result"`
-	Connections     int             `json:"connections_open"`
-	Dialed          uint64          `json:"connections_dialed"`
-	BudgetExhausted uint64          `json:"retries_refused_by_budget"`
+	Target          string       `json:"target"`
+	Protocol        string       `json:"protocol"`
+	Interrupted     bool         `json:"interrupted"`
+	Result          *benchResult `json:"result"`
+	Connections     int          `json:"connections_open"`
+	Dialed          uint64       `json:"connections_dialed"`
+	BudgetExhausted uint64       `json:"retries_refused_by_budget"`
+}
+
+type benchResult struct {
+	Config struct {
+		Concurrency int     `json:"concurrency"`
+		Duration    float64 `json:"duration_ms"`
+		ValueSize   int     `json:"value_size"`
+		Keys        int     `json:"keys"`
+		ReadRatio   float64 `json:"read_ratio"`
+		Dist        string  `json:"dist"`
+	} `json:"config"`
+	Elapsed     float64                  `json:"elapsed_ms"`
+	Ops         uint64                   `json:"ops"`
+	Errors      uint64                   `json:"errors"`
+	OpsPerS     float64                  `json:"ops_per_s"`
+	Latency     benchLatency             `json:"latency"`
+	PerOp       map[string]benchOpResult `json:"per_op"`
+	CPUPerOp    float64                  `json:"cpu_per_op_ms"`
+	Retries     uint64                   `json:"retries"`
+	Redirects   uint64                   `json:"redirects"`
+	FirstErrors []string                 `json:"first_errors"`
+	Runtime     []benchRuntime           `json:"runtime"`
+}
+
+type benchOpResult struct {
+	Ops     uint64       `json:"ops"`
+	Errors  uint64       `json:"errors"`
+	Misses  uint64       `json:"misses"`
+	OpsPerS float64      `json:"ops_per_s"`
+	Latency benchLatency `json:"latency"`
+}
+
+type benchLatency struct {
+	Count uint64  `json:"count"`
+	Mean  float64 `json:"mean_ms"`
+	Min   float64 `json:"min_ms"`
+	P50   float64 `json:"p50_ms"`
+	P90   float64 `json:"p90_ms"`
+	P99   float64 `json:"p99_ms"`
+	P999  float64 `json:"p999_ms"`
+	Max   float64 `json:"max_ms"`
+}
+
+type benchRuntime struct {
+	Elapsed    float64 `json:"elapsed_ms"`
+	HeapAlloc  uint64  `json:"heap_alloc_bytes"`
+	HeapInuse  uint64  `json:"heap_inuse_bytes"`
+	HeapLive   uint64  `json:"heap_live_bytes"`
+	NumGC      uint32  `json:"num_gc"`
+	Goroutines int     `json:"goroutines"`
+}
+
+func benchResultFrom(r *loadgen.Result) *benchResult {
+	lat := func(s loadgen.Summary) benchLatency {
+		return benchLatency{s.Count, millis(s.Mean), millis(s.Min), millis(s.P50), millis(s.P90), millis(s.P99), millis(s.P999), millis(s.Max)}
+	}
+	out := &benchResult{
+		Elapsed: millis(r.Elapsed), Ops: r.Ops, Errors: r.Errors, OpsPerS: r.OpsPerS, Latency: lat(r.Latency),
+		PerOp: map[string]benchOpResult{}, CPUPerOp: millis(r.CPUPerOp), Retries: r.Retries, Redirects: r.Redirects,
+		FirstErrors: orEmpty(r.FirstErrors), Runtime: []benchRuntime{},
+	}
+	c := &out.Config
+	c.Concurrency, c.Duration, c.ValueSize, c.Keys, c.ReadRatio, c.Dist = r.Config.Concurrency, r.Config.DurationS*1000, r.Config.ValueSize, r.Config.Keys, r.Config.ReadRatio, string(r.Config.Dist)
+	for name, op := range r.PerOp {
+		out.PerOp[name] = benchOpResult{op.Ops, op.Errors, op.Misses, op.OpsPerS, lat(op.Latency)}
+	}
+	for _, s := range r.Runtime {
+		out.Runtime = append(out.Runtime, benchRuntime{millis(s.Elapsed), s.HeapAlloc, s.HeapInuse, s.HeapLive, s.NumGC, s.Goroutines})
+	}
+	return out
 }
 
 func splitAddrs(s string) []string {

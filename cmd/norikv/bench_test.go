@@ -23,7 +23,7 @@ func TestBenchJSONAgainstEmbeddedCluster(t *testing.T) {
 		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
 	}
 	r := rep.Result
-	if rep.Protocol != "connect" || r == nil || r.Ops == 0 || r.Errors != 0 || r.PerOp["get"] == nil || r.PerOp["put"] == nil {
+	if rep.Protocol != "connect" || r == nil || r.Ops == 0 || r.Errors != 0 || r.PerOp["get"].Ops == 0 || r.PerOp["put"].Ops == 0 || r.Latency.P50 <= 0 {
 		t.Fatalf("report %s", out.String())
 	}
 	if r.PerOp["get"].Misses != 0 || len(r.Runtime) < 2 {

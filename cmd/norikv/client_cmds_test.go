@@ -74,20 +74,27 @@ func TestGetPutDel(t *testing.T) {
 	if m == nil {
 		t.Fatalf("put printed %q", out)
 	}
-	if got := c.ok("get", "user:alice"); got != "Alice\n" {
+	if got := c.ok("get", "user:alice"); got != "Alice" {
 		t.Fatalf("get = %q", got)
 	}
-	var js struct{ Key, Value, Version string }
-	if err := json.Unmarshal([]byte(c.ok("get", "--json", "user:alice")), &js); err != nil || js != (struct{ Key, Value, Version string }{"user:alice", "Alice", m[1]}) {
+	var js struct {
+		Key, Value, Version string
+		Found               bool
+	}
+	if err := json.Unmarshal([]byte(c.ok("get", "--json", "user:alice")), &js); err != nil || js.Key != "user:alice" || js.Value != "Alice" || js.Version != m[1] || !js.Found {
 		t.Fatalf("get --json = %+v, %v", js, err)
 	}
-	if got := c.ok("get", "user:alice", "--consistency", "linearizable", "--protocol", "connect"); got != "Alice\n" {
+	if got := c.ok("get", "user:alice", "--consistency", "linearizable", "--protocol", "connect"); got != "Alice" {
 		t.Fatalf("linearizable get over connect = %q", got)
 	}
 	if got := c.ok("del", "user:alice"); got != "deleted\n" {
 		t.Fatalf("del = %q", got)
 	}
 	c.fails(exitNotFound, `key "user:alice" not found`, "get", "user:alice")
+	// With --json a missing key is an object saying so, and still exit 3.
+	if r := c.run("get", "user:alice", "--json"); r.status != exitNotFound || r.stdout != `{"key":"user:alice","found":false}`+"\n" {
+		t.Fatalf("get --json of a missing key: status %d stdout %q", r.status, r.stdout)
+	}
 	// Deleting a missing key succeeds, as in the SDK.
 	c.ok("del", "user:alice", "--protocol", "grpcweb")
 }
@@ -99,10 +106,10 @@ func TestPutCompareAndSwap(t *testing.T) {
 	// v1 is stale now: the CAS loses, with its own exit status.
 	c.fails(exitConflict, "version mismatch", "put", "counter", "43", "--if-match", v1)
 	c.fails(exitConflict, "version mismatch", "del", "counter", "--if-match", v1)
-	if got := c.ok("get", "counter"); got != "42\n" {
+	if got := c.ok("get", "counter"); got != "42" {
 		t.Fatalf("after lost CAS, get = %q", got)
 	}
-	// Version.String's "term.index" spelling is accepted too.
+	// The older "term.index" spelling is still accepted.
 	c.ok("del", "counter", "--if-match", strings.Replace(v2, ":", ".", 1))
 	c.fails(exitNotFound, "not found", "get", "counter")
 }
@@ -115,7 +122,7 @@ func TestPutIdempotencyKeyAndTTL(t *testing.T) {
 		t.Fatalf("repeated idempotent put printed %q then %q", a, b)
 	}
 	out := c.ok("put", "session:abc", "token", "--ttl", "300ms", "--json")
-	if !strings.Contains(out, `"ttl":"300ms"`) {
+	if !strings.Contains(out, `"ttl_ms":300}`) {
 		t.Fatalf("put --json = %q", out)
 	}
 	// Poll rather than sleep a fixed time: the machine may be slow.
@@ -134,7 +141,7 @@ func TestPutFromStdin(t *testing.T) {
 	stdin = strings.NewReader("line one\nline two")
 	t.Cleanup(func() { stdin = old })
 	c.ok("put", "doc:1", "-")
-	if got := c.ok("get", "doc:1"); got != "line one\nline two\n" {
+	if got := c.ok("get", "doc:1"); got != "line one\nline two" {
 		t.Fatalf("get = %q", got)
 	}
 }
@@ -153,12 +160,17 @@ func TestUsageErrors(t *testing.T) {
 		{`--protocol "carrier-pigeon"`, []string{"get", "k", "--protocol", "carrier-pigeon"}},
 		{`--consistency "eventual"`, []string{"get", "k", "--consistency", "eventual"}},
 		{"--ttl must not be negative", []string{"put", "k", "v", "--ttl", "-1s"}},
-		{"--shards must be at least 1", []string{"get", "k", "--shards", "0"}},
+		{"--shards must not be negative", []string{"get", "k", "--shards", "-1"}},
+		{`invalid value "5" for flag -ttl: missing unit: write 5s or 5ms (units: ns, us, ms, s, m, h)`, []string{"put", "k", "v", "--ttl", "5"}},
+		{`invalid value "soon" for flag -timeout: not a duration: write e.g. 5s, 500ms`, []string{"get", "k", "--timeout", "soon"}},
 		{"--count must not be negative", []string{"watch", "--count", "-1"}},
 		{"exclusive", []string{"cluster", "--shard", "1", "--key", "k"}},
 		{"no shard 64", []string{"cluster", "--shard", "64"}},
 		{`unknown verb "frob"`, []string{"vector", "frob"}},
-		{"--dims must be at least 1", []string{"vector", "create", "ns"}},
+		{"missing --dims (the vectors' dimensions, e.g. --dims 384)", []string{"vector", "create", "ns"}},
+		{"(see 'norikv vector create --help')", []string{"vector", "create", "ns"}},
+		{"(see 'norikv cluster transfer --help')", []string{"cluster", "transfer", "--shard", "1"}},
+		{"--dims must be at least 1", []string{"vector", "create", "ns", "--dims", "0"}},
 		{`--distance "manhattan"`, []string{"vector", "create", "ns", "--dims", "2", "--distance", "manhattan"}},
 		{"is not a number", []string{"vector", "insert", "ns", "id", "1,x"}},
 		{"--k must be at least 1", []string{"vector", "search", "ns", "1,2", "--k", "0"}},
@@ -173,7 +185,9 @@ func TestUnreachableAndToken(t *testing.T) {
 	c, _ := newCLI(t, norikvtest.WithToken("s3cret"))
 	c.fails(exitError, "bearer token", "put", "k", "v", "--shards", "64")
 	c.ok("put", "k", "v", "--token", "s3cret")
-	if got := c.ok("get", "k", "--token", "s3cret", "--protocol", "grpcweb"); got != "v\n" {
+	c.ok("cluster", "transfer", "--shard", "0", "--to", "n1", "--token", "s3cret")
+	c.fails(exitError, "unauthenticated", "cluster", "transfer", "--shard", "0", "--to", "n1", "--shards", "64")
+	if got := c.ok("get", "k", "--token", "s3cret", "--protocol", "grpcweb"); got != "v" {
 		t.Fatalf("get = %q", got)
 	}
 	// A closed port: one clear line, exit status 1, within --timeout.
@@ -311,7 +325,15 @@ func TestVector(t *testing.T) {
 	if got := c.ok("vector", "drop", "products"); got != "dropped\n" {
 		t.Fatalf("drop = %q", got)
 	}
-	c.fails(exitNotFound, `no vector index "products"`, "vector", "search", "products", "1,0,0")
+	c.fails(exitNotFound, `no vector index "products": create it with 'norikv vector create products --dims N'`, "vector", "search", "products", "1,0,0")
+	c.fails(exitNotFound, `no vector index "products": create it with 'norikv vector create products --dims N'`, "vector", "insert", "products", "a", "1,0,0")
+	// Other vector errors name the namespace, not the RPC.
+	c.ok("vector", "create", "products", "--dims", "3")
+	r := c.run("vector", "insert", "products", "a", "1,0")
+	if r.status != exitError || strings.Contains(r.stderr, "VectorInsert") || !strings.Contains(r.stderr, `norikv vector: namespace "products" invalid_argument: vector: has 2 dimensions, the index has 3`) {
+		t.Fatalf("insert of the wrong size: status %d stderr %q", r.status, r.stderr)
+	}
+	c.ok("vector", "drop", "products")
 	if got := c.ok("vector", "drop", "products"); got != "no such index (nothing dropped)\n" {
 		t.Fatalf("second drop = %q", got)
 	}
@@ -347,6 +369,7 @@ func TestHelpEveryCommand(t *testing.T) {
 	for _, v := range vectorVerbs {
 		names = append(names, "vector "+v.name)
 	}
+	names = append(names, "cluster transfer")
 	for _, n := range names {
 		var stdout, stderr syncBuffer
 		args := append(strings.Fields(n), "--help")
@@ -355,6 +378,13 @@ func TestHelpEveryCommand(t *testing.T) {
 		}
 		if !strings.Contains(stdout.String(), "Usage: norikv "+n) || !strings.Contains(stdout.String(), "Examples:\n  norikv ") {
 			t.Errorf("%v: help lacks usage or examples:\n%s", args, stdout.String())
+		}
+		if strings.Contains(stdout.String(), "(default -1)") {
+			t.Errorf("%v: help shows a meaningless default -1:\n%s", args, stdout.String())
+		}
+		// A flag's help must not contradict its default.
+		if m := regexp.MustCompile(`(?m)^  -shards.*\n.*$`).FindString(stdout.String()); strings.Contains(m, "learnt") && strings.Contains(m, "(default ") {
+			t.Errorf("%v: --shards help says both learnt and a default: %q", args, m)
 		}
 	}
 }
@@ -369,7 +399,9 @@ func TestTLSWithCA(t *testing.T) {
 	}
 	c, _ := newCLI(t, norikvtest.WithTLS(&tls.Config{Certificates: []tls.Certificate{cert}}))
 	c.ok("put", "k", "secure", "--ca", caFile)
-	if got := c.ok("get", "k", "--ca", caFile, "--protocol", "connect"); got != "secure\n" {
+	c.ok("cluster", "transfer", "--shard", "0", "--to", "n2", "--ca", caFile)
+	c.ok("cluster", "transfer", "--shard", "0", "--to", "n3", "--ca", caFile, "--protocol", "grpcweb")
+	if got := c.ok("get", "k", "--ca", caFile, "--protocol", "connect"); got != "secure" {
 		t.Fatalf("get over TLS = %q", got)
 	}
 	system := &cli{t: t, target: "https://" + strings.Split(c.target, ",")[0]} // system roots only

@@ -9,12 +9,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
+	"connectrpc.com/connect"
+
 	norikv "github.com/norikv/norikv-go/client"
+	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
+	"github.com/norikv/norikv-go/interceptors"
+	"github.com/norikv/norikv-go/internal/loadgen/targets"
 )
 
 // Exit statuses. Scripts can tell "the key is not there" and "someone else
@@ -32,6 +37,9 @@ const exitStatusHelp = `
 Exit status: 0 ok, 1 error, 2 bad usage, 3 not found, 4 version mismatch (--if-match).
 `
 
+// defaultTarget is --target's default: node n1 of a plain "norikv serve".
+const defaultTarget = "127.0.0.1:9001"
+
 // clientFlags are the flags every command that talks to a cluster shares.
 type clientFlags struct {
 	target   string
@@ -41,17 +49,15 @@ type clientFlags struct {
 	json     bool
 	token    string
 	caFile   string
-
-	shardsSet bool // --shards given explicitly: never second-guess it
 }
 
 // addClientFlags registers the common flags on fs.
 func addClientFlags(fs *flagSet) *clientFlags {
 	cf := &clientFlags{}
-	fs.StringVar(&cf.target, "target", "127.0.0.1:9001", "connect to the cluster's nodes at `host:port[,host:port...]` (https://host:port for TLS)")
+	fs.StringVar(&cf.target, "target", defaultTarget, "connect to the cluster's nodes at `host:port[,host:port...]` (https://host:port for TLS)")
 	fs.StringVar(&cf.protocol, "protocol", "grpc", "RPC protocol: grpc, connect or grpcweb")
-	fs.IntVar(&cf.shards, "shards", 1024, "the cluster's shard count (learnt from the cluster when not given)")
-	fs.DurationVar(&cf.timeout, "timeout", norikv.DefaultTimeout, "bound on each call, retries included")
+	fs.IntVar(&cf.shards, "shards", 0, "the cluster's shard count `N` (default: learnt from the cluster; needed only for clusters that do not serve Meta.WatchCluster)")
+	fs.durationVar(&cf.timeout, "timeout", norikv.DefaultTimeout, "bound on each call, retries included (a `duration`: 5s, 500ms)")
 	fs.BoolVar(&cf.json, "json", false, "print JSON instead of text")
 	fs.StringVar(&cf.token, "token", "", "bearer `token` sent with every request")
 	fs.StringVar(&cf.caFile, "ca", "", "PEM `file` of the CA that signed the servers' certificates (implies TLS)")
@@ -98,7 +104,7 @@ func wantArgs(pos []string, names ...string) error {
 
 func (cf *clientFlags) config() (norikv.Config, error) {
 	cfg := norikv.Config{
-		TotalShards: cf.shards,
+		TotalShards: cf.shards, // 0: the client learns it from the cluster view
 		Timeout:     cf.timeout,
 		BearerToken: cf.token,
 	}
@@ -110,8 +116,8 @@ func (cf *clientFlags) config() (norikv.Config, error) {
 	if len(cfg.Nodes) == 0 {
 		return cfg, usagef("--target names no node")
 	}
-	if cf.shards < 1 {
-		return cfg, usagef("--shards must be at least 1")
+	if cf.shards < 0 {
+		return cfg, usagef("--shards must not be negative (0, the default: learn it from the cluster)")
 	}
 	switch cf.protocol {
 	case "grpc":
@@ -151,19 +157,11 @@ func (cf *clientFlags) dial(ctx context.Context, fs *flagSet) (*norikv.Client, e
 }
 
 func (cf *clientFlags) dialWatch(ctx context.Context, fs *flagSet, watch bool) (*norikv.Client, error) {
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "shards" {
-			cf.shardsSet = true
-		}
-	})
 	cfg, err := cf.config()
 	if err != nil {
 		return nil, err
 	}
 	cfg.DisableWatch = !watch
-	if !cf.shardsSet {
-		cfg.TotalShards = 0 // the client learns it from the cluster view
-	}
 	c, err := norikv.New(cfg)
 	if err != nil {
 		return nil, usageError{err.Error()}
@@ -179,29 +177,91 @@ func (cf *clientFlags) dialWatch(ctx context.Context, fs *flagSet, watch bool) (
 	return c, nil
 }
 
-// parseVersion reads a version as printed by this command ("term:index")
-// or by Version.String ("term.index").
+// parseVersion reads --if-match: a version as Version.String writes it
+// ("term:index"). The "term.index" this command's older releases took
+// (and Version.String once printed) is still accepted.
 func parseVersion(s string) (norikv.Version, error) {
-	t, i, ok := strings.Cut(s, ":")
-	if !ok {
-		t, i, ok = strings.Cut(s, ".")
+	v, err := norikv.ParseVersion(s)
+	if err == nil {
+		return v, nil
 	}
-	term, err1 := strconv.ParseUint(t, 10, 64)
-	index, err2 := strconv.ParseUint(i, 10, 64)
-	if !ok || err1 != nil || err2 != nil {
-		return norikv.Version{}, usagef("version %q: want term:index, e.g. 1:42", s)
+	if t, i, ok := strings.Cut(s, "."); ok && !strings.Contains(s, ":") {
+		if v, err2 := norikv.ParseVersion(t + ":" + i); err2 == nil {
+			return v, nil
+		}
 	}
-	return norikv.Version{Term: term, Index: index}, nil
+	var e *norikv.Error
+	if errors.As(err, &e) {
+		return norikv.Version{}, usagef("--if-match %s", e.Message)
+	}
+	return norikv.Version{}, usageError{err.Error()}
 }
 
-// formatVersion prints v the way --if-match reads it.
-func formatVersion(v norikv.Version) string {
-	return fmt.Sprintf("%d:%d", v.Term, v.Index)
+// admin calls f with a raw Admin client (the SDK has no Admin API: it is
+// for operators), speaking as the flags say: protocol, TLS, token, and
+// --timeout for the whole call. Any node serves Admin, so f is tried on
+// each --target node in turn until one is reached.
+func (cf *clientFlags) admin(ctx context.Context, f func(norikvv1connect.AdminClient) error) error {
+	cfg, err := cf.config()
+	if err != nil {
+		return err
+	}
+	if cf.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cf.timeout)
+		defer cancel()
+	}
+	tr, opts := targets.RawTransport(cfg.Protocol)
+	defer tr.CloseIdleConnections()
+	scheme := "http://"
+	if cfg.TLS != nil || strings.HasPrefix(cf.target, "https://") {
+		scheme = "https://"
+		var p http.Protocols
+		if cfg.Protocol == norikv.ProtocolGRPC {
+			p.SetHTTP2(true)
+			tr.ForceAttemptHTTP2 = true
+		} else {
+			p.SetHTTP1(true)
+		}
+		tr.Protocols, tr.TLSClientConfig = &p, cfg.TLS
+	}
+	ics := []connect.Interceptor{interceptors.Errors()}
+	if cf.token != "" {
+		ics = append(ics, connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+			return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+				req.Header().Set("Authorization", "Bearer "+cf.token)
+				return next(ctx, req)
+			}
+		}))
+	}
+	opts = append(opts, connect.WithInterceptors(ics...))
+	for _, n := range cfg.Nodes {
+		a := norikvv1connect.NewAdminClient(&http.Client{Transport: tr}, scheme+interceptors.HostPort(n), opts...)
+		var ce *norikv.ConnectionError
+		if err = f(a); !errors.As(err, &ce) {
+			return err
+		}
+	}
+	return err
 }
 
-// printJSON writes v as one line of JSON.
+// printJSON writes v as one line of JSON. Every --json output follows
+// one convention: snake_case names, durations as numbers of milliseconds
+// in fields named *_ms (millis), lists as [] never null (orEmpty).
 func printJSON(w io.Writer, v any) error {
 	return json.NewEncoder(w).Encode(v)
+}
+
+// millis is d in milliseconds, fractions kept.
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// orEmpty is s, or an empty list where s is nil, so JSON says [] for
+// "none" rather than null.
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // relabeled replaces an error's message with a shorter one for the user

@@ -6,17 +6,22 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	norikv "github.com/norikv/norikv-go/client"
+	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
 )
 
 func init() {
 	register(&command{Name: "cluster", Summary: "show nodes and which shards each leads", Run: runCluster})
 }
 
-const clusterExamples = `  norikv cluster
+const clusterExamples = `  norikv cluster transfer --shard 17 --to n2
+      move shard 17's leadership to n2 (see 'norikv cluster transfer --help')
+  norikv cluster
       one row per node: shards led and replicated (1024 shards summarised)
   norikv cluster --shard 17
       shard 17's leader and replicas
@@ -27,9 +32,12 @@ const clusterExamples = `  norikv cluster
 `
 
 func runCluster(ctx context.Context, o IO, args []string) error {
-	fs := newFlagSet(o, "cluster", "[flags]", clusterExamples)
+	if len(args) > 0 && args[0] == "transfer" {
+		return runTransfer(ctx, o, args[1:])
+	}
+	fs := newFlagSet(o, "cluster", "[transfer] [flags]", clusterExamples)
 	cf := addClientFlags(fs)
-	shard := fs.Int("shard", -1, "show this shard `N` only")
+	shard := shardFlag(fs, "show this shard `N` only")
 	key := fs.String("key", "", "show the shard that owns this `key`")
 	pos, err := fs.parseInterspersed(args)
 	if err != nil {
@@ -122,7 +130,7 @@ func printShard(w io.Writer, v *norikv.ClusterView, s norikv.ShardInfo, key stri
 			Leader   string   `json:"leader"`
 			Addr     string   `json:"leader_addr"`
 			Replicas []string `json:"replicas"`
-		}{v.Epoch, key, s.ID, leader, addr[leader], ids})
+		}{v.Epoch, key, s.ID, leader, addr[leader], orEmpty(ids)})
 	}
 	if key != "" {
 		fmt.Fprintf(w, "key %q is in shard %d\n", key, s.ID)
@@ -152,7 +160,7 @@ func viewJSON(v *norikv.ClusterView) any {
 		Epoch  uint64  `json:"epoch"`
 		Nodes  []node  `json:"nodes"`
 		Shards []shard `json:"shards"`
-	}{Epoch: v.Epoch}
+	}{Epoch: v.Epoch, Nodes: []node{}, Shards: []shard{}}
 	for _, n := range v.Nodes {
 		out.Nodes = append(out.Nodes, node(n))
 	}
@@ -167,4 +175,123 @@ func viewJSON(v *norikv.ClusterView) any {
 		out.Shards = append(out.Shards, sh)
 	}
 	return out
+}
+
+const transferExamples = `  norikv cluster transfer --shard 17 --to n2
+      make n2 lead shard 17; n2 must hold one of its replicas and be up
+      (see them with 'norikv cluster --shard 17')
+  norikv cluster transfer --key user:alice --to n3 --json
+      make n3 lead the shard that owns user:alice
+`
+
+// runTransfer is "norikv cluster transfer": Admin.TransferShard, which
+// any node serves. The shard's term and the cluster's epoch grow, so
+// "norikv watch" shows the move.
+func runTransfer(ctx context.Context, o IO, args []string) error {
+	fs := newFlagSet(o, "cluster transfer", "--shard N|--key K --to NODE [flags]", transferExamples)
+	cf := addClientFlags(fs)
+	shard := shardFlag(fs, "move this shard `N`")
+	key := fs.String("key", "", "move the shard that owns this `key`")
+	to := fs.String("to", "", "the node `id` that is to lead the shard, e.g. n2")
+	pos, err := fs.parseInterspersed(args)
+	if err != nil {
+		return err
+	}
+	switch err := wantArgs(pos); {
+	case err != nil:
+		return err
+	case *to == "":
+		return usagef("missing --to (the node that is to lead the shard, e.g. --to n2)")
+	case *shard >= 0 && *key != "":
+		return usagef("--shard and --key are exclusive")
+	case *shard < 0 && *key == "":
+		return usagef("say which shard: --shard N or --key K")
+	}
+	c, err := cf.dial(ctx, fs)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	v := c.ClusterView()
+	if v == nil {
+		return errors.New("the cluster does not serve Meta, so its shards and nodes are unknown")
+	}
+	if *key != "" {
+		*shard = c.ShardForKey(*key)
+	}
+	i := slices.IndexFunc(v.Shards, func(s norikv.ShardInfo) bool { return int(s.ID) == *shard })
+	if i < 0 {
+		return usagef("no shard %d (the cluster has %d)", *shard, len(v.Shards))
+	}
+	if !slices.ContainsFunc(v.Nodes, func(n norikv.ClusterNode) bool { return n.ID == *to }) {
+		ids := make([]string, len(v.Nodes))
+		for i, n := range v.Nodes {
+			ids[i] = n.ID
+		}
+		return usagef("no node %q (nodes: %s)", *to, strings.Join(ids, " "))
+	}
+	previous := shardLeader(v.Shards[i])
+	var info *v1.ShardInfo
+	err = cf.admin(ctx, func(a norikvv1connect.AdminClient) error {
+		info, err = a.TransferShard(ctx, &v1.ShardInfo{
+			Id:       uint32(*shard),
+			Replicas: []*v1.ShardReplica{{NodeId: *to, Leader: true}},
+		})
+		return err
+	})
+	var e *norikv.Error
+	if errors.As(err, &e) {
+		// Exit status 1 whatever the code: FAILED_PRECONDITION (a node
+		// that is down) is no version mismatch here.
+		return statusError{exitError, "transfer refused: " + withoutOperation(e)}
+	}
+	if err != nil {
+		return err
+	}
+	leader := ""
+	for _, r := range info.GetReplicas() {
+		if r.GetLeader() {
+			leader = r.GetNodeId()
+		}
+	}
+	if cf.json {
+		return printJSON(o.Stdout, struct {
+			Key      string `json:"key,omitempty"`
+			Shard    uint32 `json:"shard"`
+			Previous string `json:"previous"`
+			Leader   string `json:"leader"`
+			Moved    bool   `json:"moved"`
+		}{*key, info.GetId(), previous, leader, previous != leader})
+	}
+	if previous == leader {
+		_, err = fmt.Fprintf(o.Stdout, "shard %d: %s already leads it\n", info.GetId(), leader)
+		return err
+	}
+	_, err = fmt.Fprintf(o.Stdout, "shard %d: leader %s -> %s\n", info.GetId(), orNone(previous), leader)
+	return err
+}
+
+// shardFlag defines --shard: -1 until given (help shows no default, as
+// there is none), and only a shard number is accepted.
+func shardFlag(fs *flagSet, usage string) *int {
+	shard := -1
+	fs.Func("shard", usage, func(s string) error {
+		n, err := strconv.ParseUint(s, 10, 31)
+		if err != nil {
+			return errors.New("want a shard number, 0 or more")
+		}
+		shard = int(n)
+		return nil
+	})
+	return &shard
+}
+
+// shardLeader is the node id of s's leader, "" if it has none.
+func shardLeader(s norikv.ShardInfo) string {
+	for _, r := range s.Replicas {
+		if r.Leader {
+			return r.NodeID
+		}
+	}
+	return ""
 }

@@ -6,8 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	norikv "github.com/norikv/norikv-go/client"
 )
@@ -76,7 +79,7 @@ func run(ctx context.Context, args []string, o IO) int {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(o.Stderr, "norikv %s: %v (see 'norikv %s --help')\n", name, firstLine(err), name)
+		fmt.Fprintf(o.Stderr, "norikv %s: %v (see 'norikv %s --help')\n", name, firstLine(err), helpName(args))
 		return exitUsage
 	}
 	fmt.Fprintf(o.Stderr, "norikv %s: %v\n", name, firstLine(err))
@@ -90,6 +93,19 @@ func run(ctx context.Context, args []string, o IO) int {
 		return exitConflict
 	}
 	return exitError
+}
+
+// helpName is the command whose --help explains args: the subcommand's
+// ("cluster transfer", "vector create") where it has its own flags.
+func helpName(args []string) string {
+	if len(args) > 1 {
+		switch {
+		case args[0] == "cluster" && args[1] == "transfer",
+			args[0] == "vector" && slices.ContainsFunc(vectorVerbs, func(v vectorVerb) bool { return v.name == args[1] }):
+			return args[0] + " " + args[1]
+		}
+	}
+	return args[0]
 }
 
 // statusError is an error with its own exit status (e.g. "vector get" of a
@@ -140,6 +156,30 @@ func newFlagSet(o IO, name, synopsis, examples string) *flagSet {
 		}
 	}
 	return &flagSet{FlagSet: fs, help: help}
+}
+
+// durationVar defines a duration flag whose bad values get an error that
+// names the units: package flag's own says only "parse error", and "5"
+// (seconds? milliseconds?) is the commonest mistake.
+func (fs *flagSet) durationVar(p *time.Duration, name string, value time.Duration, usage string) {
+	*p = value
+	fs.Var((*durationValue)(p), name, usage)
+}
+
+type durationValue time.Duration
+
+func (d *durationValue) String() string { return (*time.Duration)(d).String() }
+
+func (d *durationValue) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err == nil {
+		*d = durationValue(v)
+		return nil
+	}
+	if _, numErr := strconv.ParseFloat(s, 64); numErr == nil {
+		return fmt.Errorf("missing unit: write %ss or %sms (units: ns, us, ms, s, m, h)", s, s)
+	}
+	return errors.New("not a duration: write e.g. 5s, 500ms or 1m30s (units: ns, us, ms, s, m, h)")
 }
 
 // parse parses args, printing help on --help and mapping flag errors to

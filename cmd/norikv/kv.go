@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"time"
+	"unicode/utf8"
 
 	norikv "github.com/norikv/norikv-go/client"
 )
@@ -21,9 +23,13 @@ func init() {
 var stdin io.Reader = os.Stdin
 
 const getExamples = `  norikv get user:alice
-      prints the value
+      writes the value byte for byte; on a terminal a newline follows it
+      (unless the value ends with one), in a pipe or a file nothing does,
+      so "norikv get k > f" saves exactly what "norikv put k - < f" wrote
   norikv get user:alice --json
-      {"key":"user:alice","value":"Alice","version":"1:5"}
+      {"key":"user:alice","found":true,"value":"Alice","version":"1:5"}
+      a value that is not UTF-8 comes as "value_base64" instead of "value";
+      a missing key prints {"key":"user:alice","found":false} (exit status 3)
   norikv get user:alice --consistency linearizable --target node1:9001,node2:9001
 ` + exitStatusHelp
 
@@ -56,23 +62,50 @@ func runGet(ctx context.Context, o IO, args []string) error {
 	defer c.Close()
 	res, err := c.Get(ctx, pos[0], norikv.WithConsistency(level))
 	if errors.Is(err, norikv.ErrKeyNotFound) {
+		if cf.json {
+			if err := printJSON(o.Stdout, getJSON{Key: pos[0]}); err != nil {
+				return err
+			}
+		}
 		return relabel(err, "key %q not found", pos[0])
 	}
 	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(o.Stdout, struct {
-			Key     string            `json:"key"`
-			Value   string            `json:"value"`
-			Version string            `json:"version"`
-			Meta    map[string]string `json:"meta,omitempty"`
-		}{pos[0], string(res.Value), formatVersion(res.Version), res.Meta})
+		out := getJSON{Key: pos[0], Found: true, Version: res.Version.String(), Meta: res.Meta}
+		if utf8.Valid(res.Value) {
+			out.Value = ptr(string(res.Value))
+		} else {
+			// JSON strings are UTF-8: encoding/json would replace every
+			// invalid byte with U+FFFD, corrupting the value.
+			out.ValueBase64 = res.Value
+		}
+		return printJSON(o.Stdout, out)
 	}
-	// The value as is, newline-terminated, so $(norikv get k) is the value.
-	_, err = fmt.Fprintf(o.Stdout, "%s\n", res.Value)
+	if _, err := o.Stdout.Write(res.Value); err != nil {
+		return err
+	}
+	// The newline is for a person reading a terminal only: in a pipe or a
+	// file the value must be byte-exact (binary values, round trips).
+	if isTerminal(o.Stdout) && !bytes.HasSuffix(res.Value, []byte("\n")) {
+		_, err = io.WriteString(o.Stdout, "\n")
+	}
 	return err
 }
+
+// getJSON is get --json's object. Exactly one of Value and ValueBase64 is
+// set when Found.
+type getJSON struct {
+	Key         string            `json:"key"`
+	Found       bool              `json:"found"`
+	Value       *string           `json:"value,omitempty"`
+	ValueBase64 []byte            `json:"value_base64,omitempty"` // encoding/json writes []byte as base64
+	Version     string            `json:"version,omitempty"`
+	Meta        map[string]string `json:"meta,omitempty"`
+}
+
+func ptr[T any](v T) *T { return &v }
 
 const putExamples = `  norikv put user:alice Alice
       prints the new version, e.g. "version 1:5"
@@ -87,7 +120,8 @@ const putExamples = `  norikv put user:alice Alice
 func runPut(ctx context.Context, o IO, args []string) error {
 	fs := newFlagSet(o, "put", "<key> <value|-> [flags]", putExamples)
 	cf := addClientFlags(fs)
-	ttl := fs.Duration("ttl", 0, "expire the key after this `duration` (e.g. 30s, 5m)")
+	var ttl time.Duration
+	fs.durationVar(&ttl, "ttl", 0, "expire the key after this `duration` (with its unit: 30s, 500ms, 5m)")
 	w := addWriteFlags(fs)
 	pos, err := fs.parseInterspersed(args)
 	if err != nil {
@@ -96,7 +130,7 @@ func runPut(ctx context.Context, o IO, args []string) error {
 	if err := wantArgs(pos, "<key>", "<value>"); err != nil {
 		return err
 	}
-	if *ttl < 0 {
+	if ttl < 0 {
 		return usagef("--ttl must not be negative")
 	}
 	opts, err := w.options()
@@ -113,8 +147,8 @@ func runPut(ctx context.Context, o IO, args []string) error {
 	for _, op := range opts {
 		putOpts = append(putOpts, op)
 	}
-	if *ttl > 0 {
-		putOpts = append(putOpts, norikv.WithTTL(*ttl))
+	if ttl > 0 {
+		putOpts = append(putOpts, norikv.WithTTL(ttl))
 	}
 	c, err := cf.dial(ctx, fs)
 	if err != nil {
@@ -127,12 +161,12 @@ func runPut(ctx context.Context, o IO, args []string) error {
 	}
 	if cf.json {
 		return printJSON(o.Stdout, struct {
-			Key     string `json:"key"`
-			Version string `json:"version"`
-			TTL     string `json:"ttl,omitempty"`
-		}{pos[0], formatVersion(v), durationOrEmpty(*ttl)})
+			Key     string  `json:"key"`
+			Version string  `json:"version"`
+			TTL     float64 `json:"ttl_ms,omitempty"`
+		}{pos[0], v.String(), millis(ttl)})
 	}
-	_, err = fmt.Fprintf(o.Stdout, "version %s\n", formatVersion(v))
+	_, err = fmt.Fprintf(o.Stdout, "version %s\n", v.String())
 	return err
 }
 
@@ -219,11 +253,4 @@ func (w *writeFlags) explain(err error) error {
 		return relabel(err, "version mismatch: the key is no longer at version %s (read it again)", w.ifMatch)
 	}
 	return err
-}
-
-func durationOrEmpty(d time.Duration) string {
-	if d == 0 {
-		return ""
-	}
-	return d.String()
 }

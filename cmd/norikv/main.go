@@ -1,6 +1,7 @@
 // Command norikv is the NoriKV command line: it runs an embedded
 // development cluster (serve), reads and writes keys (get, put, del),
-// shows and watches the topology (cluster, watch), manages vector indexes
+// shows and watches the topology and moves shard leaders (cluster, cluster
+// transfer, watch), manages vector indexes
 // (vector) and checks any cluster against the wire contract (conformance).
 //
 //	norikv serve                      # 3 nodes on 127.0.0.1:9001-9003

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/norikv/norikv-go/server"
@@ -26,8 +28,7 @@ const serveExamples = `  norikv serve
       TLS, and every request must carry "authorization: Bearer s3cret"
 `
 
-// runServe starts the cluster, prints "<node id> <addr>" per node and
-// serves until ctx is cancelled (SIGINT or SIGTERM), then shuts down
+// runServe starts the cluster, prints the banner (printBanner) and serves until ctx is cancelled (SIGINT or SIGTERM), then shuts down
 // gracefully.
 func runServe(ctx context.Context, o IO, args []string) error {
 	fs := newFlagSet(o, "serve", "[flags]", serveExamples)
@@ -72,11 +73,38 @@ func runServe(ctx context.Context, o IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	for _, id := range c.NodeIDs() {
-		fmt.Fprintf(o.Stdout, "%s %s\n", id, c.Addr(id))
-	}
+	printBanner(o.Stdout, c, *certFile, *token)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return c.Shutdown(sctx)
+}
+
+// printBanner says what runs: the cluster's shape, one "<node id> <addr>"
+// line per node (scripts parse these), how to stop it, and a first
+// command to try that works as printed (with the --target, --token and
+// --ca this cluster needs).
+func printBanner(w io.Writer, c *server.Cluster, certFile, token string) {
+	rf := 0
+	if v := c.View(); len(v.GetShards()) > 0 {
+		rf = len(v.GetShards()[0].GetReplicas())
+	}
+	ids := c.NodeIDs()
+	fmt.Fprintf(w, "NoriKV development cluster: %d nodes, %d shards, replication %d (in memory, nothing persisted)\n",
+		len(ids), c.Shards(), rf)
+	for _, id := range ids {
+		fmt.Fprintf(w, "%s %s\n", id, c.Addr(id))
+	}
+	var flags strings.Builder
+	if addrs := strings.Join(c.Addrs(), ","); !strings.HasPrefix(addrs, defaultTarget+",") && addrs != defaultTarget {
+		fmt.Fprintf(&flags, " --target %s", addrs)
+	}
+	if token != "" {
+		fmt.Fprintf(&flags, " --token %s", token)
+	}
+	if certFile != "" {
+		fmt.Fprintf(&flags, " --ca %s", certFile)
+	}
+	fmt.Fprintf(w, "Ctrl-C to stop. In another terminal, try:\n  norikv put user:alice Alice%s\n  norikv get user:alice%s\n  norikv cluster%s\n",
+		flags.String(), flags.String(), flags.String())
 }

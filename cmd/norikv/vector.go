@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,11 +17,13 @@ func init() {
 }
 
 // vectorVerbs are vector's own subcommands, in the order help lists them.
-var vectorVerbs = []struct {
+type vectorVerb struct {
 	name, synopsis, summary string
 	run                     func(ctx context.Context, o IO, fs *flagSet, cf *clientFlags, vf *vecFlags, pos []string) error
 	flags                   func(fs *flagSet, vf *vecFlags) // the verb's own flags
-}{
+}
+
+var vectorVerbs = []vectorVerb{
 	{"create", "<namespace> --dims N [--distance D] [--index T]", "create a namespace's index", vectorCreate, vectorCreateFlags},
 	{"insert", "<namespace> <id> <v1,v2,...>", "insert or replace a vector", vectorInsert, nil},
 	{"search", "<namespace> <v1,v2,...> [--k N]", "print the k nearest vectors", vectorSearch, vectorSearchFlags},
@@ -65,7 +69,7 @@ func runVector(ctx context.Context, o IO, args []string) error {
 		if err != nil {
 			return err
 		}
-		return v.run(ctx, o, fs, cf, vf, pos)
+		return vectorError(v.run(ctx, o, fs, cf, vf, pos), pos)
 	}
 	return usagef("unknown verb %q (want create, insert, search, get, del or drop)", args[0])
 }
@@ -112,7 +116,12 @@ func vectorCreate(ctx context.Context, o IO, fs *flagSet, cf *clientFlags, vf *v
 	if err := wantArgs(pos, "<namespace>"); err != nil {
 		return err
 	}
-	if vf.dims < 1 {
+	dimsSet := false
+	fs.Visit(func(f *flag.Flag) { dimsSet = dimsSet || f.Name == "dims" })
+	switch {
+	case !dimsSet:
+		return usagef("missing --dims (the vectors' dimensions, e.g. --dims 384)")
+	case vf.dims < 1:
 		return usagef("--dims must be at least 1")
 	}
 	var dist norikv.DistanceFunction
@@ -158,8 +167,8 @@ func vectorInsert(ctx context.Context, o IO, fs *flagSet, cf *clientFlags, vf *v
 		if err != nil {
 			return err
 		}
-		return report(o, cf, map[string]any{"namespace": pos[0], "id": pos[1], "version": formatVersion(v)},
-			"version "+formatVersion(v))
+		return report(o, cf, map[string]any{"namespace": pos[0], "id": pos[1], "version": v.String()},
+			"version "+v.String())
 	})
 }
 
@@ -193,7 +202,7 @@ func vectorSearch(ctx context.Context, o IO, fs *flagSet, cf *clientFlags, vf *v
 			for _, m := range res.Matches {
 				ms = append(ms, match(m))
 			}
-			return printJSON(o.Stdout, map[string]any{"matches": ms, "search_time_us": res.SearchTime.Microseconds()})
+			return printJSON(o.Stdout, map[string]any{"matches": ms, "search_time_ms": millis(res.SearchTime)})
 		}
 		tw := tabwriter.NewWriter(o.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tDISTANCE"+ifElse(vf.include, "\tVECTOR", ""))
@@ -220,7 +229,7 @@ func vectorGet(ctx context.Context, o IO, fs *flagSet, cf *clientFlags, vf *vecF
 		if !found {
 			return statusError{exitNotFound, fmt.Sprintf("vector %q not found in %q", pos[1], pos[0])}
 		}
-		return report(o, cf, map[string]any{"namespace": pos[0], "id": pos[1], "vector": vec}, formatVector(vec))
+		return report(o, cf, map[string]any{"namespace": pos[0], "id": pos[1], "vector": orEmpty(vec)}, formatVector(vec))
 	})
 }
 
@@ -250,6 +259,31 @@ func vectorDrop(ctx context.Context, o IO, fs *flagSet, cf *clientFlags, vf *vec
 		return report(o, cf, map[string]any{"namespace": pos[0], "dropped": dropped},
 			ifElse(dropped, "dropped", "no such index (nothing dropped)"))
 	})
+}
+
+// vectorError rewords the SDK's errors for this command's users, who know
+// "norikv vector create", not the RPCs: a missing index says how to
+// create it, and the rest name the namespace without the RPC. Exit
+// statuses are unchanged (the SDK error is still wrapped).
+func vectorError(err error, pos []string) error {
+	var e *norikv.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, norikv.ErrIndexNotFound) && len(pos) > 0:
+		return relabel(err, "no vector index %q: create it with 'norikv vector create %s --dims N'", pos[0], pos[0])
+	case errors.As(err, &e) && e.Operation != "":
+		return relabel(err, "%s", withoutOperation(e))
+	}
+	return err
+}
+
+// withoutOperation is e's message without the RPC's name, which means
+// nothing to someone typing commands.
+func withoutOperation(e *norikv.Error) string {
+	bare := *e
+	bare.Operation = ""
+	return firstLine(&bare)
 }
 
 // report prints obj as JSON under --json, else the text line.

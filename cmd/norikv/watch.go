@@ -16,7 +16,9 @@ func init() {
 
 const watchExamples = `  norikv watch
       one line per change of cluster view, until Ctrl-C; the first line is the
-      view as found (epoch 0 -> N, every node added)
+      view as found (epoch 0 -> N, every node added). When the cluster goes
+      away (e.g. "norikv serve" stopped) it says so on stderr, keeps trying
+      and says when it has reconnected
   norikv watch --count 2
       stop after two events
   norikv watch --json
@@ -74,26 +76,59 @@ func runWatch(ctx context.Context, o IO, args []string) error {
 			}
 		}
 	}
+	if err := printEvent(o.Stdout, first, cf.json); err != nil {
+		return err
+	}
+	// The SDK reconnects on its own; polling whether its stream is open
+	// is how this command tells the user that the cluster went away (a
+	// killed "norikv serve") and that it is back. The stream must stay
+	// closed for lostAfter polls: the SDK also restarts it on purpose
+	// (a refresh), which is no news, and in a shorter blip no event is
+	// missed anyway.
+	tick := time.NewTicker(watchPoll)
+	defer tick.Stop()
+	closedPolls, lost := 0, false
 	last := v.Epoch
-	e := first
-	for n := 0; *count == 0 || n < *count; n++ {
-		if n > 0 {
-			select {
-			case <-ctx.Done():
-				return nil // interrupted: a normal way to stop watching
-			case e = <-events:
-				if e.CurrentEpoch <= last {
-					n--
-					continue // already shown in the first line
+	for n := 1; *count == 0 || n < *count; {
+		select {
+		case <-ctx.Done():
+			return nil // interrupted: a normal way to stop watching
+		case <-tick.C:
+			if c.Stats().Topology.Watching {
+				closedPolls = 0
+				if lost {
+					lost = false
+					watchStatus(o.Stderr, "reconnected")
 				}
-				last = e.CurrentEpoch
+			} else if closedPolls++; closedPolls == lostAfter {
+				lost = true
+				watchStatus(o.Stderr, "lost the cluster: the watch stream ended; reconnecting (Ctrl-C to stop)")
 			}
-		}
-		if err := printEvent(o.Stdout, e, cf.json); err != nil {
-			return err
+		case e := <-events:
+			if e.CurrentEpoch <= last {
+				continue // already shown in the first line
+			}
+			last = e.CurrentEpoch
+			if err := printEvent(o.Stdout, e, cf.json); err != nil {
+				return err
+			}
+			n++
 		}
 	}
 	return nil
+}
+
+// watchPoll is how often watch checks that its stream is open; lostAfter
+// polls closed in a row mean the cluster is gone.
+const (
+	watchPoll = 100 * time.Millisecond
+	lostAfter = 3
+)
+
+// watchStatus reports the stream's state on stderr, keeping stdout for
+// events (and --json lines).
+func watchStatus(w io.Writer, msg string) {
+	fmt.Fprintf(w, "norikv watch: %s %s\n", time.Now().Format("15:04:05.000"), msg)
 }
 
 func printEvent(w io.Writer, e norikv.TopologyEvent, asJSON bool) error {
@@ -109,7 +144,7 @@ func printEvent(w io.Writer, e norikv.TopologyEvent, asJSON bool) error {
 			AddedNodes    []string       `json:"added_nodes"`
 			RemovedNodes  []string       `json:"removed_nodes"`
 			LeaderChanges []leaderChange `json:"leader_changes"`
-		}{e.PreviousEpoch, e.CurrentEpoch, e.AddedNodes, e.RemovedNodes, nil}
+		}{e.PreviousEpoch, e.CurrentEpoch, orEmpty(e.AddedNodes), orEmpty(e.RemovedNodes), []leaderChange{}}
 		for _, lc := range e.LeaderChanges {
 			out.LeaderChanges = append(out.LeaderChanges, leaderChange(lc))
 		}

@@ -35,6 +35,7 @@ func main() {
 		fmt.Println("retries:", s.Requests.Retries, "redirects:", s.Requests.Redirects)
 		fmt.Println("failures:", s.Requests.Failures) // a missing key is no failure: the server answers it OK
 		fmt.Println("retry budget tokens:", s.Requests.BudgetTokens)
+		fmt.Println("all in one line:", s) // Stats.String, for logs
 		return nil
 	})
 }
