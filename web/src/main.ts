@@ -1,0 +1,3 @@
+import { shardOf } from "./shard";
+
+document.getElementById("app")!.textContent = `shard of "hello": ${shardOf("hello", 1024)}`;
