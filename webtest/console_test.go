@@ -239,6 +239,7 @@ func clientLeaders(cl *norikv.Client) []string {
 }
 
 func TestConsole(t *testing.T) {
+	tab := browser(t) // first: without Chromium, fail before starting anything
 	c, err := server.Start(server.Config{UI: web.Handler()})
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +255,6 @@ func TestConsole(t *testing.T) {
 	if err := cl.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	tab := browser(t)
 	w := record(t, tab)
 
 	for _, proto := range []struct {
@@ -366,13 +366,17 @@ func testConsole(t *testing.T, tab context.Context, c *server.Cluster, cl *norik
 		t.Fatalf("page read of the Go SDK's put: %s %s, value %q version %q; want from-go at %s",
 			code, msg, text(t, tab, "k-value-out"), text(t, tab, "k-version"), versionText(v2))
 	}
-	// A CAS with the first (now stale) version shows its typed error.
+	// A CAS with the current version wins; one with the first (now
+	// stale) version shows its typed error and writes nothing.
+	if code, msg := submit(t, tab, map[string]string{"k-value": "cas-won", "k-ifmatch": versionText(v2)}, "k-put", "k-out"); code != "OK" {
+		t.Fatalf("put if-match %s (current): %s %q", versionText(v2), code, msg)
+	}
 	code, msg := submit(t, tab, map[string]string{"k-value": "lost", "k-ifmatch": pageVersion}, "k-put", "k-out")
 	if code != "FAILED_PRECONDITION" || !strings.Contains(msg, "CAS mismatch") {
 		t.Fatalf("stale if-match: %s %q, want FAILED_PRECONDITION and \"CAS mismatch\"", code, msg)
 	}
-	if got, _ := cl.Get(context.Background(), key); string(got.Value) != "from-go" {
-		t.Fatalf("the lost CAS wrote anyway: %q", got.Value)
+	if got, _ := cl.Get(context.Background(), key); string(got.Value) != "cas-won" {
+		t.Fatalf("after a won and a lost CAS the value is %q, want cas-won", got.Value)
 	}
 	screenshot(t, tab, "keys-"+proto)
 
@@ -388,7 +392,7 @@ func testConsole(t *testing.T, tab context.Context, c *server.Cluster, cl *norik
 	}
 	eval[bool](t, tab, fmt.Sprintf(
 		"(rs => { for (const r of rs) r.leader = r.nodeId === %q; return true })(window.norikvConsole.router.view.shards[%d].replicas)", follower, shardK))
-	if code, msg := submit(t, tab, map[string]string{"k-key": key, "k-ifmatch": ""}, "k-get", "k-out"); code != "OK" || text(t, tab, "k-value-out") != "from-go" {
+	if code, msg := submit(t, tab, map[string]string{"k-key": key, "k-ifmatch": ""}, "k-get", "k-out"); code != "OK" || text(t, tab, "k-value-out") != "cas-won" {
 		t.Fatalf("get through a stale view: %s %q", code, msg)
 	}
 	if stats := text(t, tab, "stats"); !strings.Contains(stats, "(after NOT_LEADER)") || !strings.Contains(stats, "on "+c.Leader(shardK)) {
@@ -397,6 +401,22 @@ func testConsole(t *testing.T, tab context.Context, c *server.Cluster, cl *norik
 	if code, msg := submit(t, tab, map[string]string{"k-key": key + "-missing", "k-ifmatch": ""}, "k-get", "k-out"); code != "NOT_FOUND" {
 		t.Fatalf("get of a missing key: %s %q, want NOT_FOUND", code, msg)
 	}
+	// A TTL set in the page expires the key for the Go SDK.
+	ttlKey := key + "-ttl"
+	if code, msg := submit(t, tab, map[string]string{"k-key": ttlKey, "k-value": "brief", "k-ttl": "1000"}, "k-put", "k-out"); code != "OK" {
+		t.Fatalf("put with TTL: %s %q", code, msg)
+	}
+	setValue(t, tab, "k-ttl", "")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, err := cl.Get(context.Background(), ttlKey)
+		if errors.Is(err, norikv.ErrKeyNotFound) {
+			break
+		}
+		if err != nil || time.Now().After(deadline) {
+			t.Fatalf("key put with a 1 s TTL in the page: still there after 5 s (%v)", err)
+		}
+	}
+
 	// Delete in the page; the Go SDK sees the key gone.
 	if code, msg := submit(t, tab, map[string]string{"k-key": key + "-del", "k-value": "x"}, "k-put", "k-out"); code != "OK" {
 		t.Fatalf("put: %s %s", code, msg)

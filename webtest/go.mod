@@ -6,6 +6,7 @@ require (
 	github.com/chromedp/cdproto v0.160.1
 	github.com/chromedp/chromedp v0.23.1
 	github.com/norikv/norikv-go v0.0.0
+	go.uber.org/goleak v1.3.0
 )
 
 require (
