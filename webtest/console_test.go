@@ -458,3 +458,35 @@ func testConsole(t *testing.T, tab context.Context, c *server.Cluster, cl *norik
 	}
 	screenshot(t, tab, "vectors-"+proto)
 }
+
+// TestConsoleToken: against a cluster started with a token, the page is
+// refused until the token is typed in, then works (stream and calls).
+func TestConsoleToken(t *testing.T) {
+	tab := browser(t)
+	const token = "s3cret"
+	c, err := server.Start(server.Config{UI: web.Handler(), Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	run(t, tab, "open console", chromedp.Navigate("http://"+c.Addrs()[0]+"/ui/#keys"))
+	waitJS(t, tab, 10*time.Second, "watch refused without the token",
+		"document.getElementById('watch').textContent.toLowerCase().includes('unauthenticated')")
+	if n := eval[int](t, tab, "window.norikvConsole.views"); n != 0 {
+		t.Fatalf("the page drew %d views without the token", n)
+	}
+	setValue(t, tab, "token", token)
+	eval[bool](t, tab, "document.getElementById('token').dispatchEvent(new Event('change'))")
+	waitJS(t, tab, 10*time.Second, "view with the token", "window.norikvConsole.views > 0")
+	if code, msg := submit(t, tab, map[string]string{"k-key": "tok", "k-value": "ok"}, "k-put", "k-out"); code != "OK" {
+		t.Fatalf("put with the token: %s %q", code, msg)
+	}
+	cl, err := norikv.New(norikv.Config{Nodes: c.Addrs(), TotalShards: c.Shards(), BearerToken: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	if got, err := cl.Get(context.Background(), "tok"); err != nil || string(got.Value) != "ok" {
+		t.Fatalf("Go SDK read of the page's put: %v %v", got, err)
+	}
+}

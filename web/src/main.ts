@@ -42,6 +42,17 @@ for (const r of document.querySelectorAll<HTMLInputElement>("input[name=protocol
   });
 }
 
+// The token lives in this tab's sessionStorage only: never in the URL,
+// never sent anywhere but the cluster's nodes.
+const tokenInput = $<HTMLInputElement>("token");
+tokenInput.value = sessionStorage.getItem("norikv-token") ?? "";
+router.setToken(tokenInput.value);
+tokenInput.addEventListener("change", () => {
+  sessionStorage.setItem("norikv-token", tokenInput.value);
+  router.setToken(tokenInput.value);
+  watcher.restart();
+});
+
 router.onCall = (s) => {
   const proto = router.protocol === "grpcweb" ? "gRPC-Web" : "Connect";
   $("stats").textContent =

@@ -2,7 +2,7 @@
 // each call goes to its shard's leader in the watched view, and a
 // NOT_LEADER reply is followed once, to a node of that view.
 import type { DescService } from "@bufbuild/protobuf";
-import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import type { ClusterView } from "./gen/norikv/v1/types_pb";
 import { followTarget, parseNotLeader, type NodeRef } from "./notleader";
@@ -32,10 +32,23 @@ export class Router {
   /** scheme is the page's ("http:" or "https:"), the nodes' too. */
   constructor(private readonly scheme: string) {}
 
+  /** Bearer token for a cluster started with a token ("" for none). */
+  private token = "";
+
+  // Adds the token to every call, streams included.
+  private readonly auth: Interceptor = (next) => async (req) => {
+    if (this.token) req.header.set("Authorization", `Bearer ${this.token}`);
+    return next(req);
+  };
+
   setProtocol(p: Protocol): void {
     this.protocol = p;
     this.transports.clear();
     this.clients.clear();
+  }
+
+  setToken(token: string): void {
+    this.token = token;
   }
 
   nodes(): NodeRef[] {
@@ -65,7 +78,8 @@ export class Router {
     let t = this.transports.get(addr);
     if (!t) {
       const baseUrl = `${this.scheme}//${addr}`;
-      t = this.protocol === "grpcweb" ? createGrpcWebTransport({ baseUrl }) : createConnectTransport({ baseUrl });
+      const opts = { baseUrl, interceptors: [this.auth] };
+      t = this.protocol === "grpcweb" ? createGrpcWebTransport(opts) : createConnectTransport(opts);
       this.transports.set(addr, t);
     }
     return t;
