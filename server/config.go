@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/tls"
 	"log/slog"
+	"net/http"
 	"time"
 )
 
@@ -95,6 +96,13 @@ type Config struct {
 	ReapInterval time.Duration
 	// Logger receives node lifecycle events. Default: discard.
 	Logger *slog.Logger
+	// UI, if set, is served by every node under /ui/ (the web console:
+	// web.Handler()) and turns on CORS for the console's own origin.
+	UI http.Handler
+	// CORSOrigins are further browser origins ("http://host:port") that
+	// may call the nodes; "*" allows any. Requests from other origins are
+	// refused once UI or CORSOrigins is set.
+	CORSOrigins []string
 }
 
 func (c Config) withDefaults() Config {

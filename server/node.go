@@ -74,7 +74,7 @@ func (n *node) routes() http.Handler {
 	mount(norikvv1connect.NewMetaHandler(&metaService{c: c, n: n}, opts...))
 	mount(norikvv1connect.NewAdminHandler(&adminService{c: c}, opts...))
 	mount(norikvv1connect.NewVectorHandler(&vectorService{c: c, node: n.idx}, opts...))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return n.browser(mux, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.inflight.Add(1)
 		defer n.inflight.Add(-1)
 		// connect refuses a message over MaxRequestBytes without buffering
@@ -86,7 +86,7 @@ func (n *node) routes() http.Handler {
 			return
 		}
 		mux.ServeHTTP(w, r)
-	})
+	}))
 }
 
 // serviceOf returns the "/package.Service/" prefix of a plain RPC path
