@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"io"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -60,6 +62,20 @@ func TestBinaryServeBanner(t *testing.T) {
 			t.Fatalf("node line %q", l)
 		}
 		addrs = append(addrs, m[1])
+	}
+	// The banner names the web console, and n1 serves it there.
+	ui := strings.TrimPrefix(p.waitLine("out: Web console: "), "out: Web console: ")
+	if want := "http://" + addrs[0] + "/ui/"; ui != want {
+		t.Fatalf("console URL %q, want %q", ui, want)
+	}
+	res, err := http.Get(ui)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(page), "<html") {
+		t.Fatalf("GET %s: %s, %.80q", ui, res.Status, page)
 	}
 	p.waitLine("out: Ctrl-C to stop.")
 	next := strings.TrimPrefix(p.waitLine("out:   norikv put "), "out:   norikv ")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/norikv/norikv-go/server"
+	"github.com/norikv/norikv-go/web"
 )
 
 func init() {
@@ -41,6 +42,12 @@ func runServe(ctx context.Context, o IO, args []string) error {
 	keyFile := fs.String("tls-key", "", "PEM private key `file` for --tls-cert")
 	token := fs.String("token", "", "require \"authorization: Bearer <token>\" on every request")
 	verbose := fs.Bool("v", false, "log node lifecycle events to stderr")
+	noUI := fs.Bool("no-ui", false, "do not serve the web console at /ui/")
+	var corsOrigins []string
+	fs.Func("cors-origin", "also let web pages from `origin` (e.g. http://localhost:5173; * for any) call the nodes; repeatable. The console's own origin is always allowed", func(v string) error {
+		corsOrigins = append(corsOrigins, v)
+		return nil
+	})
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -65,6 +72,10 @@ func runServe(ctx context.Context, o IO, args []string) error {
 		Token:             *token,
 		TLSCertFile:       *certFile,
 		TLSKeyFile:        *keyFile,
+		CORSOrigins:       corsOrigins,
+	}
+	if !*noUI {
+		cfg.UI = web.Handler()
 	}
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(o.Stderr, nil))
@@ -73,7 +84,7 @@ func runServe(ctx context.Context, o IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	printBanner(o.Stdout, c, *certFile, *token)
+	printBanner(o.Stdout, c, *certFile, *token, !*noUI)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -84,7 +95,7 @@ func runServe(ctx context.Context, o IO, args []string) error {
 // line per node (scripts parse these), how to stop it, and a first
 // command to try that works as printed (with the --target, --token and
 // --ca this cluster needs).
-func printBanner(w io.Writer, c *server.Cluster, certFile, token string) {
+func printBanner(w io.Writer, c *server.Cluster, certFile, token string, ui bool) {
 	rf := 0
 	if v := c.View(); len(v.GetShards()) > 0 {
 		rf = len(v.GetShards()[0].GetReplicas())
@@ -94,6 +105,13 @@ func printBanner(w io.Writer, c *server.Cluster, certFile, token string) {
 		len(ids), c.Shards(), rf)
 	for _, id := range ids {
 		fmt.Fprintf(w, "%s %s\n", id, c.Addr(id))
+	}
+	if ui {
+		scheme := "http"
+		if certFile != "" {
+			scheme = "https"
+		}
+		fmt.Fprintf(w, "Web console: %s://%s/ui/\n", scheme, c.Addrs()[0])
 	}
 	var flags strings.Builder
 	if addrs := strings.Join(c.Addrs(), ","); !strings.HasPrefix(addrs, defaultTarget+",") && addrs != defaultTarget {

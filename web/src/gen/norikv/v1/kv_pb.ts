@@ -139,8 +139,8 @@ export type GetResponse = Message<"norikv.v1.GetResponse"> & {
   value: Uint8Array;
 
   /**
-   * Version of the write that stored it. Unset means "not found" on servers
-   * that answer OK for a missing key.
+   * Version of the write that stored it. Unset means the key is missing or
+   * expired: a stored value, even an empty one, always has a version.
    *
    * @generated from field: norikv.v1.Version version = 2;
    */
@@ -246,7 +246,9 @@ export const Kv: GenService<{
     output: typeof PutResponseSchema;
   },
   /**
-   * Get reads key. A missing or expired key is NOT_FOUND.
+   * Get reads key. A missing or expired key is answered OK with an empty
+   * value and no version (as the NoriKV server does); clients also accept
+   * NOT_FOUND, which some older servers send.
    *
    * @generated from rpc norikv.v1.Kv.Get
    */
