@@ -4,8 +4,10 @@
 #
 #   bash scripts/check.sh
 #
-# Needs only Go: buf, the protoc plugins and mockgen run through the tools
-# module (tools/go.mod) with `go tool`, nothing is installed globally.
+# Needs Go, plus Node/npm and Chromium for the web console's step
+# (scripts/web.sh; .ci/run installs Chromium). buf, the protoc plugins and
+# mockgen run through the tools module (tools/go.mod) with `go tool`; the
+# web tools come from web/package-lock.json. Nothing is installed globally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,6 +54,9 @@ go vet ./...
 step "tests (race detector on): compiles and runs every package, the longest step (minutes on 2 cores)"
 go test -race -count=1 -timeout 20m ./...
 (cd bench && go test -race -count=1 -timeout 10m ./...)
+
+step "web console: npm ci, TS generation and bundle drift, TS tests, headless Chromium (scripts/web.sh)"
+bash scripts/web.sh browser
 
 step "vector recall at full size (10k x 32; the race run uses 2k): builds the package without -race first"
 go test -count=1 -run 'Recall' ./vector/
