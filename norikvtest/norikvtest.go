@@ -5,7 +5,8 @@
 //
 // The cluster listens on ephemeral loopback ports, speaks gRPC, gRPC-Web and
 // Connect like a real one, and is closed by t.Cleanup. Its StopNode,
-// RestartNode and TransferLeader hooks exercise a client's failover paths.
+// RestartNode and TransferLeader hooks exercise a client's failover paths;
+// WithFaults injects per-call faults and WithDefects known server defects.
 // See package server for what the embedded cluster is (and is not).
 package norikvtest
 
@@ -20,7 +21,8 @@ import (
 
 // Cluster is a running test cluster. It embeds *server.Cluster, so Addrs,
 // NodeIDs, Addr, Leader, ShardOf, View, Stats, StopNode, RestartNode and
-// TransferLeader are all available.
+// TransferLeader are all available, and so are the test hooks: SetFaults,
+// SetDefects, SetLeaderQuiet, SetRole, Calls, Watches and Epoch.
 type Cluster struct {
 	*server.Cluster
 	tls bool
@@ -67,6 +69,19 @@ func WithIdempotencyTTL(d time.Duration) Option {
 
 // WithLogger sends the cluster's lifecycle log to l.
 func WithLogger(l *slog.Logger) Option { return func(c *server.Config) { c.Logger = l } }
+
+// WithFaults installs a fault hook on every node (see server.FaultHook);
+// change it later with Cluster.SetFaults.
+func WithFaults(hook server.FaultHook) Option {
+	return func(c *server.Config) { c.Faults = hook }
+}
+
+// WithDefects makes the cluster deviate from the contract as d says, to
+// test how a client or a suite copes (see server.Defects); change them
+// later with Cluster.SetDefects.
+func WithDefects(d server.Defects) Option {
+	return func(c *server.Config) { c.Defects = d }
+}
 
 // WithConfig edits the server configuration directly, for settings without
 // an option of their own.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/norikv/norikv-go/internal/routing"
@@ -31,6 +32,11 @@ type Cluster struct {
 	topoMu sync.Mutex
 	epoch  uint64
 	views  viewBroadcast
+
+	// Test hooks (faults.go).
+	defect  atomic.Pointer[Defects]
+	faults  atomic.Pointer[FaultHook]
+	watches atomic.Int64
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -82,6 +88,10 @@ func start0(cfg Config, clock func() int64) (*Cluster, error) {
 		byID:  make(map[string]*node, cfg.Nodes),
 		done:  make(chan struct{}),
 	}
+	if cfg.Defects != (Defects{}) {
+		c.SetDefects(cfg.Defects)
+	}
+	c.SetFaults(cfg.Faults)
 	c.place()
 	for i := range cfg.Nodes {
 		n := newNode(c, i)

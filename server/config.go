@@ -95,6 +95,16 @@ type Config struct {
 	ReapInterval time.Duration
 	// Logger receives node lifecycle events. Default: discard.
 	Logger *slog.Logger
+
+	// Faults, if set, runs before every unary call a node receives and
+	// may delay it, fail it, fail it after applying it, or break its
+	// connection (see FaultHook). For tests of clients; change it on a
+	// running cluster with Cluster.SetFaults.
+	Faults FaultHook
+	// Defects switches on deviations from the contract, for tests of
+	// clients and of conformance suites (see Defects). The zero value is
+	// a conforming server; change it with Cluster.SetDefects.
+	Defects Defects
 }
 
 func (c Config) withDefaults() Config {
