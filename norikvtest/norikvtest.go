@@ -103,3 +103,15 @@ func Start(tb testing.TB, opts ...Option) *Cluster {
 	tb.Cleanup(func() { sc.Close() })
 	return &Cluster{Cluster: sc, tls: cfg.TLSConfig != nil}
 }
+
+// LeadAll moves the leadership of every shard to node id, one
+// TransferLeader per shard (so one view per shard that moves), as tests
+// that want a single leader do before their client connects.
+func (c *Cluster) LeadAll(id string) error {
+	for s := range c.Shards() {
+		if err := c.TransferLeader(uint32(s), id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
