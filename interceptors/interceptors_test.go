@@ -32,7 +32,9 @@ func rawKv(fc *norikvtest.Cluster, retry *interceptors.Retry) norikvv1connect.Kv
 
 func TestRawClientFollowsNotLeader(t *testing.T) {
 	fc := startServer(t, 3, 8)
-	mustDo(t, fc.LeadAll("n3"))
+	if err := fc.LeadAll("n3"); err != nil {
+		t.Fatal(err)
+	}
 	retry := interceptors.NewRetry(interceptors.RetryPolicy{InitialDelay: time.Hour})
 	kv := rawKv(fc, retry)
 	defer http.DefaultClient.CloseIdleConnections()

@@ -6,20 +6,9 @@ import (
 	"github.com/norikv/norikv-go/norikvtest"
 )
 
-// startServer starts the embedded server for a unit test: nodes nodes,
-// shards shards, and node n1 leading every shard, so a test knows where
-// each call lands until it moves a leadership itself.
+// startServer starts the embedded server for a unit test, with node n1
+// leading every shard.
 func startServer(t *testing.T, nodes, shards int) *norikvtest.Cluster {
 	t.Helper()
-	fc := norikvtest.Start(t, norikvtest.WithNodes(nodes), norikvtest.WithShards(shards))
-	mustDo(t, fc.LeadAll("n1"))
-	return fc
-}
-
-// mustDo fails the test on a test hook's error.
-func mustDo(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
+	return norikvtest.Start(t, norikvtest.WithNodes(nodes), norikvtest.WithShards(shards), norikvtest.WithLeader("n1"))
 }

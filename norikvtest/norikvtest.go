@@ -56,6 +56,11 @@ func WithReplication(n int) Option {
 	return func(c *server.Config) { c.ReplicationFactor = n }
 }
 
+// WithLeader makes node id ("n1") lead every shard it holds a replica of
+// at start (with the default replication, every shard), so a test knows
+// where each call lands until it moves a leadership.
+func WithLeader(id string) Option { return func(c *server.Config) { c.Leader = id } }
+
 // WithToken requires "authorization: Bearer <token>" on every request.
 func WithToken(token string) Option { return func(c *server.Config) { c.Token = token } }
 
@@ -105,8 +110,7 @@ func Start(tb testing.TB, opts ...Option) *Cluster {
 }
 
 // LeadAll moves the leadership of every shard to node id, one
-// TransferLeader per shard (so one view per shard that moves), as tests
-// that want a single leader do before their client connects.
+// TransferLeader per shard (so one new view per shard that moves).
 func (c *Cluster) LeadAll(id string) error {
 	for s := range c.Shards() {
 		if err := c.TransferLeader(uint32(s), id); err != nil {

@@ -57,6 +57,10 @@ type Config struct {
 	// ReplicationFactor is the number of replicas per shard, at most
 	// Nodes. Default min(3, Nodes).
 	ReplicationFactor int
+	// Leader, if set, is the id of the node ("n1") that leads every shard
+	// it holds a replica of at start, for tests that want to know where
+	// each call lands. Default: leaderships are spread evenly.
+	Leader string
 	// Host is the address nodes listen on. Default DefaultHost.
 	Host string
 	// BasePort is node n1's port; node i listens on BasePort+i-1. 0 picks

@@ -206,3 +206,19 @@ func TestTopologyTestHooks(t *testing.T) {
 	wantCode(t, st.Err(), connect.CodeUnimplemented)
 	st.Close()
 }
+
+// Config.Leader gives one node every leadership at start; a name that is
+// not a node id is refused.
+func TestConfigLeader(t *testing.T) {
+	c, _ := startTest(t, Config{Nodes: 3, Shards: 8, Leader: "n2"})
+	for s := range uint32(8) {
+		if l := c.Leader(s); l != "n2" {
+			t.Fatalf("shard %d led by %s, want n2", s, l)
+		}
+	}
+	for _, bad := range []string{"n4", "n0", "2", "n02", "x"} {
+		if _, err := Start(Config{Nodes: 3, Leader: bad}); err == nil || !strings.Contains(err.Error(), "Leader") {
+			t.Errorf("Leader %q: err = %v, want a refusal naming Leader", bad, err)
+		}
+	}
+}
