@@ -148,7 +148,9 @@ func (h *kvService) Delete(ctx context.Context, req *v1.DeleteRequest) (*v1.Dele
 // applied is answered with the first result (replayed). It returns with
 // s.mu held only when err is nil and replayed is false: the caller applies
 // the write and ends with applied (which remembers the idempotency key) or
-// abandon, either of which unlocks.
+// abandon, either of which unlocks. Pass the idempotency key and
+// fingerprint through idemTerms first, as every write handler does, so the
+// idempotency defects apply to it too.
 func (c *Cluster) lockForWrite(ctx context.Context, s *shard, node int, idemKey string, fp uint64, now int64) (first idemResult, replayed bool, err error) {
 	s.mu.Lock()
 	if err := c.route(ctx, s, node, true); err != nil {
