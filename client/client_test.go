@@ -280,7 +280,9 @@ func TestAttemptTimeoutIsRetried(t *testing.T) {
 
 func TestRetryBudgetCapsRetries(t *testing.T) {
 	fc := startServer(t, 1, 4)
-	fc.SetFaults(func(context.Context, string, string, any) error { return connect.NewError(connect.CodeUnavailable, errors.New("down")) })
+	fc.SetFaults(func(context.Context, string, string, any) error {
+		return connect.NewError(connect.CodeUnavailable, errors.New("down"))
+	})
 	cl := newClient(t, fc, func(c *Config) {
 		c.Retry = RetryConfig{MaxAttempts: 5, InitialDelay: time.Millisecond, Jitter: -1, BudgetFloor: 3, BudgetRatio: 0.1}
 	})
@@ -299,7 +301,9 @@ func TestRetryBudgetCapsRetries(t *testing.T) {
 
 func TestCancelDuringBackoffReturnsPromptly(t *testing.T) {
 	fc := startServer(t, 1, 4)
-	fc.SetFaults(func(context.Context, string, string, any) error { return connect.NewError(connect.CodeUnavailable, errors.New("down")) })
+	fc.SetFaults(func(context.Context, string, string, any) error {
+		return connect.NewError(connect.CodeUnavailable, errors.New("down"))
+	})
 	cl := newClient(t, fc, func(c *Config) { c.Retry = RetryConfig{InitialDelay: time.Minute} })
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
@@ -321,7 +325,9 @@ func TestCancelDuringBackoffReturnsPromptly(t *testing.T) {
 
 func TestConfigTimeoutBoundsCall(t *testing.T) {
 	fc := startServer(t, 1, 4)
-	fc.SetFaults(func(context.Context, string, string, any) error { return connect.NewError(connect.CodeUnavailable, errors.New("down")) })
+	fc.SetFaults(func(context.Context, string, string, any) error {
+		return connect.NewError(connect.CodeUnavailable, errors.New("down"))
+	})
 	cl := newClient(t, fc, func(c *Config) {
 		c.Timeout = 100 * time.Millisecond
 		c.Retry = RetryConfig{InitialDelay: time.Minute}

@@ -9,8 +9,8 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
-	"github.com/norikv/norikv-go/server"
 	"github.com/norikv/norikv-go/internal/wire"
+	"github.com/norikv/norikv-go/server"
 )
 
 // wireProtocols are the three protocols on the wire (the JSON and HTTP

@@ -16,8 +16,8 @@ import (
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
 	"github.com/norikv/norikv-go/interceptors"
-	"github.com/norikv/norikv-go/norikvtest"
 	"github.com/norikv/norikv-go/internal/wire"
+	"github.com/norikv/norikv-go/norikvtest"
 )
 
 // fastKv is rawKv with millisecond backoff, and a ctx bounding the test.
