@@ -13,12 +13,13 @@ import (
 
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
-	"github.com/norikv/norikv-go/internal/testserver"
+	"github.com/norikv/norikv-go/norikvtest"
+	"github.com/norikv/norikv-go/server"
 )
 
-func newClient(t *testing.T, c *testserver.Cluster, mod func(*Config)) *Client {
+func newClient(t *testing.T, c *norikvtest.Cluster, mod func(*Config)) *Client {
 	t.Helper()
-	cfg := Config{Nodes: c.Addrs(), TotalShards: c.Shards, Timeout: 10 * time.Second}
+	cfg := Config{Nodes: c.Addrs(), TotalShards: c.Shards(), Timeout: 10 * time.Second}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -74,8 +75,8 @@ var protocols = []protoCase{
 func TestKVAllProtocols(t *testing.T) {
 	for _, p := range protocols {
 		t.Run(p.name, func(t *testing.T) {
-			fc := testserver.Start(t, 3, 16)
-			fc.SetLeader(-1, 1)
+			fc := startServer(t, 3, 16)
+			mustDo(t, fc.LeadAll("n2"))
 			cl := newClient(t, fc, p.mod)
 			ctx := context.Background()
 			v, err := cl.Put(ctx, "user:1", []byte("alice"), WithTTL(time.Minute))
@@ -100,8 +101,8 @@ func TestKVAllProtocols(t *testing.T) {
 }
 
 func TestRoutesToLeaderFromView(t *testing.T) {
-	fc := testserver.Start(t, 3, 16)
-	fc.SetLeader(-1, 2)
+	fc := startServer(t, 3, 16)
+	mustDo(t, fc.LeadAll("n3"))
 	cl := newClient(t, fc, nil)
 	if err := cl.Connect(context.Background()); err != nil {
 		t.Fatal(err)
@@ -111,7 +112,7 @@ func TestRoutesToLeaderFromView(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if a, b, c := fc.Nodes[0].Calls.Load(), fc.Nodes[1].Calls.Load(), fc.Nodes[2].Calls.Load(); a != 0 || b != 0 || c != 20 {
+	if a, b, c := fc.Calls("n1"), fc.Calls("n2"), fc.Calls("n3"); a != 0 || b != 0 || c != 20 {
 		t.Fatalf("calls per node = %d %d %d, want 0 0 20", a, b, c)
 	}
 	if s := cl.Stats(); s.Topology.CachedLeaders != 16 || s.Router.TotalNodes != 3 || s.Requests.Redirects != 0 {
@@ -120,8 +121,8 @@ func TestRoutesToLeaderFromView(t *testing.T) {
 }
 
 func TestNotLeaderRedirectsWithoutBackoff(t *testing.T) {
-	fc := testserver.Start(t, 3, 16)
-	fc.SetLeader(-1, 2)
+	fc := startServer(t, 3, 16)
+	mustDo(t, fc.LeadAll("n3"))
 	// Backoff so long that any backoff would blow the deadline.
 	// Without a view the hint is trusted because it names a seed; the
 	// first attempt goes to the second seed (round-robin), not the leader.
@@ -139,22 +140,22 @@ func TestNotLeaderRedirectsWithoutBackoff(t *testing.T) {
 		t.Fatalf("redirects %d retries %d, want 1 0", s.Requests.Redirects, s.Requests.Retries)
 	}
 	// The leader is cached: the next call goes straight there.
-	before := fc.Nodes[0].Calls.Load()
+	before := fc.Calls("n1")
 	if _, err := cl.Put(ctx, "k", []byte("v2")); err != nil {
 		t.Fatal(err)
 	}
-	if fc.Nodes[0].Calls.Load() != before || cl.Stats().Requests.Redirects != 1 {
+	if fc.Calls("n1") != before || cl.Stats().Requests.Redirects != 1 {
 		t.Fatal("second call did not use the cached leader")
 	}
 }
 
 func TestRedirectsAreBounded(t *testing.T) {
-	fc := testserver.Start(t, 2, 4)
+	fc := startServer(t, 2, 4)
 	// Every node claims the other leads: a redirect loop.
-	fc.Hook = func(node int, _ string, _ any) error {
-		o := fc.Nodes[1-node]
-		return wireNotLeader(o.ID, o.Addr)
-	}
+	fc.SetFaults(func(_ context.Context, node string, _ string, _ any) error {
+		o := map[string]string{"n1": "n2", "n2": "n1"}[node]
+		return wireNotLeader(o, fc.Addr(o))
+	})
 	cl := newClient(t, fc, func(c *Config) {
 		c.DisableWatch = true
 		c.Retry = RetryConfig{MaxAttempts: 1}
@@ -164,17 +165,17 @@ func TestRedirectsAreBounded(t *testing.T) {
 	if !errors.As(err, &e) || e.Code != connect.CodeUnavailable {
 		t.Fatalf("err = %v, want *Error Unavailable", err)
 	}
-	if n := fc.Nodes[0].Calls.Load() + fc.Nodes[1].Calls.Load(); n != 4 {
+	if n := fc.Calls("n1") + fc.Calls("n2"); n != 4 {
 		t.Fatalf("attempts = %d, want 1 + 3 redirects", n)
 	}
 }
 
 func TestRetriesTransientWithSameIdempotencyKey(t *testing.T) {
-	fc := testserver.Start(t, 1, 4)
+	fc := startServer(t, 1, 4)
 	var mu sync.Mutex
 	var keys []string
 	fails := 2
-	fc.Hook = func(_ int, proc string, msg any) error {
+	fc.SetFaults(func(_ context.Context, _ string, proc string, msg any) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if proc != norikvv1connect.KvPutProcedure {
@@ -186,7 +187,7 @@ func TestRetriesTransientWithSameIdempotencyKey(t *testing.T) {
 			return connect.NewError(connect.CodeUnavailable, errors.New("try later"))
 		}
 		return nil
-	}
+	})
 	cl := newClient(t, fc, func(c *Config) { c.Retry = RetryConfig{InitialDelay: time.Millisecond, Jitter: -1} })
 	if _, err := cl.Put(context.Background(), "k", []byte("v")); err != nil {
 		t.Fatal(err)
@@ -202,7 +203,7 @@ func TestRetriesTransientWithSameIdempotencyKey(t *testing.T) {
 }
 
 func TestUserIdempotencyKeyKept(t *testing.T) {
-	fc := testserver.Start(t, 1, 4)
+	fc := startServer(t, 1, 4)
 	cl := newClient(t, fc, nil)
 	ctx := context.Background()
 	v1_, err := cl.Put(ctx, "k", []byte("a"), WithIdempotencyKey("order-1"))
@@ -222,15 +223,15 @@ func TestNoRetryOnPermanentCodes(t *testing.T) {
 	}
 	for _, code := range codes {
 		t.Run(code.String(), func(t *testing.T) {
-			fc := testserver.Start(t, 1, 4)
-			fc.Hook = func(int, string, any) error { return connect.NewError(code, errors.New("no")) }
+			fc := startServer(t, 1, 4)
+			fc.SetFaults(func(context.Context, string, string, any) error { return connect.NewError(code, errors.New("no")) })
 			cl := newClient(t, fc, func(c *Config) { c.Retry = RetryConfig{InitialDelay: time.Millisecond} })
 			_, err := cl.Put(context.Background(), "k", []byte("v"))
 			var e *Error
 			if !errors.As(err, &e) || e.Code != code {
 				t.Fatalf("err = %v", err)
 			}
-			if n := fc.Nodes[0].Calls.Load(); n != 1 {
+			if n := fc.Calls("n1"); n != 1 {
 				t.Fatalf("attempts = %d, want 1", n)
 			}
 		})
@@ -240,8 +241,8 @@ func TestNoRetryOnPermanentCodes(t *testing.T) {
 func TestRetryableCodesUpToMaxAttempts(t *testing.T) {
 	for _, code := range []connect.Code{connect.CodeUnavailable, connect.CodeAborted, connect.CodeResourceExhausted} {
 		t.Run(code.String(), func(t *testing.T) {
-			fc := testserver.Start(t, 1, 4)
-			fc.Hook = func(int, string, any) error { return connect.NewError(code, errors.New("busy")) }
+			fc := startServer(t, 1, 4)
+			fc.SetFaults(func(context.Context, string, string, any) error { return connect.NewError(code, errors.New("busy")) })
 			cl := newClient(t, fc, func(c *Config) {
 				c.Retry = RetryConfig{MaxAttempts: 4, InitialDelay: time.Millisecond, Jitter: -1}
 			})
@@ -250,7 +251,7 @@ func TestRetryableCodesUpToMaxAttempts(t *testing.T) {
 			if !errors.As(err, &e) || e.Code != code || e.Operation != "Get" || e.Key != "k" {
 				t.Fatalf("err = %#v", err)
 			}
-			if n := fc.Nodes[0].Calls.Load(); n != 4 {
+			if n := fc.Calls("n1"); n != 4 {
 				t.Fatalf("attempts = %d, want 4", n)
 			}
 		})
@@ -258,14 +259,14 @@ func TestRetryableCodesUpToMaxAttempts(t *testing.T) {
 }
 
 func TestAttemptTimeoutIsRetried(t *testing.T) {
-	fc := testserver.Start(t, 1, 4)
+	fc := startServer(t, 1, 4)
 	var n atomic.Int32
-	fc.Hook = func(int, string, any) error {
+	fc.SetFaults(func(context.Context, string, string, any) error {
 		if n.Add(1) == 1 {
 			time.Sleep(300 * time.Millisecond)
 		}
 		return nil
-	}
+	})
 	cl := newClient(t, fc, func(c *Config) {
 		c.Retry = RetryConfig{AttemptTimeout: 100 * time.Millisecond, InitialDelay: time.Millisecond}
 	})
@@ -278,8 +279,10 @@ func TestAttemptTimeoutIsRetried(t *testing.T) {
 }
 
 func TestRetryBudgetCapsRetries(t *testing.T) {
-	fc := testserver.Start(t, 1, 4)
-	fc.Hook = func(int, string, any) error { return connect.NewError(connect.CodeUnavailable, errors.New("down")) }
+	fc := startServer(t, 1, 4)
+	fc.SetFaults(func(context.Context, string, string, any) error {
+		return connect.NewError(connect.CodeUnavailable, errors.New("down"))
+	})
 	cl := newClient(t, fc, func(c *Config) {
 		c.Retry = RetryConfig{MaxAttempts: 5, InitialDelay: time.Millisecond, Jitter: -1, BudgetFloor: 3, BudgetRatio: 0.1}
 	})
@@ -291,14 +294,16 @@ func TestRetryBudgetCapsRetries(t *testing.T) {
 	if s.Requests.Retries > 5 || s.Requests.Retries < 3 || s.Requests.BudgetExhausted == 0 {
 		t.Fatalf("retries %d, exhausted %d", s.Requests.Retries, s.Requests.BudgetExhausted)
 	}
-	if n := fc.Nodes[0].Calls.Load(); n != 20+int64(s.Requests.Retries) {
+	if n := fc.Calls("n1"); n != 20+int64(s.Requests.Retries) {
 		t.Fatalf("server saw %d attempts", n)
 	}
 }
 
 func TestCancelDuringBackoffReturnsPromptly(t *testing.T) {
-	fc := testserver.Start(t, 1, 4)
-	fc.Hook = func(int, string, any) error { return connect.NewError(connect.CodeUnavailable, errors.New("down")) }
+	fc := startServer(t, 1, 4)
+	fc.SetFaults(func(context.Context, string, string, any) error {
+		return connect.NewError(connect.CodeUnavailable, errors.New("down"))
+	})
 	cl := newClient(t, fc, func(c *Config) { c.Retry = RetryConfig{InitialDelay: time.Minute} })
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
@@ -319,8 +324,10 @@ func TestCancelDuringBackoffReturnsPromptly(t *testing.T) {
 }
 
 func TestConfigTimeoutBoundsCall(t *testing.T) {
-	fc := testserver.Start(t, 1, 4)
-	fc.Hook = func(int, string, any) error { return connect.NewError(connect.CodeUnavailable, errors.New("down")) }
+	fc := startServer(t, 1, 4)
+	fc.SetFaults(func(context.Context, string, string, any) error {
+		return connect.NewError(connect.CodeUnavailable, errors.New("down"))
+	})
 	cl := newClient(t, fc, func(c *Config) {
 		c.Timeout = 100 * time.Millisecond
 		c.Retry = RetryConfig{InitialDelay: time.Minute}
@@ -336,7 +343,7 @@ func TestConfigTimeoutBoundsCall(t *testing.T) {
 }
 
 func TestValidationFailsWithoutRoundTrip(t *testing.T) {
-	fc := testserver.Start(t, 1, 4)
+	fc := startServer(t, 1, 4)
 	cl := newClient(t, fc, func(c *Config) { c.DisableWatch = true })
 	ctx := context.Background()
 	cases := map[string]func() error{
@@ -354,7 +361,7 @@ func TestValidationFailsWithoutRoundTrip(t *testing.T) {
 			t.Errorf("%s: err = %v", name, err)
 		}
 	}
-	if n := fc.Nodes[0].Calls.Load(); n != 0 {
+	if n := fc.Calls("n1"); n != 0 {
 		t.Fatalf("server saw %d calls", n)
 	}
 	if cl.Stats().Pool.Dialed != 0 {
@@ -363,14 +370,14 @@ func TestValidationFailsWithoutRoundTrip(t *testing.T) {
 }
 
 func TestErrorMapping(t *testing.T) {
-	fc := testserver.Start(t, 1, 4)
+	fc := startServer(t, 1, 4)
 	cl := newClient(t, fc, nil)
 	ctx := context.Background()
 
 	if _, err := cl.Get(ctx, "missing"); !errors.Is(err, ErrKeyNotFound) {
 		t.Fatalf("OK without version: %v", err)
 	}
-	fc.MissingAsNotFound.Store(true)
+	fc.SetDefects(server.Defects{MissingKeyNotFound: true})
 	_, err := cl.Get(ctx, "missing")
 	if !errors.Is(err, ErrKeyNotFound) {
 		t.Fatalf("NOT_FOUND: %v", err)
@@ -380,22 +387,22 @@ func TestErrorMapping(t *testing.T) {
 		t.Fatalf("connect error not wrapped: %v", err)
 	}
 
-	fc.Hook = func(int, string, any) error {
+	fc.SetFaults(func(context.Context, string, string, any) error {
 		return connect.NewError(connect.CodeAlreadyExists, errors.New("exists"))
-	}
+	})
 	if _, err := cl.Put(ctx, "k", nil); !errors.Is(err, ErrAlreadyExists) {
 		t.Fatalf("ALREADY_EXISTS: %v", err)
 	}
-	fc.Hook = nil
+	fc.SetFaults(nil)
 	if _, err := cl.VectorInsert(ctx, "nope", "id", []float32{1}); !errors.Is(err, ErrIndexNotFound) {
 		t.Fatalf("vector NOT_FOUND: %v", err)
 	}
 }
 
 func TestConnectionErrors(t *testing.T) {
-	fc := testserver.Start(t, 1, 4)
-	addr := fc.Nodes[0].Addr
-	fc.StopNode(0)
+	fc := startServer(t, 1, 4)
+	addr := fc.Addr("n1")
+	mustDo(t, fc.StopNode("n1"))
 	cl, err := New(Config{Nodes: []string{addr}, TotalShards: 4, Retry: RetryConfig{MaxAttempts: 2, InitialDelay: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -416,7 +423,7 @@ func TestConnectionErrors(t *testing.T) {
 }
 
 func TestClosedClient(t *testing.T) {
-	fc := testserver.Start(t, 1, 4)
+	fc := startServer(t, 1, 4)
 	cl := newClient(t, fc, nil)
 	if _, err := cl.Put(context.Background(), "k", []byte("v")); err != nil {
 		t.Fatal(err)
@@ -439,9 +446,9 @@ func TestClosedClient(t *testing.T) {
 }
 
 func TestNoMetaServerFallsBackToSeeds(t *testing.T) {
-	fc := testserver.Start(t, 3, 8)
-	fc.NoMeta.Store(true)
-	fc.SetLeader(-1, 1)
+	fc := startServer(t, 3, 8)
+	fc.SetDefects(server.Defects{NoMeta: true})
+	mustDo(t, fc.LeadAll("n2"))
 	cl := newClient(t, fc, nil)
 	if err := cl.Connect(context.Background()); err != nil {
 		t.Fatalf("Connect against a server without Meta: %v", err)
@@ -460,7 +467,7 @@ func TestNoMetaServerFallsBackToSeeds(t *testing.T) {
 }
 
 func TestStaleReadsSpreadOverReplicas(t *testing.T) {
-	fc := testserver.Start(t, 3, 4)
+	fc := startServer(t, 3, 4)
 	cl := newClient(t, fc, nil)
 	ctx := context.Background()
 	if err := cl.Connect(ctx); err != nil {
@@ -474,9 +481,9 @@ func TestStaleReadsSpreadOverReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i, n := range fc.Nodes {
-		if n.Calls.Load() < 5 {
-			t.Fatalf("node %d served %d stale reads", i, n.Calls.Load())
+	for _, id := range fc.NodeIDs() {
+		if fc.Calls(id) < 5 {
+			t.Fatalf("node %s served %d stale reads", id, fc.Calls(id))
 		}
 	}
 	if cl.Stats().Requests.Redirects != 0 {
@@ -485,7 +492,7 @@ func TestStaleReadsSpreadOverReplicas(t *testing.T) {
 }
 
 func TestStatsCountConnections(t *testing.T) {
-	fc := testserver.Start(t, 1, 4)
+	fc := startServer(t, 1, 4)
 	cl := newClient(t, fc, func(c *Config) { c.DisableWatch = true; c.Protocol = ProtocolConnect; c.HTTPVersion = HTTP1 })
 	var wg sync.WaitGroup
 	for i := range 8 {
@@ -511,8 +518,8 @@ func TestStatsCountConnections(t *testing.T) {
 }
 
 func TestVectorOps(t *testing.T) {
-	fc := testserver.Start(t, 2, 8)
-	fc.SetLeader(-1, 1)
+	fc := startServer(t, 2, 8)
+	mustDo(t, fc.LeadAll("n2"))
 	cl := newClient(t, fc, nil)
 	ctx := context.Background()
 	created, err := cl.VectorCreateIndex(ctx, "emb", 2, DistanceEuclidean, IndexBruteForce)
@@ -549,14 +556,14 @@ func TestVectorOps(t *testing.T) {
 // Stale reads skip replicas the view marks down: no refused connection,
 // no backoff.
 func TestStaleReadsSkipDownReplicas(t *testing.T) {
-	fc := testserver.Start(t, 3, 4)
+	fc := startServer(t, 3, 4)
 	cl := newClient(t, fc, nil)
 	ctx := context.Background()
 	if _, err := cl.Put(ctx, "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
-	fc.StopNode(2)
-	fc.SetRole(2, "down")
+	mustDo(t, fc.StopNode("n3"))
+	mustDo(t, fc.SetRole("n3", "down"))
 	if err := cl.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -572,7 +579,7 @@ func TestStaleReadsSkipDownReplicas(t *testing.T) {
 		t.Fatalf("dial failures %d → %d, retries %d → %d: reads went to the down replica",
 			before.Pool.DialFailures, s.Pool.DialFailures, before.Requests.Retries, s.Requests.Retries)
 	}
-	if fc.Nodes[0].Calls.Load() < 5 || fc.Nodes[1].Calls.Load() < 5 {
-		t.Fatalf("reads not spread over the live replicas: %d %d", fc.Nodes[0].Calls.Load(), fc.Nodes[1].Calls.Load())
+	if fc.Calls("n1") < 5 || fc.Calls("n2") < 5 {
+		t.Fatalf("reads not spread over the live replicas: %d %d", fc.Calls("n1"), fc.Calls("n2"))
 	}
 }

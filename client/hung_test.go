@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/norikv/norikv-go/internal/testserver"
 )
 
 // tcpListener accepts TCP connections and counts them. With hold it keeps
@@ -65,11 +63,11 @@ func TestHungSeed(t *testing.T) {
 				name = p.name + "/no-view"
 			}
 			t.Run(name, func(t *testing.T) {
-				fc := testserver.Start(t, 3, 8)
+				fc := startServer(t, 3, 8)
 				hung, _ := tcpListener(t, true)
 				cfg := Config{
 					Nodes:        append([]string{hung}, fc.Addrs()...),
-					TotalShards:  fc.Shards,
+					TotalShards:  fc.Shards(),
 					DisableWatch: !connectFirst,
 				}
 				p.mod(&cfg)

@@ -9,8 +9,8 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
-	"github.com/norikv/norikv-go/internal/testserver"
 	"github.com/norikv/norikv-go/internal/wire"
+	"github.com/norikv/norikv-go/server"
 )
 
 // wireProtocols are the three protocols on the wire (the JSON and HTTP
@@ -28,8 +28,8 @@ func TestMissingKeyBothForms(t *testing.T) {
 				name = p.name + "/not-found"
 			}
 			t.Run(name, func(t *testing.T) {
-				fc := testserver.Start(t, 1, 4)
-				fc.MissingAsNotFound.Store(notFound)
+				fc := startServer(t, 1, 4)
+				fc.SetDefects(server.Defects{MissingKeyNotFound: notFound})
 				cl := newClient(t, fc, p.mod)
 				ctx := context.Background()
 				_, err := cl.Get(ctx, "missing")
@@ -66,7 +66,7 @@ func TestForeignLeaderHintNotDialed(t *testing.T) {
 		for _, form := range []string{"detail+headers", "leader-hint"} {
 			t.Run(p.name+"/"+form, func(t *testing.T) {
 				foreign, accepted := tcpListener(t, false)
-				fc := testserver.Start(t, 3, 4)
+				fc := startServer(t, 3, 4)
 				cl := newClient(t, fc, func(c *Config) {
 					p.mod(c)
 					c.BearerToken = "secret"
@@ -79,16 +79,16 @@ func TestForeignLeaderHintNotDialed(t *testing.T) {
 				// The view says node 0 leads; node 1 really does, and every
 				// other node names the foreign host as the leader.
 				shard := cl.ShardForKey("k")
-				fc.SetLeaderQuiet(shard, 1)
-				fc.Hook = func(node int, proc string, _ any) error {
-					if proc != norikvv1connect.KvPutProcedure || node == 1 {
+				mustDo(t, fc.SetLeaderQuiet(uint32(shard), "n2"))
+				fc.SetFaults(func(_ context.Context, node string, proc string, _ any) error {
+					if proc != norikvv1connect.KvPutProcedure || node == "n2" {
 						return nil
 					}
 					if form == "leader-hint" {
 						return notLeaderHint(foreign)
 					}
 					return wire.NewNotLeaderError(uint32(shard), "evil", foreign)
-				}
+				})
 				for i := range 5 {
 					if _, err := cl.Put(ctx, "k", []byte{byte(i)}); err != nil {
 						t.Fatalf("Put %d: %v", i, err)
@@ -107,19 +107,19 @@ func TestForeignLeaderHintNotDialed(t *testing.T) {
 func TestLeaderHintByNodeID(t *testing.T) {
 	for _, p := range wireProtocols {
 		t.Run(p.name, func(t *testing.T) {
-			fc := testserver.Start(t, 3, 4)
+			fc := startServer(t, 3, 4)
 			cl := newClient(t, fc, p.mod)
 			ctx := context.Background()
 			if err := cl.Connect(ctx); err != nil {
 				t.Fatal(err)
 			}
-			fc.SetLeaderQuiet(cl.ShardForKey("k"), 2)
-			fc.Hook = func(node int, proc string, _ any) error {
-				if proc == norikvv1connect.KvPutProcedure && node != 2 {
-					return notLeaderHint(fc.Nodes[2].ID)
+			mustDo(t, fc.SetLeaderQuiet(uint32(cl.ShardForKey("k")), "n3"))
+			fc.SetFaults(func(_ context.Context, node string, proc string, _ any) error {
+				if proc == norikvv1connect.KvPutProcedure && node != "n3" {
+					return notLeaderHint("n3")
 				}
 				return nil
-			}
+			})
 			if _, err := cl.Put(ctx, "k", []byte("v")); err != nil {
 				t.Fatal(err)
 			}

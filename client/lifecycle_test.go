@@ -8,13 +8,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/norikv/norikv-go/internal/testserver"
 )
 
 func TestCancelDuringAttemptReturnsPromptly(t *testing.T) {
-	fc := testserver.Start(t, 1, 4)
-	fc.Hook = func(int, string, any) error { time.Sleep(2 * time.Second); return nil }
+	fc := startServer(t, 1, 4)
+	fc.SetFaults(func(context.Context, string, string, any) error { time.Sleep(2 * time.Second); return nil })
 	cl := newClient(t, fc, func(c *Config) { c.DisableWatch = true })
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
@@ -34,7 +32,7 @@ func TestCancelDuringAttemptReturnsPromptly(t *testing.T) {
 // once, with the connection error, rather than waiting out its timeout
 // (the background watch keeps trying).
 func TestConnectFailsFastWhenClusterDown(t *testing.T) {
-	fc := testserver.Start(t, 2, 4)
+	fc := startServer(t, 2, 4)
 	fc.Close()
 	cl := newClient(t, fc, func(c *Config) { c.Timeout = time.Minute })
 	start := time.Now()
@@ -81,8 +79,8 @@ func TestConnectHonoursCtxDeadline(t *testing.T) {
 }
 
 func TestConnectWithoutWatchFetchesOnce(t *testing.T) {
-	fc := testserver.Start(t, 3, 4)
-	fc.SetLeader(-1, 2)
+	fc := startServer(t, 3, 4)
+	mustDo(t, fc.LeadAll("n3"))
 	cl := newClient(t, fc, func(c *Config) { c.DisableWatch = true })
 	if err := cl.Connect(context.Background()); err != nil {
 		t.Fatal(err)
@@ -96,7 +94,7 @@ func TestConnectWithoutWatchFetchesOnce(t *testing.T) {
 }
 
 func TestCloseDuringTraffic(t *testing.T) {
-	fc := testserver.Start(t, 3, 16)
+	fc := startServer(t, 3, 16)
 	cl := newClient(t, fc, nil)
 	_ = cl.OnTopologyChange(func(TopologyEvent) {})
 	var wg sync.WaitGroup
@@ -138,9 +136,9 @@ func TestCloseCancelsCallsInFlight(t *testing.T) {
 	}
 	for name, mkCtx := range ctxs {
 		t.Run(name+"/backoff", func(t *testing.T) {
-			fc := testserver.Start(t, 1, 4)
-			addr := fc.Nodes[0].Addr
-			fc.StopNode(0)
+			fc := startServer(t, 1, 4)
+			addr := fc.Addr("n1")
+			mustDo(t, fc.StopNode("n1"))
 			cl, err := New(Config{Nodes: []string{addr}, TotalShards: 4, DisableWatch: true, Timeout: time.Minute,
 				Retry: RetryConfig{InitialDelay: 30 * time.Second, MaxDelay: time.Minute}})
 			if err != nil {
@@ -150,11 +148,11 @@ func TestCloseCancelsCallsInFlight(t *testing.T) {
 			closeDuring(t, cl, mkCtx, func() bool { return cl.Stats().Pool.DialFailures > 0 })
 		})
 		t.Run(name+"/attempt", func(t *testing.T) {
-			fc := testserver.Start(t, 1, 4)
+			fc := startServer(t, 1, 4)
 			release := make(chan struct{})
 			t.Cleanup(func() { close(release) }) // runs before the cluster's Close
 			var entered atomic.Bool
-			fc.Hook = func(int, string, any) error { entered.Store(true); <-release; return nil }
+			fc.SetFaults(func(context.Context, string, string, any) error { entered.Store(true); <-release; return nil })
 			cl := newClient(t, fc, func(c *Config) { c.DisableWatch = true; c.Timeout = time.Minute; c.Retry.AttemptTimeout = -1 })
 			closeDuring(t, cl, mkCtx, entered.Load)
 		})

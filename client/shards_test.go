@@ -10,7 +10,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/norikv/norikv-go/internal/routing"
-	"github.com/norikv/norikv-go/internal/testserver"
+	"github.com/norikv/norikv-go/server"
 )
 
 // TotalShards 0 learns the count from the view: after Connect, or on the
@@ -19,8 +19,8 @@ import (
 func TestTotalShardsLearnt(t *testing.T) {
 	for _, mode := range []string{"connect", "first-call", "first-call-no-watch"} {
 		t.Run(mode, func(t *testing.T) {
-			fc := testserver.Start(t, 3, 64)
-			fc.SetLeader(-1, 2)
+			fc := startServer(t, 3, 64)
+			mustDo(t, fc.LeadAll("n3"))
 			cl := newClient(t, fc, func(c *Config) {
 				c.TotalShards = 0
 				c.DisableWatch = mode == "first-call-no-watch"
@@ -45,7 +45,7 @@ func TestTotalShardsLearnt(t *testing.T) {
 			if s := cl.Stats(); s.Router.TotalShards != 64 || s.Requests.Redirects != 0 {
 				t.Fatalf("shards %d redirects %d, want 64 0", s.Router.TotalShards, s.Requests.Redirects)
 			}
-			if a, b := fc.Nodes[0].Calls.Load(), fc.Nodes[1].Calls.Load(); a+b != 0 {
+			if a, b := fc.Calls("n1"), fc.Calls("n2"); a+b != 0 {
 				t.Fatalf("%d calls went to followers", a+b)
 			}
 		})
@@ -58,8 +58,8 @@ func TestTotalShardsLearnt(t *testing.T) {
 func TestTotalShardsMismatch(t *testing.T) {
 	for _, watch := range []bool{true, false} {
 		t.Run(fmt.Sprint("watch=", watch), func(t *testing.T) {
-			fc := testserver.Start(t, 3, 64)
-			fc.SetLeader(-1, 1)
+			fc := startServer(t, 3, 64)
+			mustDo(t, fc.LeadAll("n2"))
 			cl := newClient(t, fc, func(c *Config) { c.TotalShards = 32; c.DisableWatch = !watch })
 			const want = "Config.TotalShards is 32 but the cluster has 64 shards"
 			isMismatch := func(err error) bool {
@@ -76,8 +76,8 @@ func TestTotalShardsMismatch(t *testing.T) {
 				}
 			}
 			var calls int64
-			for _, n := range fc.Nodes {
-				calls += n.Calls.Load()
+			for _, id := range fc.NodeIDs() {
+				calls += fc.Calls(id)
 			}
 			if s := cl.Stats(); calls != 0 || s.Requests.Redirects != 0 {
 				t.Fatalf("%d calls reached the cluster, %d redirects", calls, s.Requests.Redirects)
@@ -89,8 +89,8 @@ func TestTotalShardsMismatch(t *testing.T) {
 // A cluster without Meta cannot tell its shard count: with TotalShards 0
 // Connect and calls say so.
 func TestTotalShardsNeededWithoutMeta(t *testing.T) {
-	fc := testserver.Start(t, 1, 4)
-	fc.NoMeta.Store(true)
+	fc := startServer(t, 1, 4)
+	fc.SetDefects(server.Defects{NoMeta: true})
 	cl := newClient(t, fc, func(c *Config) { c.TotalShards = 0 })
 	isNoMeta := func(err error) bool {
 		var e *Error

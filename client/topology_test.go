@@ -2,11 +2,11 @@ package norikv
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/norikv/norikv-go/internal/testserver"
 	"github.com/norikv/norikv-go/internal/wire"
 )
 
@@ -24,7 +24,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestTopologyEventsAndUnsubscribe(t *testing.T) {
-	fc := testserver.Start(t, 3, 4)
+	fc := startServer(t, 3, 4)
 	cl := newClient(t, fc, nil)
 	var mu sync.Mutex
 	var events []TopologyEvent
@@ -51,7 +51,7 @@ func TestTopologyEventsAndUnsubscribe(t *testing.T) {
 		t.Fatalf("first event = %+v", first)
 	}
 	for i := range 3 {
-		fc.SetLeader(1, (i+1)%3)
+		mustDo(t, fc.TransferLeader(1, fmt.Sprintf("n%d", (i+1)%3+1)))
 		waitFor(t, "leader-change event", func() bool { return count() == 2+i })
 	}
 	mu.Lock()
@@ -65,7 +65,7 @@ func TestTopologyEventsAndUnsubscribe(t *testing.T) {
 	}
 	unsub()
 	unsub() // idempotent
-	fc.SetLeader(2, 2)
+	mustDo(t, fc.TransferLeader(2, "n3"))
 	waitFor(t, "view", func() bool { return cl.Stats().Topology.Epoch == fc.Epoch() })
 	time.Sleep(50 * time.Millisecond)
 	if count() != 4 {
@@ -74,13 +74,13 @@ func TestTopologyEventsAndUnsubscribe(t *testing.T) {
 }
 
 func TestWatchSurvivesNodeStop(t *testing.T) {
-	fc := testserver.Start(t, 3, 4)
+	fc := startServer(t, 3, 4)
 	cl := newClient(t, fc, func(c *Config) { c.Retry = RetryConfig{InitialDelay: 5 * time.Millisecond} })
 	if err := cl.Connect(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	fc.StopNode(0) // the first seed, where the watch most likely is
-	fc.SetLeader(-1, 2)
+	mustDo(t, fc.StopNode("n1")) // the first seed, where the watch most likely is
+	mustDo(t, fc.LeadAll("n3"))
 	waitFor(t, "view after node stop", func() bool { return cl.Stats().Topology.Epoch == fc.Epoch() })
 	if _, err := cl.Put(context.Background(), "k", []byte("v")); err != nil {
 		t.Fatal(err)
@@ -88,16 +88,16 @@ func TestWatchSurvivesNodeStop(t *testing.T) {
 }
 
 func TestNotLeaderTriggersRefresh(t *testing.T) {
-	fc := testserver.Start(t, 3, 4)
+	fc := startServer(t, 3, 4)
 	cl := newClient(t, fc, nil)
 	if err := cl.Connect(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(minRefreshWait)
-	watches := fc.Watches.Load()
+	watches := fc.Watches()
 	// The leader moves but no view is published: only the redirect and
 	// the refresh it triggers can teach the client.
-	fc.SetLeaderQuiet(cl.ShardForKey("k"), 2)
+	mustDo(t, fc.SetLeaderQuiet(uint32(cl.ShardForKey("k")), "n3"))
 	if _, err := cl.Put(context.Background(), "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestNotLeaderTriggersRefresh(t *testing.T) {
 		t.Fatalf("redirects = %d", cl.Stats().Requests.Redirects)
 	}
 	// One coalesced refresh: the watch stream is reopened.
-	waitFor(t, "refresh", func() bool { return fc.Watches.Load() > watches })
+	waitFor(t, "refresh", func() bool { return fc.Watches() > watches })
 }
 
 // minRefreshWait outlasts the topology manager's minimum interval between

@@ -8,6 +8,7 @@ import (
 
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 	"github.com/norikv/norikv-go/internal/routing"
+	"github.com/norikv/norikv-go/server"
 )
 
 // TestRoutedIgnoresForeignHint: a NOT_LEADER reply naming an address the
@@ -31,10 +32,9 @@ func TestRoutedIgnoresForeignHint(t *testing.T) {
 			conn.Close()
 		}
 	}()
-	fc := startFake(t, 3, 8, false)
-	fc.foreignHint = foreign.Addr().String()
+	fc := startServer(t, 3, 8, server.Defects{ForeignLeaderHint: foreign.Addr().String()})
 	ctx := context.Background()
-	r, err := newRunner(ctx, Target{Addrs: fc.addrs(), Token: "secret"}, Options{})
+	r, err := newRunner(ctx, Target{Addrs: fc.Addrs(), Token: "secret"}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,16 +7,27 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/norikv/norikv-go/norikvtest"
+	"github.com/norikv/norikv-go/server"
 )
 
-// TestSuiteAgainstFake checks the suite itself: a contract-following fake
-// passes every KV and cluster cell over the whole matrix with no finding,
-// the report names the contract's forms, and Vector (which the fake lacks)
-// is reported as skipped, not passed.
-func TestSuiteAgainstFake(t *testing.T) {
+// startServer starts the embedded server with the given defects switched
+// on: with none, the conforming target the suite must pass; with some, the
+// target whose every defect the suite must name.
+func startServer(t *testing.T, nodes, shards int, d server.Defects) *norikvtest.Cluster {
+	t.Helper()
+	return norikvtest.Start(t, norikvtest.WithNodes(nodes), norikvtest.WithShards(shards), norikvtest.WithDefects(d))
+}
+
+// TestSuiteAgainstServer checks the suite itself: the embedded server,
+// with Vector switched off, passes every KV and cluster cell over the whole
+// matrix with no finding, the report names the contract's forms, and
+// Vector is reported as skipped, not passed.
+func TestSuiteAgainstServer(t *testing.T) {
 	t.Parallel()
-	fc := startFake(t, 3, 16, false)
-	rep, err := Run(context.Background(), Target{Addrs: fc.addrs()[:1], AllowTopologyChanges: true}, Options{})
+	fc := startServer(t, 3, 16, server.Defects{NoVector: true})
+	rep, err := Run(context.Background(), Target{Addrs: fc.Addrs()[:1], AllowTopologyChanges: true}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +35,7 @@ func TestSuiteAgainstFake(t *testing.T) {
 	_ = rep.WriteTable(&b)
 	t.Log("\n" + b.String())
 	if rep.Failed() || len(rep.Findings()) > 0 {
-		t.Fatalf("the suite fails a conforming fake (findings %v)", rep.Findings())
+		t.Fatalf("the suite fails a conforming server (findings %v)", rep.Findings())
 	}
 	if rep.MissingKey != MissingKeyOKNoVersion || rep.LeaderHint != LeaderHintAddress {
 		t.Errorf("forms = %q, %q, want the contract's %q, %q", rep.MissingKey, rep.LeaderHint, MissingKeyOKNoVersion, LeaderHintAddress)
@@ -39,15 +50,14 @@ func TestSuiteAgainstFake(t *testing.T) {
 	}
 }
 
-// TestSuiteNamesDefects: against a fake with the known production defects
+// TestSuiteNamesDefects: against a server with the known production defects
 // switched on, every cell that meets one is a finding naming it (never a
 // crash, never an anonymous failure), the cells that meet none pass, and
 // the report says which missing-key and leader-hint forms the target uses.
 func TestSuiteNamesDefects(t *testing.T) {
 	t.Parallel()
-	fc := startFake(t, 3, 8, false)
-	fc.missingNotFound, fc.ignoreIdempotency, fc.ignoreDeleteIfMatch, fc.noLeaderHint = true, true, true, true
-	rep, err := Run(context.Background(), Target{Addrs: fc.addrs()[:1]}, Options{
+	fc := startServer(t, 3, 8, server.Defects{MissingKeyNotFound: true, IgnoreIdempotency: true, IgnoreDeleteIfMatch: true, NoLeaderHint: true})
+	rep, err := Run(context.Background(), Target{Addrs: fc.Addrs()[:1]}, Options{
 		Cases: []string{"cas_delete", "idempotency", "not_leader", "delete", "cas_put", "versions", "ttl"},
 	})
 	if err != nil {
@@ -84,9 +94,8 @@ func TestSuiteNamesDefects(t *testing.T) {
 // own finding, and the rest of the idempotency rules still pass.
 func TestSuiteNamesIdempotencyReuse(t *testing.T) {
 	t.Parallel()
-	fc := startFake(t, 2, 8, false)
-	fc.idemIgnoresRequest = true
-	rep, err := Run(context.Background(), Target{Addrs: fc.addrs()}, Options{Cases: []string{"idempotency", "cas_delete"}})
+	fc := startServer(t, 2, 8, server.Defects{IdempotencyIgnoresRequest: true})
+	rep, err := Run(context.Background(), Target{Addrs: fc.Addrs()}, Options{Cases: []string{"idempotency", "cas_delete"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,9 +110,8 @@ func TestSuiteNamesIdempotencyReuse(t *testing.T) {
 // accepted, and the report says that is the form it uses.
 func TestSuiteLeaderHintNodeID(t *testing.T) {
 	t.Parallel()
-	fc := startFake(t, 3, 8, false)
-	fc.hintNodeID = true
-	rep, err := Run(context.Background(), Target{Addrs: fc.addrs(), AllowTopologyChanges: true}, Options{Cases: []string{"not_leader", "topology", "versions"}})
+	fc := startServer(t, 3, 8, server.Defects{LeaderHintNodeID: true})
+	rep, err := Run(context.Background(), Target{Addrs: fc.Addrs(), AllowTopologyChanges: true}, Options{Cases: []string{"not_leader", "topology", "versions"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,19 +148,19 @@ func checkCells(t *testing.T, rep *Report, want map[string]string) {
 // instead of blaming the server for versions that do not add up.
 func TestShardCountMismatch(t *testing.T) {
 	t.Parallel()
-	fc := startFake(t, 2, 16, false)
-	_, err := Run(context.Background(), Target{Addrs: fc.addrs(), TotalShards: 64}, Options{Cases: []string{"versions"}})
+	fc := startServer(t, 2, 16, server.Defects{})
+	_, err := Run(context.Background(), Target{Addrs: fc.Addrs(), TotalShards: 64}, Options{Cases: []string{"versions"}})
 	if err == nil || !strings.Contains(err.Error(), "shard count mismatch: the cluster has 16 shards") {
 		t.Fatalf("Run with TotalShards 64 against 16 shards: err = %v, want a shard count mismatch", err)
 	}
 }
 
-// TestSuiteVectorAgainstFake: the vector cases pass a brute-force fake
-// that follows the contract.
-func TestSuiteVectorAgainstFake(t *testing.T) {
+// TestSuiteVectorAgainstServer: the vector cases pass the embedded
+// server on a small cluster.
+func TestSuiteVectorAgainstServer(t *testing.T) {
 	t.Parallel()
-	fc := startFake(t, 2, 8, true)
-	rep, err := Run(context.Background(), Target{Addrs: fc.addrs()}, Options{
+	fc := startServer(t, 2, 8, server.Defects{})
+	rep, err := Run(context.Background(), Target{Addrs: fc.Addrs()}, Options{
 		Cases: []string{"limits_vector", "vector_index", "vector_data", "vector_search"},
 	})
 	if err != nil {
@@ -162,7 +170,7 @@ func TestSuiteVectorAgainstFake(t *testing.T) {
 	_ = rep.WriteTable(&b)
 	t.Log("\n" + b.String())
 	if rep.Failed() {
-		t.Fatal("the suite fails a conforming vector fake")
+		t.Fatal("the suite fails a conforming vector server")
 	}
 	if pass := rep.Counts().Pass; pass != 4*10 {
 		t.Errorf("%d cells passed, want 40", pass)
@@ -191,8 +199,8 @@ func TestRunUnreachable(t *testing.T) {
 // reason on a one-node target, never passed.
 func TestSuiteSingleNode(t *testing.T) {
 	t.Parallel()
-	fc := startFake(t, 1, 4, false)
-	rep, err := Run(context.Background(), Target{Addrs: fc.addrs(), AllowTopologyChanges: true},
+	fc := startServer(t, 1, 4, server.Defects{})
+	rep, err := Run(context.Background(), Target{Addrs: fc.Addrs(), AllowTopologyChanges: true},
 		Options{Cases: []string{"not_leader", "topology"}, Transports: []string{"conn/pb/h1"}})
 	if err != nil {
 		t.Fatal(err)

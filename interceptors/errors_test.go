@@ -11,7 +11,6 @@ import (
 
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 	"github.com/norikv/norikv-go/interceptors"
-	"github.com/norikv/norikv-go/internal/testserver"
 )
 
 // When the ctx ends while retrying, the error names both the ctx's end and
@@ -79,7 +78,7 @@ func TestErrorCutsLongKeys(t *testing.T) {
 // The whole path: a raw client's Put of a 5,000-byte key fails validation
 // with a short one-line message, and the *Error keeps the key.
 func TestErrorLongKeyThroughChain(t *testing.T) {
-	fc := testserver.Start(t, 1, 8)
+	fc := startServer(t, 1, 8)
 	kv := rawKv(fc, interceptors.NewRetry(interceptors.RetryPolicy{}))
 	key := "user:" + strings.Repeat("a", 4995)
 	_, err := kv.Put(context.Background(), &v1.PutRequest{Key: []byte(key), Value: []byte("v")})

@@ -16,12 +16,12 @@ import (
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
 	"github.com/norikv/norikv-go/interceptors"
-	"github.com/norikv/norikv-go/internal/testserver"
 	"github.com/norikv/norikv-go/internal/wire"
+	"github.com/norikv/norikv-go/norikvtest"
 )
 
 // fastKv is rawKv with millisecond backoff, and a ctx bounding the test.
-func fastKv(t *testing.T, fc *testserver.Cluster) (norikvv1connect.KvClient, context.Context) {
+func fastKv(t *testing.T, fc *norikvtest.Cluster) (norikvv1connect.KvClient, context.Context) {
 	t.Helper()
 	kv := rawKv(fc, interceptors.NewRetry(interceptors.RetryPolicy{InitialDelay: time.Millisecond, Jitter: -1}))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -36,17 +36,17 @@ func fastKv(t *testing.T, fc *testserver.Cluster) (norikvv1connect.KvClient, con
 // get two writes: the interceptor's key belongs to one call, not to the
 // caller's message.
 func TestRetryLeavesCallerMessageAlone(t *testing.T) {
-	fc := testserver.Start(t, 1, 8)
+	fc := startServer(t, 1, 8)
 	var keys []string
 	var mu sync.Mutex
-	fc.Hook = func(_ int, proc string, msg any) error {
+	fc.SetFaults(func(_ context.Context, _ string, proc string, msg any) error {
 		if p, ok := msg.(*v1.PutRequest); ok {
 			mu.Lock()
 			keys = append(keys, p.IdempotencyKey)
 			mu.Unlock()
 		}
 		return nil
-	}
+	})
 	kv, ctx := fastKv(t, fc)
 
 	req := &v1.PutRequest{Key: []byte("k"), Value: []byte("v"), TtlMs: 60_000}
@@ -71,7 +71,7 @@ func TestRetryLeavesCallerMessageAlone(t *testing.T) {
 
 // Goroutines sharing one message must not race (run with -race).
 func TestRetrySharedMessageNoRace(t *testing.T) {
-	fc := testserver.Start(t, 1, 8)
+	fc := startServer(t, 1, 8)
 	kv, ctx := fastKv(t, fc)
 	req := &v1.PutRequest{Key: []byte("shared"), Value: []byte("v")}
 	var wg sync.WaitGroup
@@ -88,10 +88,10 @@ func TestRetrySharedMessageNoRace(t *testing.T) {
 // A keyed write is retried with the same key on every attempt, so the
 // server can apply it once.
 func TestRetryKeepsOneKeyAcrossAttempts(t *testing.T) {
-	fc := testserver.Start(t, 1, 8)
+	fc := startServer(t, 1, 8)
 	var keys []string
 	var mu sync.Mutex
-	fc.Hook = func(_ int, proc string, msg any) error {
+	fc.SetFaults(func(_ context.Context, _ string, proc string, msg any) error {
 		p, ok := msg.(*v1.PutRequest)
 		if !ok {
 			return nil
@@ -103,7 +103,7 @@ func TestRetryKeepsOneKeyAcrossAttempts(t *testing.T) {
 			return connect.NewError(connect.CodeUnavailable, errors.New("flaky"))
 		}
 		return nil
-	}
+	})
 	kv, ctx := fastKv(t, fc)
 	if _, err := kv.Put(ctx, &v1.PutRequest{Key: []byte("k"), Value: []byte("v")}); err != nil {
 		t.Fatal(err)
@@ -182,14 +182,14 @@ func TestRetryKeylessFollowsNotLeader(t *testing.T) {
 
 // Reads, declared NO_SIDE_EFFECTS, are retried without any key.
 func TestRetryIdempotentMethodRetried(t *testing.T) {
-	fc := testserver.Start(t, 1, 8)
+	fc := startServer(t, 1, 8)
 	var gets atomic.Int32
-	fc.Hook = func(_ int, proc string, _ any) error {
+	fc.SetFaults(func(_ context.Context, _ string, proc string, _ any) error {
 		if proc == norikvv1connect.KvGetProcedure && gets.Add(1) < 3 {
 			return connect.NewError(connect.CodeUnavailable, errors.New("flaky"))
 		}
 		return nil
-	}
+	})
 	kv, ctx := fastKv(t, fc)
 	if _, err := kv.Get(ctx, &v1.GetRequest{Key: []byte("nope")}); !errors.Is(err, interceptors.ErrKeyNotFound) {
 		t.Fatalf("Get: %v", err)

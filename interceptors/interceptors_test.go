@@ -13,11 +13,11 @@ import (
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
 	"github.com/norikv/norikv-go/interceptors"
-	"github.com/norikv/norikv-go/internal/testserver"
+	"github.com/norikv/norikv-go/norikvtest"
 )
 
-func rawKv(fc *testserver.Cluster, retry *interceptors.Retry) norikvv1connect.KvClient {
-	router := interceptors.NewRouter(fc.Addrs(), fc.Shards)
+func rawKv(fc *norikvtest.Cluster, retry *interceptors.Retry) norikvv1connect.KvClient {
+	router := interceptors.NewRouter(fc.Addrs(), fc.Shards())
 	return norikvv1connect.NewKvClient(
 		interceptors.NewHTTPClient(http.DefaultClient),
 		"http://"+fc.Addrs()[0],
@@ -31,8 +31,10 @@ func rawKv(fc *testserver.Cluster, retry *interceptors.Retry) norikvv1connect.Kv
 }
 
 func TestRawClientFollowsNotLeader(t *testing.T) {
-	fc := testserver.Start(t, 3, 8)
-	fc.SetLeader(-1, 2)
+	fc := startServer(t, 3, 8)
+	if err := fc.LeadAll("n3"); err != nil {
+		t.Fatal(err)
+	}
 	retry := interceptors.NewRetry(interceptors.RetryPolicy{InitialDelay: time.Hour})
 	kv := rawKv(fc, retry)
 	defer http.DefaultClient.CloseIdleConnections()

@@ -5,7 +5,8 @@
 //
 // The cluster listens on ephemeral loopback ports, speaks gRPC, gRPC-Web and
 // Connect like a real one, and is closed by t.Cleanup. Its StopNode,
-// RestartNode and TransferLeader hooks exercise a client's failover paths.
+// RestartNode and TransferLeader hooks exercise a client's failover paths;
+// WithFaults injects per-call faults and WithDefects known server defects.
 // See package server for what the embedded cluster is (and is not).
 package norikvtest
 
@@ -20,7 +21,8 @@ import (
 
 // Cluster is a running test cluster. It embeds *server.Cluster, so Addrs,
 // NodeIDs, Addr, Leader, ShardOf, View, Stats, StopNode, RestartNode and
-// TransferLeader are all available.
+// TransferLeader are all available, and so are the test hooks: SetFaults,
+// SetDefects, SetLeaderQuiet, SetRole, Calls, Watches and Epoch.
 type Cluster struct {
 	*server.Cluster
 	tls bool
@@ -54,6 +56,11 @@ func WithReplication(n int) Option {
 	return func(c *server.Config) { c.ReplicationFactor = n }
 }
 
+// WithLeader makes node id ("n1") lead every shard it holds a replica of
+// at start (with the default replication, every shard), so a test knows
+// where each call lands until it moves a leadership.
+func WithLeader(id string) Option { return func(c *server.Config) { c.Leader = id } }
+
 // WithToken requires "authorization: Bearer <token>" on every request.
 func WithToken(token string) Option { return func(c *server.Config) { c.Token = token } }
 
@@ -67,6 +74,19 @@ func WithIdempotencyTTL(d time.Duration) Option {
 
 // WithLogger sends the cluster's lifecycle log to l.
 func WithLogger(l *slog.Logger) Option { return func(c *server.Config) { c.Logger = l } }
+
+// WithFaults installs a fault hook on every node (see server.FaultHook);
+// change it later with Cluster.SetFaults.
+func WithFaults(hook server.FaultHook) Option {
+	return func(c *server.Config) { c.Faults = hook }
+}
+
+// WithDefects makes the cluster deviate from the contract as d says, to
+// test how a client or a suite copes (see server.Defects); change them
+// later with Cluster.SetDefects.
+func WithDefects(d server.Defects) Option {
+	return func(c *server.Config) { c.Defects = d }
+}
 
 // WithConfig edits the server configuration directly, for settings without
 // an option of their own.
@@ -87,4 +107,15 @@ func Start(tb testing.TB, opts ...Option) *Cluster {
 	}
 	tb.Cleanup(func() { sc.Close() })
 	return &Cluster{Cluster: sc, tls: cfg.TLSConfig != nil}
+}
+
+// LeadAll moves the leadership of every shard to node id, one
+// TransferLeader per shard (so one new view per shard that moves).
+func (c *Cluster) LeadAll(id string) error {
+	for s := range c.Shards() {
+		if err := c.TransferLeader(uint32(s), id); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,7 +2,9 @@ package norikvtest_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
 	"github.com/norikv/norikv-go/norikvtest"
+	"github.com/norikv/norikv-go/server"
 )
 
 func TestStartAndHooks(t *testing.T) {
@@ -83,5 +86,42 @@ func TestStartFailureFailsTest(t *testing.T) {
 	norikvtest.Start(tb, norikvtest.WithNodes(2), norikvtest.WithReplication(5))
 	if !tb.failed {
 		t.Fatal("Start with an invalid config did not fail the test")
+	}
+}
+
+// The options reach the server: WithLeader places every leadership,
+// WithDefects and WithFaults change the answers, LeadAll moves them all.
+func TestFaultAndDefectOptions(t *testing.T) {
+	c := norikvtest.Start(t, norikvtest.WithNodes(2), norikvtest.WithShards(8), norikvtest.WithLeader("n2"),
+		norikvtest.WithDefects(server.Defects{MissingKeyNotFound: true}),
+		norikvtest.WithFaults(func(_ context.Context, node, proc string, _ any) error {
+			if proc == norikvv1connect.KvPutProcedure {
+				return connect.NewError(connect.CodeAborted, errors.New("fault on "+node))
+			}
+			return nil
+		}))
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	kv := norikvv1connect.NewKvClient(&http.Client{Transport: tr}, "http://"+c.Addr("n2"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := kv.Put(ctx, &v1.PutRequest{Key: []byte("k"), Value: []byte("v")}); connect.CodeOf(err) != connect.CodeAborted || !strings.Contains(err.Error(), "fault on n2") {
+		t.Fatalf("Put = %v, want the hook's ABORTED from n2", err)
+	}
+	if _, err := kv.Get(ctx, &v1.GetRequest{Key: []byte("k")}); connect.CodeOf(err) != connect.CodeNotFound {
+		t.Fatalf("Get of a missing key = %v, want NOT_FOUND (the defect)", err)
+	}
+	for s := range uint32(8) {
+		if c.Leader(s) != "n2" {
+			t.Fatalf("shard %d led by %s, want n2", s, c.Leader(s))
+		}
+	}
+	if err := c.LeadAll("n1"); err != nil {
+		t.Fatal(err)
+	}
+	for s := range uint32(8) {
+		if c.Leader(s) != "n1" {
+			t.Fatalf("after LeadAll: shard %d led by %s, want n1", s, c.Leader(s))
+		}
 	}
 }

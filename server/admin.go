@@ -28,7 +28,7 @@ func (h *adminService) TransferShard(_ context.Context, req *v1.ShardInfo) (*v1.
 	if target == "" {
 		return nil, invalidArgument("replicas: mark the node that should lead the shard with leader = true")
 	}
-	return h.c.transfer(req.Id, target)
+	return h.c.transfer(req.Id, target, true)
 }
 
 // SnapshotShard returns shard id's info. The embedded server keeps all state

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/norikv/norikv-go/internal/routing"
@@ -31,6 +33,11 @@ type Cluster struct {
 	topoMu sync.Mutex
 	epoch  uint64
 	views  viewBroadcast
+
+	// Test hooks (faults.go).
+	defect  atomic.Pointer[Defects]
+	faults  atomic.Pointer[FaultHook]
+	watches atomic.Int64
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -72,6 +79,8 @@ func start0(cfg Config, clock func() int64) (*Cluster, error) {
 		return nil, fmt.Errorf("server: replication factor %d is more than the %d nodes", cfg.ReplicationFactor, cfg.Nodes)
 	case cfg.BasePort < 0 || cfg.BasePort+cfg.Nodes-1 > 65535:
 		return nil, fmt.Errorf("server: ports %d..%d are out of range", cfg.BasePort, cfg.BasePort+cfg.Nodes-1)
+	case cfg.Leader != "" && !validNodeID(cfg.Leader, cfg.Nodes):
+		return nil, fmt.Errorf("server: Leader %q is not a node id (n1..n%d)", cfg.Leader, cfg.Nodes)
 	case cfg.TLSConfig != nil && len(cfg.TLSConfig.Certificates) == 0 && cfg.TLSConfig.GetCertificate == nil:
 		return nil, errors.New("server: TLSConfig has no certificate")
 	}
@@ -82,6 +91,10 @@ func start0(cfg Config, clock func() int64) (*Cluster, error) {
 		byID:  make(map[string]*node, cfg.Nodes),
 		done:  make(chan struct{}),
 	}
+	if cfg.Defects != (Defects{}) {
+		c.SetDefects(cfg.Defects)
+	}
+	c.SetFaults(cfg.Faults)
 	c.place()
 	for i := range cfg.Nodes {
 		n := newNode(c, i)
@@ -109,9 +122,15 @@ func start0(cfg Config, clock func() int64) (*Cluster, error) {
 
 // place spreads shards over nodes: shard s has replicas on nodes s, s+1,
 // ... (mod N) and is led by node s mod N, so every node leads the same
-// number of shards, give or take one.
+// number of shards, give or take one; or by Config.Leader where it holds
+// a replica.
 func (c *Cluster) place() {
 	n, rf := c.cfg.Nodes, c.cfg.ReplicationFactor
+	lead := -1
+	if c.cfg.Leader != "" {
+		lead, _ = strconv.Atoi(c.cfg.Leader[1:])
+		lead--
+	}
 	c.shards = make([]*shard, c.cfg.Shards)
 	for i := range c.shards {
 		s := newShard(uint32(i))
@@ -120,8 +139,17 @@ func (c *Cluster) place() {
 			s.replicas[j] = (i + j) % n
 		}
 		s.leader = i % n
+		if lead >= 0 && s.hasReplica(lead) {
+			s.leader = lead
+		}
 		c.shards[i] = s
 	}
+}
+
+// validNodeID reports whether id names one of n nodes ("n1".."nN").
+func validNodeID(id string, n int) bool {
+	i, err := strconv.Atoi(strings.TrimPrefix(id, "n"))
+	return strings.HasPrefix(id, "n") && err == nil && i >= 1 && i <= n && id == "n"+strconv.Itoa(i)
 }
 
 // shardFor returns the shard that owns key (or a namespace's bytes).

@@ -58,6 +58,10 @@ type Config struct {
 	// ReplicationFactor is the number of replicas per shard, at most
 	// Nodes. Default min(3, Nodes).
 	ReplicationFactor int
+	// Leader, if set, is the id of the node ("n1") that leads every shard
+	// it holds a replica of at start, for tests that want to know where
+	// each call lands. Default: leaderships are spread evenly.
+	Leader string
 	// Host is the address nodes listen on. Default DefaultHost.
 	Host string
 	// BasePort is node n1's port; node i listens on BasePort+i-1. 0 picks
@@ -103,6 +107,16 @@ type Config struct {
 	// may call the nodes; "*" allows any. Requests from other origins are
 	// refused once UI or CORSOrigins is set.
 	CORSOrigins []string
+
+	// Faults, if set, runs before every unary call a node receives and
+	// may delay it, fail it, fail it after applying it, or break its
+	// connection (see FaultHook). For tests of clients; change it on a
+	// running cluster with Cluster.SetFaults.
+	Faults FaultHook
+	// Defects switches on deviations from the contract, for tests of
+	// clients and of conformance suites (see Defects). The zero value is
+	// a conforming server; change it with Cluster.SetDefects.
+	Defects Defects
 }
 
 func (c Config) withDefaults() Config {

@@ -16,5 +16,15 @@
 // which node may answer which request. Nothing is persisted, and a crash
 // loses everything. Production clusters run the NoriKV server.
 //
+// It is also the one server the SDK's own tests run against. Besides
+// StopNode, RestartNode and TransferLeader, a cluster has test hooks: a
+// per-call fault hook (Config.Faults, [Cluster.SetFaults]: delay a call,
+// answer an error, lose the reply after applying, break the connection),
+// switches for the contract deviations real servers are known to have
+// (Config.Defects, [Cluster.SetDefects]), [Cluster.SetLeaderQuiet] (a
+// leadership move no view announces), [Cluster.SetRole], and the counters
+// [Cluster.Calls] and [Cluster.Watches]. "norikv serve" exposes none of
+// them.
+//
 // Most tests should use package norikvtest, which wraps Start for testing.TB.
 package server

@@ -1,12 +1,9 @@
 package server
 
 import (
-	"context"
 	"errors"
 
 	"connectrpc.com/connect"
-
-	"github.com/norikv/norikv-go/internal/wire"
 )
 
 var errClosed = errors.New("server: cluster is closed")
@@ -21,41 +18,4 @@ func failedPrecondition(msg string) error {
 
 func notFound(msg string) error {
 	return connect.NewError(connect.CodeNotFound, errors.New(msg))
-}
-
-// route checks that node may serve a request on s: the leader for writes
-// and leader reads, any replica for stale reads. Anything else is
-// redirected with NOT_LEADER. Caller holds s.mu.
-func (c *Cluster) route(ctx context.Context, s *shard, node int, needLeader bool) error {
-	if s.leader == node || (!needLeader && s.hasReplica(node)) {
-		return nil
-	}
-	return c.notLeader(ctx, s)
-}
-
-// notLeader builds the NOT_LEADER reply for s. Caller holds s.mu.
-//
-// wire.NewNotLeaderError puts the hint in the error's metadata, which
-// connect sends in the headers on some protocols and in the trailers on
-// others. Clients look in either, so in a handler the hint is moved to the
-// call's response headers and trailers, which every protocol delivers.
-func (c *Cluster) notLeader(ctx context.Context, s *shard) error {
-	var id, addr string
-	if s.leader >= 0 {
-		id, addr = c.nodes[s.leader].id, c.nodes[s.leader].addr
-	}
-	err := wire.NewNotLeaderError(s.id, id, addr)
-	if id == "" {
-		return err
-	}
-	if info, ok := connect.CallInfoForHandlerContext(ctx); ok {
-		for _, k := range [...]string{wire.HeaderLeaderHint, wire.HeaderLeaderAddr, wire.HeaderLeaderID} {
-			v := err.Meta().Get(k)
-			info.ResponseHeader().Set(k, v)
-			info.ResponseTrailer().Set(k, v)
-			// Otherwise connect adds it a second time.
-			err.Meta().Del(k)
-		}
-	}
-	return err
 }

@@ -1,152 +1,209 @@
 package server
 
 import (
-	"fmt"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
 
-	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+	"connectrpc.com/connect"
+
+	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
 )
 
-// StopNode stops node id as if it crashed: the leadership of every shard it
-// led moves to a live replica (the shard's term and the epoch grow; a shard
-// with no live replica is left without a leader), its listener and open
-// connections are closed so its port refuses connections, and its
-// WatchCluster streams end. Stopping a stopped node does nothing.
-func (c *Cluster) StopNode(id string) error {
-	n, err := c.node(id)
-	if err != nil {
-		return err
-	}
-	n.life.Lock()
-	defer n.life.Unlock()
-	if c.isClosed() {
-		return errClosed
-	}
-	c.topoMu.Lock()
-	if !n.up {
-		c.topoMu.Unlock()
-		return nil
-	}
-	n.up = false
-	for _, s := range c.shards {
-		if s.leader != n.idx {
-			continue
-		}
-		next := -1
-		for k := 1; k <= len(s.replicas); k++ {
-			// Walk the replicas after the old leader, so a shard's
-			// leadership moves to the same node each time.
-			r := s.replicas[(indexOf(s.replicas, n.idx)+k)%len(s.replicas)]
-			if c.nodes[r].up {
-				next = r
-				break
-			}
-		}
-		c.setLeaderLocked(s, next)
-	}
-	c.publishLocked()
-	c.topoMu.Unlock()
-	c.cfg.Logger.Info("norikv node stopped", "node", id)
-	// Outside topoMu: in-flight admin calls on this node may need it.
-	n.stop()
-	return nil
+// This file holds the test hooks: faults injected into calls, and defects
+// that make the server deviate from the contract the way real servers have.
+// They exist so client and suite tests run against this one server instead
+// of fakes of their own; a new fault goes here (a sentinel or a Defects
+// switch), never into a second server. None of them is reachable from
+// "norikv serve".
+
+// FaultHook runs before a node serves a unary call: node is the node's id
+// ("n1"), procedure the full RPC name (norikvv1connect.KvPutProcedure) and
+// req the decoded request message (*v1.PutRequest, ...), not to be
+// modified. It runs before the token and schema checks and before routing,
+// so it sees every call a node receives.
+//
+// Returning nil serves the call. Returning an error answers it instead
+// (a *connect.Error keeps its code and metadata; wire.NewNotLeaderError
+// makes a redirect). [AfterApply] wraps an error to serve the call first
+// (a write is applied) and then answer the error, as when a reply is lost;
+// [ErrCloseConnection] aborts the call, closing an HTTP/1.1 connection or
+// resetting an HTTP/2 stream. To delay a call, sleep in the hook (honouring
+// ctx); to hold it, block on a channel. The hook may be called from many
+// goroutines at once.
+type FaultHook func(ctx context.Context, node, procedure string, req any) error
+
+// ErrCloseConnection, returned by a [FaultHook] (alone or inside
+// [AfterApply]), aborts the call without a response: the client sees the
+// connection (HTTP/1.1) or stream (HTTP/2) fail.
+var ErrCloseConnection = errors.New("server: fault: close the connection")
+
+// AfterApply makes a [FaultHook]'s answer come after the call is served:
+// the write is applied and remembered (with its idempotency key), and the
+// client gets err (or, for [ErrCloseConnection], a broken connection)
+// instead of the response. If serving fails, that error is answered.
+func AfterApply(err error) error { return &afterApply{err} }
+
+type afterApply struct{ err error }
+
+func (a *afterApply) Error() string { return "server: fault after apply: " + a.err.Error() }
+func (a *afterApply) Unwrap() error { return a.err }
+
+// Defects make the server deviate from the contract in the ways real
+// servers are known to, one switch per deviation, so tests of clients and
+// of the conformance suite can check that each is handled or named. The
+// zero value is a conforming server. They are for tests only: "norikv
+// serve" has no flag for them.
+type Defects struct {
+	// MissingKeyNotFound answers Get of a missing key with NOT_FOUND, as
+	// older servers did, instead of OK with no version.
+	MissingKeyNotFound bool
+	// LeaderHintNodeID puts the leader's node id in leader-hint and sends
+	// no leader-id, as older servers did (the detail is unchanged).
+	LeaderHintNodeID bool
+	// NoLeaderHint answers NOT_LEADER with no hint at all: no headers, no
+	// detail.
+	NoLeaderHint bool
+	// ForeignLeaderHint, if set, is the address NOT_LEADER names (in
+	// leader-hint, leader-addr and the detail) instead of the leader's;
+	// the node id stays right.
+	ForeignLeaderHint string
+	// IgnoreDeleteIfMatch accepts if_match on Delete and deletes anyway.
+	IgnoreDeleteIfMatch bool
+	// IgnoreIdempotency applies every write again, key or not.
+	IgnoreIdempotency bool
+	// IdempotencyIgnoresRequest answers a reused idempotency key with the
+	// first result whatever the request, instead of INVALID_ARGUMENT.
+	IdempotencyIgnoresRequest bool
+	// NoMeta makes Meta (WatchCluster) and Vector answer UNIMPLEMENTED,
+	// like servers without them.
+	NoMeta bool
+	// NoVector makes Vector answer UNIMPLEMENTED.
+	NoVector bool
 }
 
-// RestartNode brings a stopped node back on the same address. Shards left
-// without a leader while it was down and that it holds a replica of get it
-// as their leader. Restarting a running node does nothing.
-func (c *Cluster) RestartNode(id string) error {
-	n, err := c.node(id)
-	if err != nil {
-		return err
+var noDefects Defects
+
+// defects returns the switches in force; the zero Defects if none.
+func (c *Cluster) defects() *Defects {
+	if d := c.defect.Load(); d != nil {
+		return d
 	}
-	n.life.Lock()
-	defer n.life.Unlock()
-	if c.isClosed() {
-		return errClosed
-	}
-	if n.inc.Load() != nil {
-		return nil
-	}
-	if err := n.start(); err != nil {
-		return err
-	}
-	c.topoMu.Lock()
-	n.up = true
-	for _, s := range c.shards {
-		if s.leader < 0 && s.hasReplica(n.idx) {
-			c.setLeaderLocked(s, n.idx)
-		}
-	}
-	c.publishLocked()
-	c.topoMu.Unlock()
-	c.cfg.Logger.Info("norikv node restarted", "node", id, "addr", n.addr)
-	return nil
+	return &noDefects
 }
 
-// TransferLeader moves the leadership of shard to node id, which must hold
-// a replica of it and be running. The shard's term and the epoch grow.
-// Transferring to the current leader does nothing.
-func (c *Cluster) TransferLeader(shard uint32, id string) error {
-	_, err := c.transfer(shard, id)
-	return err
+// SetDefects replaces the defect switches (initially Config.Defects). Calls
+// already being served may see either set. For tests.
+func (c *Cluster) SetDefects(d Defects) { c.defect.Store(&d) }
+
+// SetFaults installs hook on every node, replacing Config.Faults or the
+// previous one; nil removes it. For tests.
+func (c *Cluster) SetFaults(hook FaultHook) {
+	if hook == nil {
+		c.faults.Store(nil)
+		return
+	}
+	c.faults.Store(&hook)
 }
 
-// transfer is TransferLeader returning the shard's new info. Its errors
-// are connect errors so Admin.TransferShard can return them as they are.
-func (c *Cluster) transfer(shard uint32, id string) (*v1.ShardInfo, error) {
-	if int(shard) >= len(c.shards) {
-		return nil, invalidArgument(fmt.Sprintf("shard %d does not exist (the cluster has %d shards)", shard, len(c.shards)))
-	}
-	n := c.byID[id]
-	if n == nil {
-		return nil, invalidArgument(fmt.Sprintf("node %q does not exist", id))
-	}
-	s := c.shards[shard]
-	c.topoMu.Lock()
-	defer c.topoMu.Unlock()
-	if !s.hasReplica(n.idx) {
-		return nil, invalidArgument(fmt.Sprintf("node %s holds no replica of shard %d", id, shard))
-	}
-	if !n.up {
-		return nil, failedPrecondition(fmt.Sprintf("node %s is down; it cannot lead shard %d", id, shard))
-	}
-	if s.leader != n.idx {
-		c.setLeaderLocked(s, n.idx)
-		c.publishLocked()
-	}
-	return c.shardInfoLocked(s), nil
-}
-
-// setLeaderLocked makes node (or nobody, -1) lead s in a new term. Caller
-// holds topoMu.
-func (c *Cluster) setLeaderLocked(s *shard, node int) {
-	s.mu.Lock()
-	s.leader = node
-	s.term++
-	s.mu.Unlock()
-}
-
-func (c *Cluster) node(id string) (*node, error) {
+// Calls returns how many unary calls node id has received (served, refused
+// or faulted alike), 0 for an unknown node. WatchCluster streams are not
+// calls; see [Cluster.Watches].
+func (c *Cluster) Calls(id string) int64 {
 	if n := c.byID[id]; n != nil {
-		return n, nil
-	}
-	return nil, fmt.Errorf("server: no node %q", id)
-}
-
-func (c *Cluster) isClosed() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func indexOf(xs []int, x int) int {
-	for i, v := range xs {
-		if v == x {
-			return i
-		}
+		return n.calls.Load()
 	}
 	return 0
+}
+
+// Watches returns how many WatchCluster streams the nodes have opened.
+func (c *Cluster) Watches() int64 { return c.watches.Load() }
+
+// Epoch returns the epoch of the current view.
+func (c *Cluster) Epoch() uint64 {
+	c.topoMu.Lock()
+	defer c.topoMu.Unlock()
+	return c.epoch
+}
+
+// idemTerms applies the idempotency defects to a write's key and request
+// fingerprint.
+func (c *Cluster) idemTerms(key string, fp uint64) (string, uint64) {
+	d := c.defects()
+	switch {
+	case d.IgnoreIdempotency:
+		return "", 0
+	case d.IdempotencyIgnoresRequest:
+		return key, 0
+	}
+	return key, fp
+}
+
+// unimplemented is the NoMeta and NoVector defects' answer to procedure,
+// or nil. Without defects it costs one atomic load.
+func (c *Cluster) unimplemented(procedure string) error {
+	d := c.defect.Load()
+	if d == nil || !d.NoMeta && !d.NoVector {
+		return nil
+	}
+	meta := strings.HasPrefix(procedure, "/"+norikvv1connect.MetaName+"/")
+	vec := strings.HasPrefix(procedure, "/"+norikvv1connect.VectorName+"/")
+	if (d.NoMeta && (meta || vec)) || (d.NoVector && vec) {
+		return connect.NewError(connect.CodeUnimplemented, errors.New(procedure+" is not implemented"))
+	}
+	return nil
+}
+
+// faultInterceptor counts a node's calls and applies the fault hook and
+// the service defects. It is the outermost interceptor.
+type faultInterceptor struct{ n *node }
+
+func (f *faultInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		n := f.n
+		n.calls.Add(1)
+		proc := req.Spec().Procedure
+		if err := n.c.unimplemented(proc); err != nil {
+			return nil, err
+		}
+		hook := n.c.faults.Load()
+		if hook == nil {
+			return next(ctx, req)
+		}
+		err := (*hook)(ctx, n.id, proc, req.Any())
+		if err == nil {
+			return next(ctx, req)
+		}
+		if a, ok := err.(*afterApply); ok {
+			resp, serr := next(ctx, req)
+			if serr != nil {
+				return resp, serr
+			}
+			err = a.err
+		}
+		if errors.Is(err, ErrCloseConnection) {
+			// net/http closes the connection (or resets the stream) and
+			// logs nothing; connect's recover passes it on.
+			panic(http.ErrAbortHandler)
+		}
+		return nil, err
+	}
+}
+
+func (f *faultInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (f *faultInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		proc := conn.Spec().Procedure
+		if proc == norikvv1connect.MetaWatchClusterProcedure {
+			f.n.c.watches.Add(1)
+		}
+		if err := f.n.c.unimplemented(proc); err != nil {
+			return err
+		}
+		return next(ctx, conn)
+	}
 }

@@ -30,8 +30,9 @@ func (h *kvService) Put(ctx context.Context, req *v1.PutRequest) (*v1.PutRespons
 		fingerprintIfMatch(&f, req.IfMatch)
 		fp = f.sum()
 	}
+	idemKey, fp := c.idemTerms(req.IdempotencyKey, fp)
 	now := c.clock()
-	first, replayed, err := c.lockForWrite(ctx, s, h.node, req.IdempotencyKey, fp, now)
+	first, replayed, err := c.lockForWrite(ctx, s, h.node, idemKey, fp, now)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +44,7 @@ func (h *kvService) Put(ctx context.Context, req *v1.PutRequest) (*v1.PutRespons
 		cur = nil // expired: as good as absent, and will be overwritten
 	}
 	if err := checkIfMatch(req.IfMatch, cur); err != nil {
-		c.abandon(s, req.IdempotencyKey)
+		c.abandon(s, idemKey)
 		return nil, err
 	}
 	ver := s.nextVersion()
@@ -62,7 +63,7 @@ func (h *kvService) Put(ctx context.Context, req *v1.PutRequest) (*v1.PutRespons
 		s.ttl.remove(e)
 	}
 	s.ops.puts++
-	c.applied(s, req.IdempotencyKey, fp, idemResult{ver: ver}, now)
+	c.applied(s, idemKey, fp, idemResult{ver: ver}, now)
 	return putResponse(ver), nil
 }
 
@@ -88,6 +89,9 @@ func (h *kvService) Get(ctx context.Context, req *v1.GetRequest) (*v1.GetRespons
 	e := s.kv[string(req.Key)]
 	if e == nil || !e.live(now) {
 		s.mu.RUnlock()
+		if c.defects().MissingKeyNotFound {
+			return nil, notFound("key not found")
+		}
 		return &v1.GetResponse{}, nil
 	}
 	value, ver := e.value, e.ver
@@ -106,8 +110,9 @@ func (h *kvService) Delete(ctx context.Context, req *v1.DeleteRequest) (*v1.Dele
 		fingerprintIfMatch(&f, req.IfMatch)
 		fp = f.sum()
 	}
+	idemKey, fp := c.idemTerms(req.IdempotencyKey, fp)
 	now := c.clock()
-	first, replayed, err := c.lockForWrite(ctx, s, h.node, req.IdempotencyKey, fp, now)
+	first, replayed, err := c.lockForWrite(ctx, s, h.node, idemKey, fp, now)
 	if err != nil {
 		return nil, err
 	}
@@ -120,8 +125,12 @@ func (h *kvService) Delete(ctx context.Context, req *v1.DeleteRequest) (*v1.Dele
 	if live {
 		cur = e
 	}
-	if err := checkIfMatch(req.IfMatch, cur); err != nil {
-		c.abandon(s, req.IdempotencyKey)
+	ifMatch := req.IfMatch
+	if c.defects().IgnoreDeleteIfMatch {
+		ifMatch = nil
+	}
+	if err := checkIfMatch(ifMatch, cur); err != nil {
+		c.abandon(s, idemKey)
 		return nil, err
 	}
 	ver := s.nextVersion()
@@ -130,7 +139,7 @@ func (h *kvService) Delete(ctx context.Context, req *v1.DeleteRequest) (*v1.Dele
 		delete(s.kv, string(req.Key))
 	}
 	s.ops.deletes++
-	c.applied(s, req.IdempotencyKey, fp, idemResult{ver: ver, flag: live}, now)
+	c.applied(s, idemKey, fp, idemResult{ver: ver, flag: live}, now)
 	return &v1.DeleteResponse{Tombstoned: live, Version: ver.proto()}, nil
 }
 
@@ -139,7 +148,9 @@ func (h *kvService) Delete(ctx context.Context, req *v1.DeleteRequest) (*v1.Dele
 // applied is answered with the first result (replayed). It returns with
 // s.mu held only when err is nil and replayed is false: the caller applies
 // the write and ends with applied (which remembers the idempotency key) or
-// abandon, either of which unlocks.
+// abandon, either of which unlocks. Pass the idempotency key and
+// fingerprint through idemTerms first, as every write handler does, so the
+// idempotency defects apply to it too.
 func (c *Cluster) lockForWrite(ctx context.Context, s *shard, node int, idemKey string, fp uint64, now int64) (first idemResult, replayed bool, err error) {
 	s.mu.Lock()
 	if err := c.route(ctx, s, node, true); err != nil {

@@ -30,6 +30,8 @@ type node struct {
 	inc  atomic.Pointer[incarnation]
 
 	inflight atomic.Int64 // requests being served, so stop can wait
+	calls    atomic.Int64 // unary calls received (Cluster.Calls)
+	role     string       // the view's role override (SetRole); guarded by Cluster.topoMu
 }
 
 // incarnation is one run of a node's HTTP server, between a start and a
@@ -49,7 +51,7 @@ func newNode(c *Cluster, idx int) *node {
 // routes mounts the four services with the options every handler shares.
 func (n *node) routes() http.Handler {
 	c := n.c
-	interceptors := []connect.Interceptor{}
+	interceptors := []connect.Interceptor{&faultInterceptor{n: n}}
 	if c.cfg.Token != "" {
 		interceptors = append(interceptors, newAuthInterceptor(c.cfg.Token))
 	}

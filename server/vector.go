@@ -181,6 +181,7 @@ func (h *vectorService) write(ctx context.Context, namespace, idemKey string, fp
 	apply func(*shard) (bool, error), done func(idemResult)) error {
 	c := h.c
 	s := c.shardForString(namespace)
+	idemKey, fp = c.idemTerms(idemKey, fp)
 	now := c.clock()
 	first, replayed, err := c.lockForWrite(ctx, s, h.node, idemKey, fp, now)
 	if err != nil {

@@ -41,7 +41,10 @@ func (c *Cluster) publishLocked() {
 	}
 	for i, n := range c.nodes {
 		role := "voter"
-		if !n.up {
+		switch {
+		case n.role != "":
+			role = n.role
+		case !n.up:
 			role = "down"
 		}
 		v.Nodes[i] = &v1.ClusterNode{Id: n.id, Addr: n.addr, Role: role}

@@ -1,0 +1,22 @@
+package norikv
+
+import (
+	"testing"
+
+	"github.com/norikv/norikv-go/norikvtest"
+)
+
+// startServer starts the embedded server for a unit test, with node n1
+// leading every shard.
+func startServer(t *testing.T, nodes, shards int) *norikvtest.Cluster {
+	t.Helper()
+	return norikvtest.Start(t, norikvtest.WithNodes(nodes), norikvtest.WithShards(shards), norikvtest.WithLeader("n1"))
+}
+
+// mustDo fails the test on a test hook's error.
+func mustDo(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
