@@ -1,11 +1,24 @@
 package norikv
 
+import "time"
+
 // Stats is a snapshot of a client's counters.
 type Stats struct {
 	Pool     PoolStats
 	Router   RouterStats
 	Topology TopologyStats
 	Requests RequestStats
+	// Backoff has one entry per named backoff policy the client sleeps
+	// under: "CallRetry" (a call's retries, paced by Config.Retry) and
+	// "WatchReconnect" (reopening the cluster watch).
+	Backoff []BackoffStats
+}
+
+// BackoffStats counts the waits of one named backoff policy since New.
+type BackoffStats struct {
+	Policy string        // "CallRetry", "WatchReconnect"
+	Count  uint64        // backoffs begun
+	Time   time.Duration // time spent in them
 }
 
 // PoolStats counts connections at the dialer: ActiveConnections is
@@ -63,6 +76,11 @@ func (c *Client) Stats() Stats {
 			BudgetExhausted: rs.BudgetExhausted,
 			BudgetTokens:    rs.BudgetTokens,
 		},
+	}
+	wr := c.topo.Reconnects()
+	s.Backoff = []BackoffStats{
+		{Policy: rs.BackoffPolicy, Count: rs.Retries, Time: rs.BackoffTime},
+		{Policy: wr.Policy, Count: wr.Count, Time: wr.Slept},
 	}
 	if v := c.topo.View(); v != nil {
 		s.Topology.Epoch = v.GetEpoch()
