@@ -23,8 +23,8 @@ type ShardCounter interface {
 }
 
 // Router picks the node for each attempt and learns from failures. The
-// norikv client's topology manager implements it; NewRouter returns a
-// standalone one.
+// norikv client's topology.Manager implements it; NewRouter returns the
+// standalone topology.Router under it (no watch).
 type Router interface {
 	// TotalShards is the cluster's shard count (0 while unknown, for a
 	// Router that is also a ShardCounter).
