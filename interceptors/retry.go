@@ -17,7 +17,8 @@ import (
 // defaults noted on each.
 type RetryPolicy struct {
 	// MaxAttempts bounds attempts per call, the first included. Default 5;
-	// 1 disables retries (NOT_LEADER redirects still happen).
+	// 1 disables retries (NOT_LEADER redirects still happen). The delays
+	// between them are backoff.CallRetry's unless set below.
 	MaxAttempts int
 	// InitialDelay is the first backoff. Default 50ms. Each further retry
 	// doubles it, up to MaxDelay.
@@ -33,8 +34,10 @@ type RetryPolicy struct {
 	// AttemptTimeout bounds one attempt; an attempt that hits it is
 	// retried. 0: none.
 	AttemptTimeout time.Duration
-	// MaxRedirects bounds NOT_LEADER redirects per call. They are followed
-	// at once, without backoff, and do not count as attempts. Default 3.
+	// MaxRedirects bounds NOT_LEADER redirects per call: replies for which
+	// the router named the node to go to next. They are followed at once,
+	// without backoff, and do not count as attempts. A NOT_LEADER reply
+	// with nowhere to go is retried like any UNAVAILABLE. Default 3.
 	MaxRedirects int
 	// BudgetRatio is the share of requests that may be retried: every
 	// request earns BudgetRatio tokens, every retry spends one. Default
