@@ -119,7 +119,9 @@ func (ri routingInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc
 		if !keyed(req.Any()) {
 			res, err := next(ctx, req)
 			if err != nil {
-				err = ri.notLeader(-1, err)
+				if _, nl := ri.r.NotLeader(-1, err); nl {
+					err = &redirect{err: err} // nowhere to go: not routed
+				}
 			}
 			return res, err
 		}
@@ -132,8 +134,8 @@ func (ri routingInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc
 		res, err := next(WithTarget(ctx, addr), req)
 		answered := true
 		if err != nil {
-			if rerr := ri.notLeader(shard, err); rerr != err {
-				err = rerr
+			if to, nl := ri.r.NotLeader(shard, err); nl {
+				err = &redirect{err: err, to: to}
 			} else if IsConnectionFailure(err) {
 				ri.r.Unreachable(shard, addr)
 				answered = false
@@ -151,16 +153,6 @@ func (ri routingInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc
 		}
 		return res, err
 	}
-}
-
-// notLeader asks the router about a failed attempt: a NOT_LEADER reply
-// comes back as a *redirect holding the router's decision, any other
-// error as it is.
-func (ri routingInterceptor) notLeader(shard int, err error) error {
-	if to, nl := ri.r.NotLeader(shard, err); nl {
-		return &redirect{err: err, to: to}
-	}
-	return err
 }
 
 // redirect is a NOT_LEADER attempt error with the router's decision on
