@@ -8,15 +8,19 @@ type Stats struct {
 	Router   RouterStats
 	Topology TopologyStats
 	Requests RequestStats
-	// Backoff has one entry per named backoff policy the client sleeps
-	// under: "CallRetry" (a call's retries, paced by Config.Retry) and
-	// "WatchReconnect" (reopening the cluster watch).
-	Backoff []BackoffStats
+	Backoff  BackoffStats
 }
 
-// BackoffStats counts the waits of one named backoff policy since New.
+// BackoffStats reports each named backoff policy the client sleeps under,
+// apart: a storm of call retries and a flapping watch look different.
 type BackoffStats struct {
-	Policy string        // "CallRetry", "WatchReconnect"
+	CallRetry      PolicyStats // a call's retries, paced by Config.Retry
+	WatchReconnect PolicyStats // reopening the cluster watch
+}
+
+// PolicyStats counts the waits of one backoff policy since New.
+type PolicyStats struct {
+	Policy string        // its name: "CallRetry", "WatchReconnect"
 	Count  uint64        // backoffs begun
 	Time   time.Duration // time spent in them
 }
@@ -78,9 +82,9 @@ func (c *Client) Stats() Stats {
 		},
 	}
 	wr := c.topo.Reconnects()
-	s.Backoff = []BackoffStats{
-		{Policy: rs.BackoffPolicy, Count: rs.Retries, Time: rs.BackoffTime},
-		{Policy: wr.Policy, Count: wr.Count, Time: wr.Slept},
+	s.Backoff = BackoffStats{
+		CallRetry:      PolicyStats{Policy: rs.BackoffPolicy, Count: rs.Retries, Time: rs.BackoffTime},
+		WatchReconnect: PolicyStats{Policy: wr.Policy, Count: wr.Count, Time: wr.Slept},
 	}
 	if v := c.topo.View(); v != nil {
 		s.Topology.Epoch = v.GetEpoch()
