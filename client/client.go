@@ -13,7 +13,6 @@ import (
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
 	"github.com/norikv/norikv-go/interceptors"
-	"github.com/norikv/norikv-go/internal/backoff"
 	"github.com/norikv/norikv-go/internal/routing"
 	"github.com/norikv/norikv-go/internal/topology"
 )
@@ -78,17 +77,18 @@ func New(cfg Config) (*Client, error) {
 		BudgetRatio:    r.BudgetRatio,
 		BudgetFloor:    r.BudgetFloor,
 	})
-	pol := c.retry.Policy()
 	seedTimeout := cfg.attemptTimeout()
 	if seedTimeout == 0 {
 		seedTimeout = DefaultTimeout / 4
 	}
+	// The watch reconnects under its own policy, backoff.WatchReconnect,
+	// not Config.Retry's: call retries and watch reconnects are tuned and
+	// reported apart (Stats.Backoff).
 	c.topo = topology.New(topology.Config{
 		Seeds:             seeds,
 		TotalShards:       cfg.TotalShards,
 		Watch:             c.watch,
 		NoBackgroundWatch: cfg.DisableWatch,
-		Backoff:           backoff.Policy{Initial: pol.InitialDelay, Max: pol.MaxDelay, Jitter: pol.Jitter},
 		SeedTimeout:       seedTimeout,
 		Logger:            c.log,
 	})

@@ -1,6 +1,9 @@
 package norikv
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Stats is a snapshot of a client's counters. Its String is one line
 // naming each counter, for logs.
@@ -9,6 +12,21 @@ type Stats struct {
 	Router   RouterStats
 	Topology TopologyStats
 	Requests RequestStats
+	Backoff  BackoffStats
+}
+
+// BackoffStats reports each named backoff policy the client sleeps under,
+// apart: a storm of call retries and a flapping watch look different.
+type BackoffStats struct {
+	CallRetry      PolicyStats // a call's retries, paced by Config.Retry
+	WatchReconnect PolicyStats // reopening the cluster watch
+}
+
+// PolicyStats counts the waits of one backoff policy since New.
+type PolicyStats struct {
+	Policy string        // its name: "CallRetry", "WatchReconnect"
+	Count  uint64        // backoffs begun
+	Time   time.Duration // time spent in them
 }
 
 // PoolStats counts connections at the dialer: ActiveConnections is
@@ -67,6 +85,11 @@ func (c *Client) Stats() Stats {
 			BudgetTokens:    rs.BudgetTokens,
 		},
 	}
+	wr := c.topo.Reconnects()
+	s.Backoff = BackoffStats{
+		CallRetry:      PolicyStats{Policy: rs.BackoffPolicy, Count: rs.Retries, Time: rs.BackoffTime},
+		WatchReconnect: PolicyStats{Policy: wr.Policy, Count: wr.Count, Time: wr.Slept},
+	}
 	if v := c.topo.View(); v != nil {
 		s.Topology.Epoch = v.GetEpoch()
 	}
@@ -74,7 +97,7 @@ func (c *Client) Stats() Stats {
 }
 
 // String formats s as one readable line: "pool: 2 connections open, ...;
-// router: ...; topology: ...; requests: ...".
+// router: ...; topology: ...; requests: ...; backoff: ...".
 func (s Stats) String() string {
 	watching := "not watching"
 	if s.Topology.Watching {
@@ -82,8 +105,10 @@ func (s Stats) String() string {
 	}
 	return fmt.Sprintf("pool: %d connections open, %d dialed, %d dial failures; router: %d nodes, %d shards; "+
 		"topology: epoch %d, %d cached leaders, %d views applied, %s; "+
-		"requests: %d total, %d retries, %d redirects, %d failures, %d refused by the retry budget, %d budget tokens",
+		"requests: %d total, %d retries, %d redirects, %d failures, %d refused by the retry budget, %d budget tokens; "+
+		"backoff: %d call retry waits (%v), %d watch reconnect waits (%v)",
 		s.Pool.ActiveConnections, s.Pool.Dialed, s.Pool.DialFailures, s.Router.TotalNodes, s.Router.TotalShards,
 		s.Topology.Epoch, s.Topology.CachedLeaders, s.Topology.ViewUpdates, watching,
-		s.Requests.Total, s.Requests.Retries, s.Requests.Redirects, s.Requests.Failures, s.Requests.BudgetExhausted, s.Requests.BudgetTokens)
+		s.Requests.Total, s.Requests.Retries, s.Requests.Redirects, s.Requests.Failures, s.Requests.BudgetExhausted, s.Requests.BudgetTokens,
+		s.Backoff.CallRetry.Count, s.Backoff.CallRetry.Time, s.Backoff.WatchReconnect.Count, s.Backoff.WatchReconnect.Time)
 }

@@ -11,14 +11,14 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/norikv/norikv-go/internal/backoff"
-	"github.com/norikv/norikv-go/internal/wire"
 )
 
 // RetryPolicy configures the Retry interceptor. Zero fields take the
 // defaults noted on each.
 type RetryPolicy struct {
 	// MaxAttempts bounds attempts per call, the first included. Default 5;
-	// 1 disables retries (NOT_LEADER redirects still happen).
+	// 1 disables retries (NOT_LEADER redirects still happen). The delays
+	// between them are backoff.CallRetry's unless set below.
 	MaxAttempts int
 	// InitialDelay is the first backoff. Default 50ms. Each further retry
 	// doubles it, up to MaxDelay.
@@ -34,8 +34,10 @@ type RetryPolicy struct {
 	// AttemptTimeout bounds one attempt; an attempt that hits it is
 	// retried. 0: none.
 	AttemptTimeout time.Duration
-	// MaxRedirects bounds NOT_LEADER redirects per call. They are followed
-	// at once, without backoff, and do not count as attempts. Default 3.
+	// MaxRedirects bounds NOT_LEADER redirects per call: replies for which
+	// the router named the node to go to next. They are followed at once,
+	// without backoff, and do not count as attempts. A NOT_LEADER reply
+	// with nowhere to go is retried like any UNAVAILABLE. Default 3.
 	MaxRedirects int
 	// BudgetRatio is the share of requests that may be retried: every
 	// request earns BudgetRatio tokens, every retry spends one. Default
@@ -50,17 +52,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.MaxAttempts <= 0 {
 		p.MaxAttempts = 5
 	}
-	if p.InitialDelay <= 0 {
-		p.InitialDelay = 50 * time.Millisecond
-	}
-	if p.MaxDelay <= 0 {
-		p.MaxDelay = 2 * time.Second
-	}
-	if p.Jitter == 0 {
-		p.Jitter = 100 * time.Millisecond
-	} else if p.Jitter < 0 {
-		p.Jitter = 0
-	}
+	// The delays are backoff.CallRetry's unless set.
+	bo := backoff.Policy{Initial: p.InitialDelay, Max: p.MaxDelay, Jitter: p.Jitter}.Or(backoff.CallRetry)
+	p.InitialDelay, p.MaxDelay, p.Jitter = bo.Initial, bo.Max, bo.Jitter
 	if p.MaxRedirects <= 0 {
 		p.MaxRedirects = 3
 	}
@@ -81,6 +75,10 @@ type RetryStats struct {
 	Failures        uint64 // calls that returned an error
 	BudgetExhausted uint64 // retries refused by the budget
 	BudgetTokens    int    // retries the budget would allow now
+	// BackoffPolicy names the policy that paces retries ("CallRetry"),
+	// and BackoffTime is the time calls spent in it.
+	BackoffPolicy string
+	BackoffTime   time.Duration
 }
 
 // Retry is the retry interceptor. It retries UNAVAILABLE, ABORTED,
@@ -102,10 +100,14 @@ type RetryStats struct {
 // are retried as for any call.
 //
 // Place it inside Errors and outside Routing, so each attempt is routed
-// afresh.
+// afresh. Whether a NOT_LEADER reply is redirected at once is the
+// router's decision, which Routing hands back on the attempt's error:
+// Retry redirects only when the router named somewhere to go, and
+// otherwise retries after a backoff. Without Routing inside it, a
+// NOT_LEADER reply is an UNAVAILABLE like any other.
 type Retry struct {
 	p      RetryPolicy
-	bo     backoff.Policy
+	bo     *backoff.Backoffer // backoff.CallRetry, with p's delays
 	budget *backoff.Budget
 
 	requests, retries, redirects, failures, exhausted atomic.Uint64
@@ -114,7 +116,7 @@ type Retry struct {
 // NewRetry returns a Retry interceptor for p.
 func NewRetry(p RetryPolicy) *Retry {
 	p = p.withDefaults()
-	r := &Retry{p: p, bo: backoff.Policy{Initial: p.InitialDelay, Max: p.MaxDelay, Jitter: p.Jitter}}
+	r := &Retry{p: p, bo: backoff.New(backoff.Policy{Name: backoff.CallRetry.Name, Initial: p.InitialDelay, Max: p.MaxDelay, Jitter: p.Jitter})}
 	if p.BudgetRatio > 0 {
 		r.budget = backoff.NewBudget(p.BudgetRatio, p.BudgetFloor, max(p.BudgetFloor, 100))
 	}
@@ -133,6 +135,8 @@ func (r *Retry) Stats() RetryStats {
 		Failures:        r.failures.Load(),
 		BudgetExhausted: r.exhausted.Load(),
 		BudgetTokens:    r.budget.Tokens(),
+		BackoffPolicy:   r.bo.Policy().Name,
+		BackoffTime:     r.bo.Stats().Slept,
 	}
 }
 
@@ -192,11 +196,14 @@ func (r *Retry) loop(ctx context.Context, req connect.AnyRequest, next connect.U
 		if err == nil {
 			return res, nil
 		}
+		rd, notLeader := redirectOf(err)
+		if notLeader {
+			err = rd.err // the reply itself goes back, not the router's note on it
+		}
 		if ctx.Err() != nil {
 			return nil, ctxError(ctx, err)
 		}
-		hint, notLeader := wire.ParseNotLeader(err)
-		if notLeader && (hint.LeaderID != "" || hint.LeaderAddr != "") && redirects < r.p.MaxRedirects {
+		if notLeader && rd.to != "" && redirects < r.p.MaxRedirects {
 			redirects++
 			r.redirects.Add(1)
 			continue
@@ -212,7 +219,7 @@ func (r *Retry) loop(ctx context.Context, req connect.AnyRequest, next connect.U
 			return nil, err
 		}
 		r.retries.Add(1)
-		if serr := backoff.Sleep(ctx, r.bo.Delay(attempt)); serr != nil {
+		if serr := r.bo.Sleep(ctx, attempt); serr != nil {
 			return nil, ctxError(ctx, err)
 		}
 		attempt++

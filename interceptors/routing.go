@@ -23,8 +23,8 @@ type ShardCounter interface {
 }
 
 // Router picks the node for each attempt and learns from failures. The
-// norikv client's topology manager implements it; NewRouter returns a
-// standalone one.
+// norikv client's topology.Manager implements it; NewRouter returns the
+// standalone topology.Router under it (no watch).
 type Router interface {
 	// TotalShards is the cluster's shard count (0 while unknown, for a
 	// Router that is also a ShardCounter).
@@ -32,19 +32,21 @@ type Router interface {
 	// Route returns host:port for a request to shard. needLeader is false
 	// only for stale_ok reads, which any replica may serve.
 	Route(shard int, needLeader bool) string
-	// NotLeader records a NOT_LEADER reply naming the leader (either may
-	// be empty) and returns the address to try next, or "". It must not
-	// trust an address it does not already know (a seed or a node of the
-	// view): a reply must not be able to send traffic, and credentials,
-	// to any host it names.
-	NotLeader(shard int, leaderID, leaderAddr string) string
+	// NotLeader is the reaction to a failed attempt for shard (-1 for a
+	// request not routed by shard). If err is a NOT_LEADER reply it
+	// records the leader the reply names and returns notLeader true and
+	// the address the next attempt goes to, or "" if there is none to
+	// redirect to. It must not trust an address it does not already know
+	// (a seed or a node of the view): a reply must not be able to send
+	// traffic, and credentials, to any host it names.
+	NotLeader(shard int, err error) (next string, notLeader bool)
 	// Unreachable records that addr could not be reached.
 	Unreachable(shard int, addr string)
 }
 
 // HealthRouter is implemented by Routers that track nodes which stopped
 // answering; the Routing interceptor feeds it when it is there. The
-// topology manager behind NewRouter and the norikv client implements it.
+// topology router behind NewRouter and the norikv client implements it.
 type HealthRouter interface {
 	// Suspect records that an attempt to addr for shard timed out: the
 	// node accepted the request (or the connection) and did not answer
@@ -66,7 +68,7 @@ func NewRouter(nodes []string, totalShards int) Router {
 	for i, n := range nodes {
 		seeds[i] = HostPort(n)
 	}
-	return topology.New(topology.Config{Seeds: seeds, TotalShards: totalShards})
+	return topology.NewRouter(topology.RouterConfig{Seeds: seeds, TotalShards: totalShards})
 }
 
 // HostPort strips an http:// or https:// scheme and any path from addr.
@@ -85,9 +87,13 @@ func HostPort(addr string) string {
 // (GetNamespace) shard by the contract hash, then the shard's leader from
 // r, or any replica for stale_ok reads (GetConsistency). It stores the
 // node in the attempt's ctx for the HTTP client from NewHTTPClient, and
-// feeds NOT_LEADER hints and connection failures back to r, and, if r is a
-// HealthRouter, attempts that timed out and replies. Requests with neither
-// a key nor a namespace go to the base URL unchanged.
+// feeds NOT_LEADER replies and connection failures back to r, and, if r is
+// a HealthRouter, attempts that timed out and replies. Requests with
+// neither a key nor a namespace go to the base URL unchanged.
+//
+// A NOT_LEADER reply comes back from the attempt carrying r's decision
+// (see Router.NotLeader), which the Retry interceptor outside acts on: it
+// redirects at once only when r named somewhere to go.
 func Routing(r Router) connect.Interceptor {
 	h, _ := r.(HealthRouter)
 	sc, _ := r.(ShardCounter)
@@ -111,7 +117,13 @@ func (ri routingInterceptor) totalShards(ctx context.Context) (int, error) {
 func (ri routingInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		if !keyed(req.Any()) {
-			return next(ctx, req)
+			res, err := next(ctx, req)
+			if err != nil {
+				if _, nl := ri.r.NotLeader(-1, err); nl {
+					err = &redirect{err: err} // nowhere to go: not routed
+				}
+			}
+			return res, err
 		}
 		n, err := ri.totalShards(ctx)
 		if err != nil {
@@ -122,8 +134,8 @@ func (ri routingInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc
 		res, err := next(WithTarget(ctx, addr), req)
 		answered := true
 		if err != nil {
-			if h, nl := wire.ParseNotLeader(err); nl {
-				ri.r.NotLeader(shard, h.LeaderID, h.LeaderAddr)
+			if to, nl := ri.r.NotLeader(shard, err); nl {
+				err = &redirect{err: err, to: to}
 			} else if IsConnectionFailure(err) {
 				ri.r.Unreachable(shard, addr)
 				answered = false
@@ -141,6 +153,26 @@ func (ri routingInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc
 		}
 		return res, err
 	}
+}
+
+// redirect is a NOT_LEADER attempt error with the router's decision on
+// it, so that Retry acts on the decision instead of reading the reply
+// again. It wraps the reply: errors.As, errors.Is and connect.CodeOf see
+// through it, and Retry returns the reply itself, not the wrapper. It is
+// made only on the NOT_LEADER path, never for a successful attempt.
+type redirect struct {
+	err error
+	to  string // the next attempt's address; "" if the router has none
+}
+
+func (r *redirect) Error() string { return r.err.Error() }
+func (r *redirect) Unwrap() error { return r.err }
+
+// redirectOf returns the router's decision on a failed attempt: ok is
+// false unless err is a NOT_LEADER reply that passed through Routing.
+func redirectOf(err error) (rd *redirect, ok bool) {
+	ok = errors.As(err, &rd)
+	return rd, ok
 }
 
 func (routingInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {

@@ -65,3 +65,36 @@ func TestBudget(t *testing.T) {
 		t.Fatal("nil budget must allow")
 	}
 }
+
+func TestOrFillsZeroFieldsFromNamedPolicy(t *testing.T) {
+	got := Policy{Initial: time.Millisecond, Jitter: -1}.Or(WatchReconnect)
+	want := Policy{Name: "WatchReconnect", Initial: time.Millisecond, Max: WatchReconnect.Max}
+	if got != want {
+		t.Fatalf("Or = %+v, want %+v", got, want)
+	}
+	if (Policy{}).Or(CallRetry) != CallRetry {
+		t.Fatal("zero policy did not take the defaults")
+	}
+}
+
+func TestBackoffersCountApart(t *testing.T) {
+	a := New(Policy{Name: "A", Initial: time.Millisecond, Max: time.Millisecond})
+	b := New(Policy{Name: "B", Initial: time.Millisecond, Max: time.Millisecond})
+	ctx := context.Background()
+	for i := range 3 {
+		if err := a.Sleep(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := b.Sleep(cancelled, 0); err == nil {
+		t.Fatal("Sleep ignored a cancelled ctx")
+	}
+	if s := a.Stats(); s.Policy != "A" || s.Count != 3 || s.Slept < 3*time.Millisecond {
+		t.Fatalf("A stats = %+v", s)
+	}
+	if s := b.Stats(); s.Policy != "B" || s.Count != 1 || s.Slept >= time.Millisecond {
+		t.Fatalf("B stats = %+v", s)
+	}
+}

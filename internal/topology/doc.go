@@ -1,9 +1,14 @@
-// Package topology keeps one client's picture of a NoriKV cluster: the
-// latest ClusterView behind an atomic pointer, a shard → leader cache that
-// NOT_LEADER hints correct between views, and a background watch on
-// Meta.WatchCluster that reconnects with backoff over the seed nodes.
+// Package topology keeps one client's picture of a NoriKV cluster, in two
+// halves. The Router maps view → shard → node: the latest ClusterView
+// behind an atomic pointer, a shard → leader cache that NOT_LEADER hints
+// correct between views, and the nodes found unreachable or suspect. It
+// is the client's one home for the reaction to a NOT_LEADER reply
+// (Router.NotLeader). The watcher keeps the view fresh: a background
+// watch on Meta.WatchCluster that reconnects under its own backoff policy
+// (backoff.WatchReconnect) over the seeds and the view's nodes. Manager
+// joins the two and publishes topology events.
 //
-// The routing hot path (Manager.Route) takes no locks and does not
+// The routing hot path (Router.Route) takes no locks and does not
 // allocate: it loads a few atomic pointers per lookup. Everything that
 // changes the picture (a new view, a hint, an unreachable or suspect
 // node) goes through the slow path.

@@ -25,8 +25,8 @@ type shardTable struct {
 
 // slot returns shard's leader-cache entry, or nil if the count is not
 // known yet or shard is out of range.
-func (m *Manager) slot(shard int) *atomic.Pointer[leader] {
-	t := m.table.Load()
+func (r *Router) slot(shard int) *atomic.Pointer[leader] {
+	t := r.table.Load()
 	if t == nil || shard < 0 || shard >= len(t.leaders) {
 		return nil
 	}
@@ -35,8 +35,8 @@ func (m *Manager) slot(shard int) *atomic.Pointer[leader] {
 
 // TotalShards is the shard count in use: the configured one, else the one
 // learnt from the first view; 0 until known.
-func (m *Manager) TotalShards() int {
-	if t := m.table.Load(); t != nil {
+func (r *Router) TotalShards() int {
+	if t := r.table.Load(); t != nil {
 		return len(t.leaders)
 	}
 	return 0
@@ -51,7 +51,7 @@ func (m *Manager) ShardsErr() error {
 	if b := m.shardsErr.Load(); b != nil {
 		return b.err
 	}
-	if m.table.Load() == nil && m.noMeta.Load() {
+	if m.table.Load() == nil && m.w.noMeta.Load() {
 		return connect.NewError(connect.CodeInvalidArgument, errors.New(
 			"Config.TotalShards is 0 (learn it from the cluster), but the cluster does not serve Meta.WatchCluster: set Config.TotalShards to its shard count"))
 	}
@@ -72,15 +72,15 @@ func (m *Manager) Shards(ctx context.Context) (int, error) {
 		if err := m.ShardsErr(); err != nil {
 			return 0, err
 		}
-		if m.cfg.Watch == nil {
+		if m.w.watch == nil {
 			return 0, connect.NewError(connect.CodeInvalidArgument, errors.New("TotalShards is 0 and there is no cluster watch to learn it from"))
 		}
 		var err error
-		if m.cfg.NoBackgroundWatch {
+		if m.w.noBackground {
 			err = m.fetchShared(ctx)
 		} else {
-			m.Start()
-			err = m.WaitReady(ctx)
+			m.w.start()
+			err = m.w.waitReady(ctx)
 		}
 		if err != nil {
 			if cerr := ctx.Err(); cerr != nil {
@@ -97,15 +97,15 @@ func (m *Manager) Shards(ctx context.Context) (int, error) {
 // fetch at a time, and none once the count is known.
 func (m *Manager) fetchShared(ctx context.Context) error {
 	select {
-	case m.fetchSem <- struct{}{}:
+	case m.w.fetchSem <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { <-m.fetchSem }()
+	defer func() { <-m.w.fetchSem }()
 	if m.TotalShards() > 0 {
 		return nil
 	}
-	err := m.FetchOnce(ctx)
+	err := m.w.fetchOnce(ctx)
 	if connect.CodeOf(err) == connect.CodeUnimplemented {
 		return nil // ShardsErr says it
 	}
@@ -113,28 +113,28 @@ func (m *Manager) fetchShared(ctx context.Context) error {
 }
 
 // learnShards makes the leader cache when v tells the count, and records a
-// mismatch with the configured one. Apply calls it under applyMu.
-func (m *Manager) learnShards(v *v1.ClusterView) {
+// mismatch with the configured one. install calls it.
+func (r *Router) learnShards(v *v1.ClusterView) {
 	n := len(v.GetShards())
-	t := m.table.Load()
+	t := r.table.Load()
 	switch {
 	case t == nil && n > 0:
-		m.table.Store(&shardTable{leaders: make([]atomic.Pointer[leader], n)})
-		m.shardsErr.Store(nil)
+		r.table.Store(&shardTable{leaders: make([]atomic.Pointer[leader], n)})
+		r.shardsErr.Store(nil)
 	case t == nil:
-		m.shardsErr.Store(&errBox{connect.NewError(connect.CodeInvalidArgument, errors.New(
+		r.shardsErr.Store(&errBox{connect.NewError(connect.CodeInvalidArgument, errors.New(
 			"Config.TotalShards is 0 (learn it from the cluster), but the cluster view lists no shards: set Config.TotalShards"))})
 	case n > 0 && n != len(t.leaders):
 		what := "Config.TotalShards is"
-		if m.cfg.TotalShards == 0 {
+		if r.configured == 0 {
 			what = "the client learnt"
 		}
 		err := connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%s %d but the cluster has %d shards", what, len(t.leaders), n))
-		if b := m.shardsErr.Load(); b == nil || b.err.Error() != err.Error() {
-			m.log.Warn("norikv: shard count mismatch; calls fail until it is fixed", "configured", len(t.leaders), "cluster", n)
+		if b := r.shardsErr.Load(); b == nil || b.err.Error() != err.Error() {
+			r.log.Warn("norikv: shard count mismatch; calls fail until it is fixed", "configured", len(t.leaders), "cluster", n)
 		}
-		m.shardsErr.Store(&errBox{err})
+		r.shardsErr.Store(&errBox{err})
 	default:
-		m.shardsErr.Store(nil)
+		r.shardsErr.Store(nil)
 	}
 }

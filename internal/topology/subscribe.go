@@ -78,7 +78,7 @@ func (s *subscriber) loop() {
 func (m *Manager) Subscribe(fn func(Event)) (unsubscribe func()) {
 	s := &subscriber{fn: fn, wake: make(chan struct{}, 1), quit: make(chan struct{})}
 	m.subsMu.Lock()
-	if m.ctx.Err() != nil {
+	if m.w.ctx.Err() != nil {
 		m.subsMu.Unlock()
 		return func() {}
 	}

@@ -47,17 +47,17 @@ func TestRouteSeedsThenViewThenHints(t *testing.T) {
 		t.Fatal("counts")
 	}
 	// A hint by id resolves through the view.
-	if addr := m.NotLeader(0, "a", ""); addr != "a:1" || m.Route(0, true) != "a:1" {
+	if addr := m.learnLeader(0, "a", ""); addr != "a:1" || m.Route(0, true) != "a:1" {
 		t.Fatalf("hint by id: %q", addr)
 	}
 	// A hint by address is followed if the view or the seeds name it.
-	if addr := m.NotLeader(0, "", "b:1"); addr != "b:1" || m.Route(0, true) != "b:1" {
+	if addr := m.learnLeader(0, "", "b:1"); addr != "b:1" || m.Route(0, true) != "b:1" {
 		t.Fatalf("hint by addr: %q", addr)
 	}
-	if addr := m.NotLeader(1, "", "s2:1"); addr != "s2:1" {
+	if addr := m.learnLeader(1, "", "s2:1"); addr != "s2:1" {
 		t.Fatalf("hint naming a seed: %q", addr)
 	}
-	m.NotLeader(1, "c", "c:1")
+	m.learnLeader(1, "c", "c:1")
 	// An older view is ignored; a newer one resets the cache.
 	m.Apply(view(1, "c", "c"))
 	if m.Route(0, true) != "b:1" {
@@ -88,12 +88,12 @@ func TestRouteSeedsThenViewThenHints(t *testing.T) {
 func TestForeignLeaderHintIgnored(t *testing.T) {
 	m := New(Config{Seeds: []string{"s1:1"}, TotalShards: 1})
 	defer m.Close()
-	if addr := m.NotLeader(0, "", "evil:443"); addr != "" || m.CachedLeaders() != 0 || m.Route(0, true) != "s1:1" {
+	if addr := m.learnLeader(0, "", "evil:443"); addr != "" || m.CachedLeaders() != 0 || m.Route(0, true) != "s1:1" {
 		t.Fatalf("before a view, foreign hint followed: %q", addr)
 	}
 	m.Apply(view(1, "a"))
 	for _, h := range [][2]string{{"", "evil:443"}, {"zz", ""}, {"zz", "evil:443"}} {
-		if addr := m.NotLeader(0, h[0], h[1]); addr != "" {
+		if addr := m.learnLeader(0, h[0], h[1]); addr != "" {
 			t.Fatalf("hint %q followed to %q", h, addr)
 		}
 		if got := m.Route(0, true); got != "a:1" && got != "b:1" && got != "c:1" {
@@ -101,7 +101,7 @@ func TestForeignLeaderHintIgnored(t *testing.T) {
 		}
 	}
 	// A known id with a foreign address: the view's address wins.
-	if addr := m.NotLeader(0, "b", "evil:443"); addr != "b:1" {
+	if addr := m.learnLeader(0, "b", "evil:443"); addr != "b:1" {
 		t.Fatalf("known id, foreign addr: %q", addr)
 	}
 }
@@ -166,7 +166,7 @@ func (f *fakeWatch) watch(ctx context.Context, addr string, onView func(*v1.Clus
 func TestWatchAsksEverySeedWithBackoff(t *testing.T) {
 	f := &fakeWatch{err: connect.NewError(connect.CodeUnavailable, errors.New("down")), views: make(chan *v1.ClusterView)}
 	m := New(Config{Seeds: []string{"s1:1", "s2:1", "s3:1"}, TotalShards: 1, Watch: f.watch,
-		Backoff: backoff.Policy{Initial: time.Millisecond, Max: 2 * time.Millisecond}})
+		Reconnect: backoff.Policy{Initial: time.Millisecond, Max: 2 * time.Millisecond, Jitter: -1}})
 	m.Start()
 	deadline := time.Now().Add(5 * time.Second)
 	for f.opens.Load() < 6 && time.Now().Before(deadline) {
@@ -235,7 +235,7 @@ func TestFirstViewDespiteHungSeed(t *testing.T) {
 func TestSeedTimeoutMarksSuspect(t *testing.T) {
 	h := &hungWatch{hung: "s1:1"}
 	m := New(Config{Seeds: []string{"s1:1"}, TotalShards: 1, Watch: h.watch, SeedTimeout: 50 * time.Millisecond,
-		Backoff: backoff.Policy{Initial: time.Hour}})
+		Reconnect: backoff.Policy{Initial: time.Hour}})
 	defer m.Close()
 	m.Start()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -277,7 +277,7 @@ func TestSuspectTriedLast(t *testing.T) {
 		}
 	}
 	// The watch rotation (seeds, then the view's nodes) passes it over.
-	if got := m.watchAddr(3); got != "b:1" {
+	if got := m.w.watchAddr(3); got != "b:1" {
 		t.Fatalf("watch rotation chose %q, want b:1 after the suspect a:1", got)
 	}
 }
@@ -285,7 +285,7 @@ func TestSuspectTriedLast(t *testing.T) {
 func TestWatchUnimplementedBacksOffLong(t *testing.T) {
 	f := &fakeWatch{err: connect.NewError(connect.CodeUnimplemented, errors.New("no meta"))}
 	m := New(Config{Seeds: []string{"s1:1"}, TotalShards: 1, Watch: f.watch,
-		Backoff: backoff.Policy{Initial: time.Millisecond}, UnimplementedDelay: time.Hour})
+		Reconnect: backoff.Policy{Initial: time.Millisecond, Jitter: -1}, Unimplemented: backoff.Policy{Initial: time.Hour}})
 	m.Start()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

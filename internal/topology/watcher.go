@@ -1,0 +1,343 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+
+	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+	"github.com/norikv/norikv-go/internal/backoff"
+)
+
+// WatchFunc opens Meta.WatchCluster on the node at addr and calls onView for
+// every message until the stream ends; it returns the stream's error (nil
+// at a clean end). It must return promptly once ctx is done.
+type WatchFunc func(ctx context.Context, addr string, onView func(*v1.ClusterView)) error
+
+// minRefreshInterval keeps a storm of NOT_LEADER replies from restarting
+// the watch stream more often than this.
+const minRefreshInterval = 200 * time.Millisecond
+
+// watcher keeps the Router's view fresh: it owns the Meta.WatchCluster
+// stream (every seed at once until the first view, then one node at a
+// time), reconnects under its own backoff policies, rotates over seeds and
+// view nodes passing suspect ones by, and tracks readiness. It reads the
+// Router only to choose where to watch and marks nodes suspect on it;
+// views go to apply (Manager.Apply), which installs them and publishes
+// the events.
+type watcher struct {
+	r             *Router
+	seeds         []string // the Router's
+	log           *slog.Logger
+	watch         WatchFunc // nil: no watch
+	noBackground  bool
+	seedTimeout   time.Duration
+	reconnect     *backoff.Backoffer
+	unimplemented *backoff.Backoffer
+	apply         func(*v1.ClusterView)
+
+	refresh chan struct{} // cap 1: coalesces refresh requests
+	ready   chan struct{} // closed once a view arrived or Meta is unimplemented
+	readyMu sync.Once
+	lastErr atomic.Pointer[errBox]
+	// failed is notified (cap 1) whenever a watch attempt ends without a
+	// view; failStreak counts such attempts in a row. waitReady uses them
+	// to give up early instead of waiting out its ctx.
+	failed     chan struct{}
+	failStreak atomic.Int32
+
+	ctx       context.Context // cancelled by stop
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	startOnce sync.Once
+	watching  atomic.Bool
+
+	noMeta   atomic.Bool   // a node answered UNIMPLEMENTED for Meta
+	fetchSem chan struct{} // cap 1: one fetchShared at a time
+}
+
+// requestRefresh asks for a fresh view. Requests coalesce: any number of
+// them before the watcher acts cause one refresh.
+func (w *watcher) requestRefresh() {
+	select {
+	case w.refresh <- struct{}{}:
+	default:
+	}
+}
+
+func (w *watcher) markReady() { w.readyMu.Do(func() { close(w.ready) }) }
+
+// stop ends the watch and waits for its goroutines.
+func (w *watcher) stop() {
+	w.cancel()
+	w.wg.Wait()
+}
+
+// start begins the background watch, once. Without a WatchFunc, or with
+// NoBackgroundWatch, it does nothing.
+func (w *watcher) start() {
+	if w.watch == nil || w.noBackground {
+		return
+	}
+	w.startOnce.Do(func() {
+		if w.ctx.Err() != nil {
+			return
+		}
+		w.wg.Add(1)
+		go w.run()
+	})
+}
+
+// waitReady waits until a view has been applied or the cluster turned out
+// not to serve Meta. It gives up early, with the last watch error, once
+// every seed has failed in a row or a node refused the client for good
+// (UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT): waiting longer
+// would only delay the same answer. The watch itself goes on in the
+// background. If ctx ends first it returns ctx's error joined with the
+// last watch error.
+func (w *watcher) waitReady(ctx context.Context) error {
+	for {
+		select {
+		case <-w.ready:
+			return nil
+		case <-w.ctx.Done():
+			return errors.New("topology: closed")
+		case <-w.failed:
+			b := w.lastErr.Load()
+			if b == nil || b.err == nil {
+				continue
+			}
+			if permanent(b.err) || int(w.failStreak.Load()) >= len(w.seeds) {
+				return b.err
+			}
+		case <-ctx.Done():
+			if b := w.lastErr.Load(); b != nil && b.err != nil {
+				return errors.Join(ctx.Err(), b.err)
+			}
+			return ctx.Err()
+		}
+	}
+}
+
+// permanent reports errors that retrying the same request cannot cure.
+func permanent(err error) bool {
+	switch connect.CodeOf(err) {
+	case connect.CodeUnauthenticated, connect.CodePermissionDenied, connect.CodeInvalidArgument:
+		return true
+	}
+	return false
+}
+
+// watchAddr is the i-th address in the rotation: seeds first, then nodes
+// the view knows that are not seeds, so a watch survives the loss of every
+// seed. Suspect addresses are passed over unless all are.
+func (w *watcher) watchAddr(i int) string {
+	cands := w.seeds
+	if addrs := w.r.viewAddrs(); addrs != nil {
+		for _, a := range addrs {
+			if !contains(w.seeds, a) {
+				cands = append(cands[:len(cands):len(cands)], a)
+			}
+		}
+	}
+	for j := range len(cands) {
+		if a := cands[(i+j)%len(cands)]; !w.r.isSuspect(a) {
+			return a
+		}
+	}
+	return cands[i%len(cands)]
+}
+
+// run is the watch loop: open a stream, apply what it sends, and on its end
+// reconnect to the next address after a backoff (long if Meta is
+// unimplemented). A refresh request restarts a healthy stream, whose first
+// message is the current view.
+func (w *watcher) run() {
+	defer w.wg.Done()
+	attempt := 0
+	for i := 0; ; i++ {
+		select { // a new stream's first message is fresh: drop stale requests
+		case <-w.refresh:
+		default:
+		}
+		// Until a view arrives, ask every seed at once: the first to
+		// answer wins, and a hung seed delays nothing.
+		addrs := w.seeds
+		if w.r.hasView() {
+			addrs = []string{w.watchAddr(i)}
+		}
+		got, refreshed, err := w.watchOnce(w.ctx, addrs, w.watch)
+		if w.ctx.Err() != nil {
+			return
+		}
+		if got {
+			attempt = 0
+			w.failStreak.Store(0)
+		}
+		if refreshed {
+			continue
+		}
+		w.lastErr.Store(&errBox{err})
+		unimplemented := connect.CodeOf(err) == connect.CodeUnimplemented
+		if !got && !unimplemented { // UNIMPLEMENTED makes the client ready: no Meta to wait for
+			w.failStreak.Add(int32(len(addrs)))
+			select {
+			case w.failed <- struct{}{}:
+			default:
+			}
+		}
+		bo := w.reconnect
+		if unimplemented {
+			w.noMeta.Store(true)
+			w.markReady()
+			bo = w.unimplemented
+		}
+		delay := w.unimplemented.Policy().Delay(0) // flat: no growth
+		if !unimplemented {
+			delay = bo.Policy().Delay(attempt)
+		}
+		if unimplemented {
+			w.log.Debug("norikv: cluster watch unimplemented; routing by seeds and hints", "addrs", addrs, "retry_in", delay)
+		} else {
+			attempt++
+			w.log.Debug("norikv: cluster watch ended", "addrs", addrs, "err", err, "retry_in", delay, "policy", bo.Policy().Name)
+		}
+		if bo.SleepFor(w.ctx, delay) != nil {
+			return
+		}
+	}
+}
+
+// fetchOnce asks every seed at once for the cluster view and applies the
+// first that arrives; the others are closed. It is Connect without the
+// background watch. It returns nil once a view is applied, else the
+// error of the seeds (see watchOnce for the per-seed timeout).
+func (w *watcher) fetchOnce(ctx context.Context) error {
+	if w.watch == nil {
+		return errors.New("topology: no WatchFunc configured")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(w.ctx, cancel)()
+	one := func(ctx context.Context, addr string, onView func(*v1.ClusterView)) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		return w.watch(ctx, addr, func(v *v1.ClusterView) {
+			onView(v)
+			cancel()
+		})
+	}
+	got, _, err := w.watchOnce(ctx, w.seeds, one)
+	if got {
+		return nil
+	}
+	if connect.CodeOf(err) == connect.CodeUnimplemented {
+		w.noMeta.Store(true)
+	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return errors.Join(cerr, err)
+	}
+	return err
+}
+
+// watchOnce opens a stream to each of addrs at once. The first to deliver
+// a view becomes the watch and the others are closed; a stream with no view
+// within SeedTimeout is closed and its node marked suspect. It returns when
+// the winning stream ends, or when all ended without a view. refreshed
+// reports that the watch was ended on purpose by a refresh request.
+func (w *watcher) watchOnce(parent context.Context, addrs []string, watch WatchFunc) (got, refreshed bool, err error) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	started := time.Now()
+	var byRefresh atomic.Bool
+	done := make(chan struct{})
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		for {
+			select {
+			case <-w.refresh:
+				if time.Since(started) < minRefreshInterval {
+					continue // the stream is fresh enough
+				}
+				byRefresh.Store(true)
+				cancel()
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	var (
+		winner  atomic.Int32 // index of the stream that delivered first, or -1
+		applied atomic.Bool
+		errs    = make([]error, len(addrs))
+		cancels = make([]context.CancelFunc, len(addrs))
+		ctxs    = make([]context.Context, len(addrs))
+		streams sync.WaitGroup
+	)
+	winner.Store(-1)
+	for i := range addrs {
+		ctxs[i], cancels[i] = context.WithCancel(ctx)
+	}
+	for i, addr := range addrs {
+		streams.Add(1)
+		go func() {
+			defer streams.Done()
+			defer cancels[i]()
+			var timedOut atomic.Bool
+			timer := time.AfterFunc(w.seedTimeout, func() {
+				if winner.Load() != int32(i) {
+					timedOut.Store(true)
+					cancels[i]()
+				}
+			})
+			defer timer.Stop()
+			errs[i] = watch(ctxs[i], addr, func(v *v1.ClusterView) {
+				if w := winner.Load(); w != int32(i) {
+					if w >= 0 || !winner.CompareAndSwap(-1, int32(i)) {
+						cancels[i]() // another stream won
+						return
+					}
+					for j := range cancels {
+						if j != i {
+							cancels[j]()
+						}
+					}
+				}
+				applied.Store(true)
+				w.watching.Store(true)
+				w.apply(v)
+			})
+			if timedOut.Load() {
+				errs[i] = connect.NewError(connect.CodeDeadlineExceeded,
+					fmt.Errorf("no cluster view from %s within %v", addr, w.seedTimeout))
+				w.r.Suspect(-1, addr)
+			}
+		}()
+	}
+	streams.Wait()
+	w.watching.Store(false)
+	close(done)
+	if w := winner.Load(); w >= 0 {
+		return applied.Load(), byRefresh.Load(), errs[w]
+	}
+	return false, byRefresh.Load(), firstError(errs)
+}
+
+// firstError is the error to report for streams that all failed: the
+// first that is not a timeout (it says more), else the first.
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil && connect.CodeOf(err) != connect.CodeDeadlineExceeded {
+			return err
+		}
+	}
+	return errs[0]
+}
