@@ -6,7 +6,14 @@
 // every comparison is a dynamic call through heap.Interface. Here the
 // elements stay unboxed in one slice the heap owns, so a heap that is
 // Reset and reused allocates nothing once its slice has grown.
+//
+// Less is still called through the instantiation's dictionary, not
+// inlined, so where a loop does little but heap operations a heap
+// hand-written over the concrete type is faster: vector's HNSW search keeps
+// one for that reason (measured 3-9 % per query).
 package heap
+
+import "slices"
 
 // Order ranks elements: the element no other is Less than is on top.
 // Implementations are usually empty structs (a fixed order), or carry what
@@ -36,13 +43,7 @@ func (h *Heap[T, O]) Top() T { return h.s[0] }
 func (h *Heap[T, O]) Reset() { h.s = h.s[:0] }
 
 // Grow makes room for n more elements without reallocating.
-func (h *Heap[T, O]) Grow(n int) {
-	if n > cap(h.s)-len(h.s) {
-		s := make([]T, len(h.s), len(h.s)+n)
-		copy(s, h.s)
-		h.s = s
-	}
-}
+func (h *Heap[T, O]) Grow(n int) { h.s = slices.Grow(h.s, n) }
 
 // Push adds x.
 func (h *Heap[T, O]) Push(x T) {
