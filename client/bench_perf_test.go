@@ -99,7 +99,10 @@ func perfClients(b *testing.B, p norikv.Protocol) map[string]perfKV {
 		}
 		return perfSDK{c}
 	}
-	tr, opts := targets.RawTransport(p)
+	tr, opts, err := targets.RawTransport(p.String())
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.Cleanup(tr.CloseIdleConnections)
 	kv := norikvv1connect.NewKvClient(&http.Client{Transport: tr}, "http://"+cl.Addrs()[0], opts...)
 	return map[string]perfKV{

@@ -108,16 +108,25 @@ func (c *Client) OnTopologyChange(fn func(TopologyEvent)) (unsubscribe func()) {
 	// Subscribe before starting the watch, so a subscriber registered
 	// before the first view always sees it.
 	defer c.start()
-	return c.topo.Subscribe(func(e topology.Event) {
-		ev := TopologyEvent{
-			PreviousEpoch: e.PreviousEpoch,
-			CurrentEpoch:  e.CurrentEpoch,
-			AddedNodes:    e.AddedNodes,
-			RemovedNodes:  e.RemovedNodes,
+	return c.topo.Subscribe(func(e topology.Event) { fn(eventFrom(e)) })
+}
+
+// eventFrom is the public form of the topology manager's event. The types
+// stay separate so that go doc shows their fields here; they convert
+// field for field, and the manager already gave each subscriber slices of
+// its own.
+func eventFrom(e topology.Event) TopologyEvent {
+	ev := TopologyEvent{
+		PreviousEpoch: e.PreviousEpoch,
+		CurrentEpoch:  e.CurrentEpoch,
+		AddedNodes:    e.AddedNodes,
+		RemovedNodes:  e.RemovedNodes,
+	}
+	if len(e.LeaderChanges) > 0 {
+		ev.LeaderChanges = make([]LeaderChange, len(e.LeaderChanges))
+		for i, lc := range e.LeaderChanges {
+			ev.LeaderChanges[i] = LeaderChange(lc)
 		}
-		for _, lc := range e.LeaderChanges {
-			ev.LeaderChanges = append(ev.LeaderChanges, LeaderChange(lc))
-		}
-		fn(ev)
-	})
+	}
+	return ev
 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"sync"
+
+	"github.com/norikv/norikv-go/internal/heap"
 )
 
 // bruteForceIndex is the exact index: a linear scan over one contiguous
@@ -160,7 +162,8 @@ func (b *bruteForceIndex) Search(query []float32, k int, includeVectors bool) ([
 	if k == 0 {
 		return []Match{}, nil
 	}
-	h := idHeap{ids: b.ids, c: make([]candidate, 0, k)}
+	h := heap.Heap[candidate, worstByID]{Order: worstByID{b.ids}}
+	h.Grow(k)
 	var qInv float32
 	if b.cfg.Distance == Cosine {
 		qInv = invNorm(query)
@@ -194,18 +197,18 @@ func (b *bruteForceIndex) Search(query []float32, k int, includeVectors bool) ([
 			}
 		}
 		for j, d := range out {
-			if len(h.c) < k {
-				h.push(candidate{dist: d, node: uint32(start + j)})
-			} else if d <= h.c[0].dist {
-				if c := (candidate{dist: d, node: uint32(start + j)}); h.worse(h.c[0], c) {
-					h.replaceTop(c)
+			if h.Len() < k {
+				h.Push(candidate{dist: d, node: uint32(start + j)})
+			} else if d <= h.Top().dist {
+				if c := (candidate{dist: d, node: uint32(start + j)}); h.Order.Less(h.Top(), c) {
+					h.ReplaceTop(c)
 				}
 			}
 		}
 	}
-	out := make([]Match, len(h.c))
+	out := make([]Match, h.Len())
 	for i := len(out) - 1; i >= 0; i-- {
-		c := h.pop()
+		c := h.Pop()
 		out[i] = Match{ID: b.ids[c.node], Distance: c.dist}
 		if includeVectors {
 			out[i].Vector = slices.Clone(b.row(int(c.node)))
@@ -214,64 +217,14 @@ func (b *bruteForceIndex) Search(query []float32, k int, includeVectors bool) ([
 	return out, nil
 }
 
-// idHeap is a bounded max-heap (worst on top) ordered by distance, then by
-// id string, so the brute-force scan applies the public tie-break rule
+// worstByID is the brute-force result order: worst on top, by distance,
+// then by id string, so the scan applies the public tie-break rule
 // exactly even at the k-th boundary.
-type idHeap struct {
-	ids []string
-	c   []candidate
-}
+type worstByID struct{ ids []string }
 
-// worse reports whether a ranks after b.
-func (h *idHeap) worse(a, b candidate) bool {
+func (o worstByID) Less(a, b candidate) bool {
 	if a.dist != b.dist {
 		return a.dist > b.dist
 	}
-	return h.ids[a.node] > h.ids[b.node]
-}
-
-func (h *idHeap) push(x candidate) {
-	h.c = append(h.c, x)
-	i := len(h.c) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !h.worse(h.c[i], h.c[p]) {
-			break
-		}
-		h.c[i], h.c[p] = h.c[p], h.c[i]
-		i = p
-	}
-}
-
-func (h *idHeap) pop() candidate {
-	top := h.c[0]
-	n := len(h.c) - 1
-	h.c[0] = h.c[n]
-	h.c = h.c[:n]
-	h.down()
-	return top
-}
-
-func (h *idHeap) replaceTop(x candidate) {
-	h.c[0] = x
-	h.down()
-}
-
-func (h *idHeap) down() {
-	s, n, i := h.c, len(h.c), 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			return
-		}
-		m := l
-		if r := l + 1; r < n && h.worse(s[r], s[l]) {
-			m = r
-		}
-		if !h.worse(s[m], s[i]) {
-			return
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
+	return o.ids[a.node] > o.ids[b.node]
 }

@@ -4,8 +4,8 @@ import "math"
 
 // The hot kernels dot and l2sq live in kernels_*.go: AVX2/FMA assembly on
 // amd64 (Go does not auto-vectorise; scalar loops are 5-7x slower), the
-// unrolled Go below elsewhere. The scalar references further down are what
-// the kernels are tested against.
+// unrolled Go below elsewhere. The kernels are tested against the naive
+// scalar references in distance_test.go.
 
 // l2 returns the Euclidean distance sqrt(sum((x[i]-y[i])^2)).
 func l2(x, y []float32) float32 {
@@ -64,24 +64,6 @@ func l2sqRowsGo(q, rows, out []float32) {
 	}
 }
 
-// dotScalar and l2sqScalar are the naive references for tests.
-func dotScalar(x, y []float32) float32 {
-	var s float32
-	for i := range x {
-		s += x[i] * y[i]
-	}
-	return s
-}
-
-func l2sqScalar(x, y []float32) float32 {
-	var s float32
-	for i := range x {
-		d := x[i] - y[i]
-		s += d * d
-	}
-	return s
-}
-
 // invNorm returns 1/||v||, or 0 for the zero vector. Accumulating in float64
 // avoids overflow for large-but-finite components. Cosine distances are
 // computed as 1 - dot*invNorm(a)*invNorm(b), so a zero vector yields exactly
@@ -108,17 +90,4 @@ func cosineFromDot(d, invA, invB float32) float32 {
 		return 2
 	}
 	return c
-}
-
-// distance computes the metric between a query (with its inverse norm,
-// used only for Cosine) and a stored vector (with its inverse norm).
-func distance(m Distance, q []float32, qInv float32, x []float32, xInv float32) float32 {
-	switch m {
-	case Euclidean:
-		return l2(q, x)
-	case Cosine:
-		return cosineFromDot(dot(q, x), qInv, xInv)
-	default:
-		return -dot(q, x)
-	}
 }

@@ -132,3 +132,22 @@ func mustNew(t testing.TB, cfg Config) Index {
 	}
 	return idx
 }
+
+// dotScalar and l2sqScalar are the naive references the kernels are
+// tested against.
+func dotScalar(x, y []float32) float32 {
+	var s float32
+	for i := range x {
+		s += x[i] * y[i]
+	}
+	return s
+}
+
+func l2sqScalar(x, y []float32) float32 {
+	var s float32
+	for i := range x {
+		d := x[i] - y[i]
+		s += d * d
+	}
+	return s
+}

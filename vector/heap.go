@@ -1,9 +1,7 @@
 package vector
 
 // candidate pairs an internal node/slot number with its distance to the
-// query. Heaps are hand-written over concrete types because container/heap
-// boxes through an interface and costs an allocation plus indirect calls
-// per operation in the hottest loop.
+// query.
 type candidate struct {
 	dist float32
 	node uint32
@@ -17,16 +15,45 @@ func (a candidate) less(b candidate) bool {
 	return a.node < b.node
 }
 
-// minHeap pops the closest candidate first (HNSW's frontier).
-type minHeap []candidate
+// candHeap is HNSW's heap of candidates: the closest on top for the
+// search frontier, or, with worst set, the worst on top for the bounded
+// result set. It is the one heap the package does not take from
+// internal/heap: it sits in the search's innermost loop, where the
+// generic heap's comparison is an indirect call through the instantiation
+// dictionary instead of an inlined float compare. Measured in-process
+// against the hand-written heaps it replaced, interleaved, the generic one
+// cost 3 % (ef=10), 7 % (ef=32) and 9 % (ef=128) more CPU per query on the
+// 100k x 128 benchmark set; this one, which also replaced two mirrored
+// copies (min and max) with one, costs about 1 % (within noise).
+//
+// The order is reversed by flipping less, which is exact only for
+// distinct elements: a search pushes each node at most once per heap.
+type candHeap struct {
+	c     []candidate
+	worst bool
+}
 
-func (h *minHeap) push(c candidate) {
-	*h = append(*h, c)
-	s := *h
+// reset empties the heap and sets its order, keeping the storage.
+func (h *candHeap) reset(worst bool) {
+	h.c = h.c[:0]
+	h.worst = worst
+}
+
+func (h *candHeap) len() int { return len(h.c) }
+
+// top returns the top candidate; the heap must be non-empty.
+func (h *candHeap) top() candidate { return h.c[0] }
+
+// before reports whether a belongs above b.
+func (h *candHeap) before(a, b candidate) bool { return a.less(b) != h.worst }
+
+func (h *candHeap) push(c candidate) {
+	h.c = append(h.c, c)
+	s := h.c
 	i := len(s) - 1
 	for i > 0 {
 		p := (i - 1) / 2
-		if !s[i].less(s[p]) {
+		if !h.before(s[i], s[p]) {
 			break
 		}
 		s[i], s[p] = s[p], s[i]
@@ -34,8 +61,8 @@ func (h *minHeap) push(c candidate) {
 	}
 }
 
-func (h *minHeap) pop() candidate {
-	s := *h
+func (h *candHeap) pop() candidate {
+	s := h.c
 	top := s[0]
 	n := len(s) - 1
 	s[0] = s[n]
@@ -47,62 +74,15 @@ func (h *minHeap) pop() candidate {
 			break
 		}
 		m := l
-		if r := l + 1; r < n && s[r].less(s[l]) {
+		if r := l + 1; r < n && h.before(s[r], s[l]) {
 			m = r
 		}
-		if !s[m].less(s[i]) {
+		if !h.before(s[m], s[i]) {
 			break
 		}
 		s[i], s[m] = s[m], s[i]
 		i = m
 	}
-	*h = s
+	h.c = s
 	return top
 }
-
-// maxHeap keeps the current best results with the worst on top, so it can
-// be bounded to ef/k entries by popping the worst.
-type maxHeap []candidate
-
-func (h *maxHeap) push(c candidate) {
-	*h = append(*h, c)
-	s := *h
-	i := len(s) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !s[p].less(s[i]) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *maxHeap) pop() candidate {
-	s := *h
-	top := s[0]
-	n := len(s) - 1
-	s[0] = s[n]
-	s = s[:n]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && s[l].less(s[r]) {
-			m = r
-		}
-		if !s[i].less(s[m]) {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
-}
-
-// top returns the worst retained candidate; the heap must be non-empty.
-func (h maxHeap) top() candidate { return h[0] }

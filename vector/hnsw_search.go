@@ -5,8 +5,8 @@ package vector
 // allocates only its result slice.
 type searchScratch struct {
 	visited visitedSet
-	cand    minHeap     // frontier, closest first
-	res     maxHeap     // best ef so far, worst on top
+	cand    candHeap    // frontier, closest first
+	res     candHeap    // best ef so far, worst on top
 	buf     []uint32    // neighbour list copy (parallel build only)
 	fresh   []uint32    // unvisited neighbours of the node being expanded
 	sorted  []candidate // res drained in ascending order
@@ -40,22 +40,22 @@ func (g *graph) greedy(s *searchScratch, q []float32, qInv float32, cur candidat
 // never enter s.res, so ef counts only returnable results.
 func (g *graph) searchLayer(s *searchScratch, q []float32, qInv float32, ep candidate, ef, layer int, conc, skipDeleted bool) {
 	s.visited.reset(g.nodes())
-	s.cand = s.cand[:0]
-	s.res = s.res[:0]
+	s.cand.reset(false)
+	s.res.reset(true)
 	s.visited.visit(ep.node)
 	s.cand.push(ep)
 	if !skipDeleted || !g.isDeleted(ep.node) {
 		s.res.push(ep)
 	}
-	for len(s.cand) > 0 {
+	for s.cand.len() > 0 {
 		c := s.cand.pop()
-		if len(s.res) >= ef && c.dist > s.res.top().dist {
+		if s.res.len() >= ef && c.dist > s.res.top().dist {
 			break // every remaining candidate is farther than our worst result
 		}
-		if len(s.cand) > 0 && !conc {
+		if s.cand.len() > 0 && !conc {
 			// The next node to expand is (usually) the current frontier
 			// minimum: start loading its neighbour block now.
-			prefetchLinks(g.block(s.cand[0].node, layer))
+			prefetchLinks(g.block(s.cand.top().node, layer))
 		}
 		nb := g.neighbours(c.node, layer, conc, s.buf)
 		if conc {
@@ -74,11 +74,11 @@ func (g *graph) searchLayer(s *searchScratch, q []float32, qInv float32, ep cand
 		s.fresh = fresh
 		for _, n := range fresh {
 			d := g.distTo(q, qInv, n)
-			if len(s.res) < ef || d < s.res.top().dist {
+			if s.res.len() < ef || d < s.res.top().dist {
 				s.cand.push(candidate{dist: d, node: n})
 				if !skipDeleted || !g.isDeleted(n) {
 					s.res.push(candidate{dist: d, node: n})
-					if len(s.res) > ef {
+					if s.res.len() > ef {
 						s.res.pop()
 					}
 				}
@@ -89,7 +89,7 @@ func (g *graph) searchLayer(s *searchScratch, q []float32, qInv float32, ep cand
 
 // drainSorted moves s.res into s.sorted in ascending distance order.
 func (s *searchScratch) drainSorted() []candidate {
-	n := len(s.res)
+	n := s.res.len()
 	s.sorted = append(s.sorted[:0], make([]candidate, n)...)
 	for i := n - 1; i >= 0; i-- {
 		s.sorted[i] = s.res.pop()

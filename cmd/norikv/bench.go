@@ -11,7 +11,6 @@ import (
 
 	norikv "github.com/norikv/norikv-go/client"
 	"github.com/norikv/norikv-go/internal/loadgen"
-	"github.com/norikv/norikv-go/internal/loadgen/targets"
 	"github.com/norikv/norikv-go/server"
 )
 
@@ -77,7 +76,7 @@ func runBench(ctx context.Context, o IO, args []string) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	proto, err := targets.ParseProtocol(f.protocol)
+	proto, err := parseProtocol(f.protocol)
 	if err != nil {
 		return usageError{err.Error()}
 	}
@@ -139,7 +138,7 @@ func runBench(ctx context.Context, o IO, args []string) error {
 			fmt.Fprintf(stderr, "\r%s\x1b[K", loadgen.ProgressLine(p, f.duration))
 		}
 	}
-	res, err := loadgen.Run(ctx, targets.SDK{C: c}, cfg)
+	res, err := loadgen.Run(ctx, sdkTarget{c}, cfg)
 	if showProgress {
 		fmt.Fprint(stderr, "\r\x1b[K")
 	}

@@ -211,7 +211,10 @@ func (cf *clientFlags) admin(ctx context.Context, f func(norikvv1connect.AdminCl
 		ctx, cancel = context.WithTimeout(ctx, cf.timeout)
 		defer cancel()
 	}
-	tr, opts := targets.RawTransport(cfg.Protocol)
+	tr, opts, err := targets.RawTransport(cfg.Protocol.String())
+	if err != nil {
+		return err
+	}
 	defer tr.CloseIdleConnections()
 	scheme := "http://"
 	if cfg.TLS != nil || strings.HasPrefix(cf.target, "https://") {

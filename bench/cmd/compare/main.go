@@ -113,7 +113,7 @@ func newTarget(name string, cl *server.Cluster, tab *targets.Table, sdkTimeout t
 	kind, proto, _ := strings.Cut(name, "-")
 	switch kind {
 	case "norikv":
-		p, err := targets.ParseProtocol(proto)
+		p, err := parseProtocol(proto)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -125,13 +125,12 @@ func newTarget(name string, cl *server.Cluster, tab *targets.Table, sdkTimeout t
 			c.Close()
 			return nil, nil, err
 		}
-		return targets.SDK{C: c}, fnCloser(func() { c.Close() }), nil
+		return sdkTarget{c}, fnCloser(func() { c.Close() }), nil
 	case "raw":
-		p, err := targets.ParseProtocol(proto)
+		r, err := targets.NewRaw(tab, proto)
 		if err != nil {
 			return nil, nil, err
 		}
-		r := targets.NewRaw(tab, p)
 		return r, r, nil
 	case "grpc":
 		if proto == "go" {

@@ -1,63 +1,25 @@
-// Package targets adapts NoriKV clients to loadgen.Target: the SDK, and the
-// raw generated Connect client with a hand-written routing table (what a
-// user without the SDK would write). The benchmark module adds grpc-go.
+// Package targets adapts raw NoriKV clients to loadgen.Target: the
+// generated Connect client with a hand-written routing table (what a user
+// without the SDK would write). The benchmark module adds grpc-go.
+//
+// The SDK's own adapter lives with its callers (cmd/norikv's bench,
+// bench/cmd/compare): this package sits below the SDK and does not import
+// it.
 package targets
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"connectrpc.com/connect"
 
-	norikv "github.com/norikv/norikv-go/client"
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
 	"github.com/norikv/norikv-go/internal/loadgen"
 	"github.com/norikv/norikv-go/internal/routing"
 )
-
-// ParseProtocol parses "grpc", "connect" or "grpcweb" (also "grpc-web").
-func ParseProtocol(s string) (norikv.Protocol, error) {
-	switch strings.ToLower(s) {
-	case "grpc", "":
-		return norikv.ProtocolGRPC, nil
-	case "connect":
-		return norikv.ProtocolConnect, nil
-	case "grpcweb", "grpc-web":
-		return norikv.ProtocolGRPCWeb, nil
-	}
-	return 0, fmt.Errorf("unknown protocol %q (want grpc, connect or grpcweb)", s)
-}
-
-// SDK is the norikv client as a Target. A missing key is a miss.
-type SDK struct{ C *norikv.Client }
-
-var (
-	_ loadgen.Target       = SDK{}
-	_ loadgen.RetryCounter = SDK{}
-)
-
-func (s SDK) Put(ctx context.Context, key string, value []byte) error {
-	_, err := s.C.Put(ctx, key, value)
-	return err
-}
-
-func (s SDK) Get(ctx context.Context, key string) (bool, error) {
-	_, err := s.C.Get(ctx, key)
-	if errors.Is(err, norikv.ErrKeyNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-// RetryCounts reads the client's Stats.
-func (s SDK) RetryCounts() (retries, redirects uint64) {
-	st := s.C.Stats().Requests
-	return st.Retries, st.Redirects
-}
 
 // Table maps a key to the address of its shard's leader, fixed at creation:
 // the routing a user of a raw client would hand-write for a static
@@ -107,25 +69,31 @@ func (t *Table) Shards() int { return t.shards }
 // Index returns the index in Addrs of key's leader.
 func (t *Table) Index(key string) int { return t.leader[routing.ShardString(key, t.shards)] }
 
-// RawTransport is what a raw generated client needs to speak protocol p as
-// the SDK does by default: a pooled transport (h2c for gRPC, HTTP/1.1
+// RawTransport is what a raw generated client needs to speak a protocol
+// as the SDK does by default: a pooled transport (h2c for gRPC, HTTP/1.1
 // otherwise) and the client options (protocol, the SDK's compression
-// threshold). Close the transport's idle connections when done.
-func RawTransport(p norikv.Protocol) (*http.Transport, []connect.ClientOption) {
+// threshold). protocol is named as norikv.Protocol.String names it:
+// "grpc" (also ""), "connect" or "grpcweb" (also "grpc-web"). Close the transport's
+// idle connections when done.
+func RawTransport(protocol string) (*http.Transport, []connect.ClientOption, error) {
 	var protos http.Protocols
 	opts := []connect.ClientOption{connect.WithCompressMinBytes(1024)}
-	switch p {
-	case norikv.ProtocolGRPC:
+	switch strings.ToLower(protocol) {
+	case "grpc", "":
 		protos.SetUnencryptedHTTP2(true)
 		opts = append(opts, connect.WithGRPC())
-	case norikv.ProtocolGRPCWeb:
+	case "grpcweb", "grpc-web":
 		protos.SetHTTP1(true)
 		opts = append(opts, connect.WithGRPCWeb())
-	default:
+	case "connect":
 		protos.SetHTTP1(true)
+	default:
+		return nil, nil, fmt.Errorf("unknown protocol %q (want grpc, connect or grpcweb)", protocol)
 	}
-	return &http.Transport{Protocols: &protos, MaxIdleConnsPerHost: 64, DisableCompression: true}, opts
+	return &http.Transport{Protocols: &protos, MaxIdleConnsPerHost: 64, DisableCompression: true}, opts, nil
 }
+
+var _ loadgen.Target = (*Raw)(nil)
 
 // Raw is the generated Connect KvClient, one per leader, routed by a
 // Table: no validation, retries, idempotency keys or error mapping.
@@ -135,17 +103,20 @@ type Raw struct {
 	tr      *http.Transport
 }
 
-// NewRaw returns a raw Connect target speaking protocol p over its own
-// pooled transport (h2c for gRPC, HTTP/1.1 otherwise, as the SDK's
-// HTTPAuto), with the SDK's compression setting.
-func NewRaw(t *Table, p norikv.Protocol) *Raw {
-	tr, opts := RawTransport(p)
+// NewRaw returns a raw Connect target speaking protocol (named as for
+// RawTransport) over its own pooled transport (h2c for gRPC, HTTP/1.1
+// otherwise, as the SDK's HTTPAuto), with the SDK's compression setting.
+func NewRaw(t *Table, protocol string) (*Raw, error) {
+	tr, opts, err := RawTransport(protocol)
+	if err != nil {
+		return nil, err
+	}
 	r := &Raw{t: t, tr: tr}
 	hc := &http.Client{Transport: tr}
 	for _, a := range t.Addrs {
 		r.clients = append(r.clients, norikvv1connect.NewKvClient(hc, "http://"+a, opts...))
 	}
-	return r
+	return r, nil
 }
 
 // Close closes idle connections.
