@@ -57,8 +57,11 @@ func connectionFailure(err error) *ConnectionError {
 		// truncated body as INTERNAL "incomplete envelope".
 		errors.Is(err, io.ErrUnexpectedEOF),
 		// net/http's HTTP/2 transport reports a dropped connection only
-		// by this message.
-		strings.Contains(err.Error(), "client connection lost"):
+		// by these messages: lost when the peer went away, force closed
+		// when a write error made it close the whole connection (seen
+		// when a node stops mid-call).
+		strings.Contains(err.Error(), "client connection lost"),
+		strings.Contains(err.Error(), "client connection force closed"):
 		return &ConnectionError{Err: err}
 	}
 	return nil
