@@ -27,7 +27,7 @@ import (
 func quickStart(ctx context.Context, nodes []string) error {
 	client, err := norikv.New(norikv.Config{
 		Nodes:       nodes, // e.g. []string{"localhost:9001", "localhost:9002"}
-		TotalShards: 1024,  // must match the cluster
+		TotalShards: 1024,  // optional: 0 learns it from the cluster; a wrong count is an error
 		Timeout:     5 * time.Second,
 	})
 	if err != nil {
