@@ -108,16 +108,18 @@ func (c *Client) OnTopologyChange(fn func(TopologyEvent)) (unsubscribe func()) {
 	// Subscribe before starting the watch, so a subscriber registered
 	// before the first view always sees it.
 	defer c.start()
-	return c.topo.Subscribe(func(e topology.Event) {
-		ev := TopologyEvent{
-			PreviousEpoch: e.PreviousEpoch,
-			CurrentEpoch:  e.CurrentEpoch,
-			AddedNodes:    e.AddedNodes,
-			RemovedNodes:  e.RemovedNodes,
-		}
-		for _, lc := range e.LeaderChanges {
-			ev.LeaderChanges = append(ev.LeaderChanges, LeaderChange(lc))
-		}
-		fn(ev)
-	})
+	return c.topo.Subscribe(func(e topology.Event) { fn(topologyEvent(e)) })
+}
+
+func topologyEvent(e topology.Event) TopologyEvent {
+	ev := TopologyEvent{
+		PreviousEpoch: e.PreviousEpoch,
+		CurrentEpoch:  e.CurrentEpoch,
+		AddedNodes:    e.AddedNodes,
+		RemovedNodes:  e.RemovedNodes,
+	}
+	for _, lc := range e.LeaderChanges {
+		ev.LeaderChanges = append(ev.LeaderChanges, LeaderChange(lc))
+	}
+	return ev
 }
