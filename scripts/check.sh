@@ -37,6 +37,7 @@ step "go.mod files are tidy"
 go mod tidy -diff
 (cd tools && go mod tidy -diff)
 (cd bench && go mod tidy -diff)
+(cd otel && go mod tidy -diff)
 
 step "gofmt and go vet"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
@@ -47,10 +48,12 @@ fi
 go vet ./...
 (cd tools && go vet ./...)
 (cd bench && go vet ./...)
+(cd otel && go vet ./...)
 
 step "tests (race detector on)"
 go test -race -count=1 -timeout 20m ./...
 (cd bench && go test -race -count=1 -timeout 10m ./...)
+(cd otel && go test -race -count=1 -timeout 10m ./...)
 
 step "vector recall at full size (10k x 32; the race run uses 2k)"
 go test -count=1 -run 'Recall' ./vector/
