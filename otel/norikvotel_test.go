@@ -75,7 +75,6 @@ func newHarness(t *testing.T, cfg norikv.Config, opts ...norikvotel.Option) *har
 	return h
 }
 
-
 // call returns the one call span named name and its attempt spans, in
 // order, checking they are its children in the same trace.
 func (h *harness) call(name string) (sdktrace.ReadOnlySpan, []sdktrace.ReadOnlySpan) {
