@@ -30,6 +30,7 @@ type node struct {
 	inc  atomic.Pointer[incarnation]
 
 	inflight atomic.Int64 // requests being served, so stop can wait
+	health   *nodeHealth  // grpc.health.v1 (health.go)
 }
 
 // incarnation is one run of a node's HTTP server, between a start and a
@@ -74,6 +75,7 @@ func (n *node) routes() http.Handler {
 	mount(norikvv1connect.NewMetaHandler(&metaService{c: c, n: n}, opts...))
 	mount(norikvv1connect.NewAdminHandler(&adminService{c: c}, opts...))
 	mount(norikvv1connect.NewVectorHandler(&vectorService{c: c, node: n.idx}, opts...))
+	n.mountIntrospection(mount, opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.inflight.Add(1)
 		defer n.inflight.Add(-1)
@@ -163,6 +165,7 @@ func (n *node) stop() {
 	if inc == nil {
 		return
 	}
+	n.health.drain()
 	close(inc.stopped)
 	_ = inc.srv.Close()
 	<-inc.served
@@ -180,6 +183,7 @@ func (n *node) shutdown(ctx context.Context) error {
 	if inc == nil {
 		return nil
 	}
+	n.health.drain()
 	close(inc.stopped) // streams end first, or Shutdown would wait for them
 	err := inc.srv.Shutdown(ctx)
 	if err != nil {
