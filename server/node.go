@@ -30,7 +30,9 @@ type node struct {
 	inc  atomic.Pointer[incarnation]
 
 	inflight atomic.Int64 // requests being served, so stop can wait
-	health   *nodeHealth  // grpc.health.v1 (health.go)
+
+	health  *nodeHealth    // grpc.health.v1 (health.go)
+	metrics requestMetrics // for /metrics (metrics.go)
 }
 
 // incarnation is one run of a node's HTTP server, between a start and a
@@ -50,7 +52,7 @@ func newNode(c *Cluster, idx int) *node {
 // routes mounts the four services with the options every handler shares.
 func (n *node) routes() http.Handler {
 	c := n.c
-	interceptors := []connect.Interceptor{}
+	interceptors := []connect.Interceptor{metricsInterceptor{&n.metrics}}
 	if c.cfg.Token != "" {
 		interceptors = append(interceptors, newAuthInterceptor(c.cfg.Token))
 	}

@@ -24,6 +24,8 @@ const serveExamples = `  norikv serve
       ephemeral ports (printed on start)
   norikv serve --tls-cert cert.pem --tls-key key.pem --token s3cret
       TLS, and every request must carry "authorization: Bearer s3cret"
+  norikv serve --metrics-addr :9090 --pprof
+      Prometheus metrics at :9090/metrics, profiles at :9090/debug/pprof/
 `
 
 // runServe starts the cluster, prints "<node id> <addr>" per node and
@@ -40,7 +42,11 @@ func runServe(ctx context.Context, o IO, args []string) error {
 	keyFile := fs.String("tls-key", "", "PEM private key `file` for --tls-cert")
 	token := fs.String("token", "", "require \"authorization: Bearer <token>\" on every request")
 	verbose := fs.Bool("v", false, "log node lifecycle events to stderr")
+	metrics := addMetricsFlags(fs)
 	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := metrics.check(); err != nil {
 		return err
 	}
 	switch {
@@ -72,6 +78,12 @@ func runServe(ctx context.Context, o IO, args []string) error {
 	if err != nil {
 		return err
 	}
+	stopMetrics, err := metrics.start(c, o)
+	if err != nil {
+		c.Close()
+		return err
+	}
+	defer stopMetrics()
 	for _, id := range c.NodeIDs() {
 		fmt.Fprintf(o.Stdout, "%s %s\n", id, c.Addr(id))
 	}
