@@ -54,6 +54,9 @@ func TestObserverRedirect(t *testing.T) {
 	}
 	defer c.Close()
 	ctx := context.Background()
+	if err := c.Connect(ctx); err != nil { // one view, then no watch: stale after the transfer
+		t.Fatal(err)
+	}
 	const key = "user:1"
 	if _, err := c.Put(ctx, key, []byte("a")); err != nil {
 		t.Fatal(err)

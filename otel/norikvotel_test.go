@@ -278,6 +278,9 @@ func TestPutRedirect(t *testing.T) {
 	// No watch: the client learns the leader's move from NOT_LEADER only.
 	h := newHarness(t, norikv.Config{DisableWatch: true})
 	ctx := context.Background()
+	if err := h.c.Connect(ctx); err != nil { // one view, then no watch: stale after the transfer
+		t.Fatal(err)
+	}
 	const key = "user:1"
 	if _, err := h.c.Put(ctx, key, []byte("a")); err != nil {
 		t.Fatal(err)
