@@ -19,6 +19,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -159,6 +160,38 @@ type observer struct {
 	leaderChanges   metric.Int64Counter
 	suspects        metric.Int64Counter
 	connections     metric.Int64UpDownCounter
+
+	sets setCache
+}
+
+// setKey names a metric attribute set: its kind and up to three strings.
+type setKey struct {
+	kind    int
+	a, b, c string
+}
+
+// setCache keeps the attribute sets recorded with: building one sorts and
+// allocates, and their number is bounded (operations × codes × nodes).
+type setCache struct {
+	mu sync.RWMutex
+	m  map[setKey]attribute.Set
+}
+
+func (c *setCache) get(k setKey, build func() attribute.Set) attribute.Set {
+	c.mu.RLock()
+	s, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s = build()
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[setKey]attribute.Set{}
+	}
+	c.m[k] = s
+	c.mu.Unlock()
+	return s
 }
 
 func (o *observer) instruments(m metric.Meter) error {
@@ -231,31 +264,39 @@ func keyAttribute(key []byte) string {
 func (o *observer) CallEnd(ctx context.Context, call *interceptors.Call) {
 	code := codeName(call.Code)
 	span := trace.SpanFromContext(ctx)
-	span.SetAttributes(
-		keyAttempts.Int(call.Attempts),
-		keyRetries.Int(call.Retries),
-		keyRedirects.Int(call.Redirects),
-		keyCode.String(code),
-	)
-	if call.Shard >= 0 {
-		span.SetAttributes(keyShard.Int(call.Shard))
-	}
-	if call.BudgetRejected {
-		span.SetAttributes(keyBudget.Bool(true))
-	}
-	if call.IdempotencyKeyStamped {
-		span.SetAttributes(keyStamped.Bool(true))
-	}
-	if call.Err != nil {
-		span.SetAttributes(attribute.String("error.type", code))
-		span.SetStatus(codes.Error, call.Err.Error())
+	if span.IsRecording() {
+		// One SetAttributes call: each grows the span's attribute slice.
+		var buf [8]attribute.KeyValue
+		attrs := append(buf[:0],
+			keyAttempts.Int(call.Attempts),
+			keyRetries.Int(call.Retries),
+			keyRedirects.Int(call.Redirects),
+			keyCode.String(code),
+		)
+		if call.Shard >= 0 {
+			attrs = append(attrs, keyShard.Int(call.Shard))
+		}
+		if call.BudgetRejected {
+			attrs = append(attrs, keyBudget.Bool(true))
+		}
+		if call.IdempotencyKeyStamped {
+			attrs = append(attrs, keyStamped.Bool(true))
+		}
+		if call.Err != nil {
+			attrs = append(attrs, attribute.String("error.type", code))
+			span.SetStatus(codes.Error, call.Err.Error())
+		}
+		span.SetAttributes(attrs...)
 	}
 	span.End(trace.WithTimestamp(call.Start.Add(call.Duration)))
 
-	op := attribute.String("db.operation.name", call.Operation)
-	set := metric.WithAttributeSet(attribute.NewSet(dbSystem, op, keyCode.String(code)))
+	set := metric.WithAttributeSet(o.sets.get(setKey{a: call.Operation, b: code}, func() attribute.Set {
+		return attribute.NewSet(dbSystem, attribute.String("db.operation.name", call.Operation), keyCode.String(code))
+	}))
 	o.callDuration.Record(ctx, call.Duration.Seconds(), set)
-	opSet := metric.WithAttributeSet(attribute.NewSet(op))
+	opSet := metric.WithAttributeSet(o.sets.get(setKey{a: call.Operation, kind: 1}, func() attribute.Set {
+		return attribute.NewSet(attribute.String("db.operation.name", call.Operation))
+	}))
 	if call.Retries > 0 {
 		o.retries.Add(ctx, int64(call.Retries), opSet)
 	}
@@ -302,33 +343,40 @@ func (o *observer) AttemptStart(ctx context.Context, call *interceptors.Call, a 
 func (o *observer) AttemptEnd(ctx context.Context, call *interceptors.Call, a *interceptors.Attempt) {
 	code := codeName(a.Code)
 	span := trace.SpanFromContext(ctx)
-	span.SetAttributes(keyCode.String(code))
-	if a.NotLeader {
-		span.SetAttributes(keyNotLeader.Bool(true))
-	}
-	if a.Suspect {
-		span.SetAttributes(keySuspect.Bool(true))
-	}
-	if a.Err != nil {
-		span.SetAttributes(attribute.String("error.type", code))
-		span.SetStatus(codes.Error, a.Err.Error())
+	if span.IsRecording() {
+		var buf [4]attribute.KeyValue
+		attrs := append(buf[:0], keyCode.String(code))
+		if a.NotLeader {
+			attrs = append(attrs, keyNotLeader.Bool(true))
+		}
+		if a.Suspect {
+			attrs = append(attrs, keySuspect.Bool(true))
+		}
+		if a.Err != nil {
+			attrs = append(attrs, attribute.String("error.type", code))
+			span.SetStatus(codes.Error, a.Err.Error())
+		}
+		span.SetAttributes(attrs...)
 	}
 	span.End(trace.WithTimestamp(a.Start.Add(a.Duration)))
 
-	service, method := splitProcedure(a.Procedure)
-	o.attemptDuration.Record(ctx, float64(a.Duration)/float64(time.Millisecond), metric.WithAttributeSet(attribute.NewSet(
-		o.system,
-		attribute.String("rpc.service", service),
-		attribute.String("rpc.method", method),
-		attribute.String("server.address", a.Node),
-		keyCode.String(code),
-	)))
-	o.attempts.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(
-		attribute.String("db.operation.name", call.Operation),
-		keyReason.String(a.Reason.String()),
-	)))
+	o.attemptDuration.Record(ctx, float64(a.Duration)/float64(time.Millisecond), metric.WithAttributeSet(
+		o.sets.get(setKey{a: a.Procedure, b: a.Node, c: code, kind: 2}, func() attribute.Set {
+			service, method := splitProcedure(a.Procedure)
+			return attribute.NewSet(
+				o.system,
+				attribute.String("rpc.service", service),
+				attribute.String("rpc.method", method),
+				attribute.String("server.address", a.Node),
+				keyCode.String(code),
+			)
+		})))
+	reason := a.Reason.String()
+	o.attempts.Add(ctx, 1, metric.WithAttributeSet(o.sets.get(setKey{a: call.Operation, b: reason, kind: 3}, func() attribute.Set {
+		return attribute.NewSet(attribute.String("db.operation.name", call.Operation), keyReason.String(reason))
+	})))
 	if a.Suspect {
-		o.suspects.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("server.address", a.Node))))
+		o.suspects.Add(ctx, 1, metric.WithAttributes(attribute.String("server.address", a.Node)))
 	}
 }
 
