@@ -52,11 +52,13 @@ type healthWatch struct {
 type healthWatchKey struct{}
 
 // mountIntrospection mounts the health and reflection services. Health
-// goes without the node's interceptors (a load balancer probes it without
-// a token); reflection keeps them, since the schema is the cluster's.
+// goes without the node's interceptors but metrics (a load balancer probes
+// it without a token); reflection keeps them all, since the schema is the
+// cluster's.
 func (n *node) mountIntrospection(mount func(string, http.Handler), opts []connect.HandlerOption) {
 	n.health = &nodeHealth{n: n, watches: map[*healthWatch]struct{}{}}
-	path, h := grpchealth.NewHandler(n.health, connect.WithReadMaxBytes(MaxRequestBytes))
+	path, h := grpchealth.NewHandler(n.health, connect.WithReadMaxBytes(MaxRequestBytes),
+		connect.WithInterceptors(metricsInterceptor{&n.metrics}))
 	mount(path, n.health.wrap(h))
 	reflector := grpcreflect.NewStaticReflector(serviceNames...)
 	mount(grpcreflect.NewHandlerV1(reflector, opts...))

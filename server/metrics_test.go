@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 )
 
@@ -21,6 +24,9 @@ func TestMetricsIdempotencyEvictions(t *testing.T) {
 		}
 		clk.advance(time.Second) // past the retry window
 	}
+	if _, err := grpchealth.NewClient(httpClient(t, true), "http://"+c.Addr("n1"), connect.WithGRPC()).Check(ctx, &grpchealth.CheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
 	var b strings.Builder
 	if err := c.WriteMetrics(&b); err != nil {
 		t.Fatal(err)
@@ -29,6 +35,7 @@ func TestMetricsIdempotencyEvictions(t *testing.T) {
 		"norikv_idempotency_cache_entries 1\n",
 		"norikv_idempotency_cache_evictions_total 1\n",
 		`norikv_requests_total{node="n1",rpc="/norikv.v1.Kv/Put",code="ok"} 2` + "\n",
+		`norikv_requests_total{node="n1",rpc="/grpc.health.v1.Health/Check",code="ok"} 1` + "\n",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("metrics lack %q:\n%s", want, b.String())
