@@ -14,6 +14,16 @@ import (
 	"github.com/norikv/norikv-go/server"
 )
 
+// newInstrumentedClient returns a client that reports to OpenTelemetry:
+// the global tracer and meter providers, unless opts name others.
+func newInstrumentedClient(nodes []string, opts ...norikvotel.Option) (*norikv.Client, error) {
+	cfg := norikv.Config{Nodes: nodes}
+	if err := norikvotel.Instrument(&cfg, opts...); err != nil {
+		return nil, err
+	}
+	return norikv.New(cfg)
+}
+
 // Instrument a client and print its spans with the console exporter. The
 // spans (a norikv.Put with its norikv.v1.Kv/Put attempt, naming the node)
 // go to stderr: run it with
@@ -33,11 +43,7 @@ func ExampleInstrument() {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter))
 	defer tp.Shutdown(context.Background())
 
-	cfg := norikv.Config{Nodes: cluster.Addrs()}
-	if err := norikvotel.Instrument(&cfg, norikvotel.WithTracerProvider(tp)); err != nil {
-		log.Fatal(err)
-	}
-	client, err := norikv.New(cfg)
+	client, err := newInstrumentedClient(cluster.Addrs(), norikvotel.WithTracerProvider(tp))
 	if err != nil {
 		log.Fatal(err)
 	}
