@@ -107,12 +107,12 @@ func New(cfg Config) (*Client, error) {
 	if cfg.JSON {
 		opts = append(opts, connect.WithProtoJSON())
 	}
-	chain := append([]connect.Interceptor{
+	chain := append(c.observed([]connect.Interceptor{
 		interceptors.Errors(),
 		interceptors.Validate(),
 		c.retry,
 		interceptors.Routing(c.topo),
-	}, cfg.Interceptors...)
+	}), cfg.Interceptors...)
 	callOpts := append(opts[:len(opts):len(opts)], connect.WithInterceptors(chain...))
 
 	scheme := "http://"

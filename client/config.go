@@ -133,6 +133,10 @@ type Config struct {
 	// per attempt, after routing (interceptors.TargetFrom(ctx) names the
 	// node).
 	Interceptors []connect.Interceptor
+	// Observer, if set, is told of every call, attempt, topology change
+	// and pool connection (see Observer): the hook tracing and metrics
+	// use (github.com/norikv/norikv-go/otel). Nil costs nothing.
+	Observer Observer
 	// MaxIdleConnsPerHost bounds pooled idle connections per node.
 	// Default 64. Not negative.
 	MaxIdleConnsPerHost int

@@ -19,7 +19,7 @@ func (c *Client) Put(ctx context.Context, key string, value []byte, opts ...PutO
 	if len(opts) > 0 {
 		o = collectPutOptions(opts)
 	}
-	req := &v1.PutRequest{Key: []byte(key), Value: value, TtlMs: o.ttlMs, IdempotencyKey: idempotencyKey(o.idemKey)}
+	req := &v1.PutRequest{Key: []byte(key), Value: value, TtlMs: o.ttlMs, IdempotencyKey: o.idemKey}
 	if o.hasIfMatch {
 		req.IfMatch = o.ifMatch.proto()
 	}
@@ -61,7 +61,7 @@ func (c *Client) Delete(ctx context.Context, key string, opts ...DeleteOption) e
 	if len(opts) > 0 {
 		o = collectDeleteOptions(opts)
 	}
-	req := &v1.DeleteRequest{Key: []byte(key), IdempotencyKey: idempotencyKey(o.idemKey)}
+	req := &v1.DeleteRequest{Key: []byte(key), IdempotencyKey: o.idemKey}
 	if o.hasIfMatch {
 		req.IfMatch = o.ifMatch.proto()
 	}

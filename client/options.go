@@ -1,10 +1,6 @@
 package norikv
 
-import (
-	"time"
-
-	"github.com/norikv/norikv-go/interceptors"
-)
+import "time"
 
 // PutOption configures Put.
 type PutOption interface{ applyPut(*putOptions) }
@@ -41,17 +37,6 @@ type deleteOptions struct {
 }
 
 type vectorWriteOptions struct{ idemKey string }
-
-// idempotencyKey is the key a write is sent with: the caller's, or a fresh
-// one. The client owns the request it builds, so setting the key here
-// spares the Retry interceptor the copy it makes of a keyless message it
-// must not write to.
-func idempotencyKey(k string) string {
-	if k == "" {
-		return interceptors.NewIdempotencyKey()
-	}
-	return k
-}
 
 type vectorReadOptions struct{ consistency Consistency }
 

@@ -15,6 +15,7 @@ type countingDialer struct {
 	active atomic.Int64
 	dialed atomic.Uint64
 	failed atomic.Uint64
+	obs    Observer // nil unless Config.Observer is set
 }
 
 func (cd *countingDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -25,19 +26,26 @@ func (cd *countingDialer) DialContext(ctx context.Context, network, addr string)
 	}
 	cd.active.Add(1)
 	cd.dialed.Add(1)
-	return &countedConn{Conn: c, d: cd}, nil
+	if cd.obs != nil {
+		cd.obs.ConnectionOpened(addr)
+	}
+	return &countedConn{Conn: c, d: cd, addr: addr}, nil
 }
 
 // countedConn decrements the dialer's count once, on the first Close.
 type countedConn struct {
 	net.Conn
 	d      *countingDialer
+	addr   string
 	closed atomic.Bool
 }
 
 func (c *countedConn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
 		c.d.active.Add(-1)
+		if c.d.obs != nil {
+			c.d.obs.ConnectionClosed(c.addr)
+		}
 	}
 	return c.Conn.Close()
 }

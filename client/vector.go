@@ -35,7 +35,7 @@ func (c *Client) VectorCreateIndex(ctx context.Context, namespace string, dimens
 		Dimensions:     u32(dimensions),
 		Distance:       v1.DistanceFunction(distance),
 		IndexType:      v1.VectorIndexType(indexType),
-		IdempotencyKey: idempotencyKey(o.idemKey),
+		IdempotencyKey: o.idemKey,
 	})
 	if err != nil {
 		return false, c.callError(ctx, "VectorCreateIndex", err)
@@ -55,7 +55,7 @@ func (c *Client) VectorDropIndex(ctx context.Context, namespace string, opts ...
 	for _, opt := range opts {
 		opt.applyVectorWrite(&o)
 	}
-	res, err := c.vec.DropIndex(cctx, &v1.DropVectorIndexRequest{Namespace: namespace, IdempotencyKey: idempotencyKey(o.idemKey)})
+	res, err := c.vec.DropIndex(cctx, &v1.DropVectorIndexRequest{Namespace: namespace, IdempotencyKey: o.idemKey})
 	if err != nil {
 		return false, c.callError(ctx, "VectorDropIndex", err)
 	}
@@ -74,7 +74,7 @@ func (c *Client) VectorInsert(ctx context.Context, namespace, id string, vector 
 	for _, opt := range opts {
 		opt.applyVectorWrite(&o)
 	}
-	res, err := c.vec.Insert(cctx, &v1.VectorInsertRequest{Namespace: namespace, Id: id, Vector: vector, IdempotencyKey: idempotencyKey(o.idemKey)})
+	res, err := c.vec.Insert(cctx, &v1.VectorInsertRequest{Namespace: namespace, Id: id, Vector: vector, IdempotencyKey: o.idemKey})
 	if err != nil {
 		return Version{}, c.callError(ctx, "VectorInsert", err)
 	}
@@ -144,7 +144,7 @@ func (c *Client) VectorDelete(ctx context.Context, namespace, id string, opts ..
 	for _, opt := range opts {
 		opt.applyVectorWrite(&o)
 	}
-	res, err := c.vec.Delete(cctx, &v1.VectorDeleteRequest{Namespace: namespace, Id: id, IdempotencyKey: idempotencyKey(o.idemKey)})
+	res, err := c.vec.Delete(cctx, &v1.VectorDeleteRequest{Namespace: namespace, Id: id, IdempotencyKey: o.idemKey})
 	if err != nil {
 		return false, c.callError(ctx, "VectorDelete", err)
 	}

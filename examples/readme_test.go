@@ -50,6 +50,13 @@ func TestReadmeGoBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The otel module's snippet cannot compile here (this module has no
+	// OpenTelemetry dependency): its copy is in the module's example.
+	otelSrc, err := os.ReadFile("../otel/example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src = append(src, otelSrc...)
 	blocks := readmeBlocks(t, "go")
 	if len(blocks) < 10 {
 		t.Fatalf("README.md has %d Go blocks; expected the quick start and friends", len(blocks))
@@ -123,6 +130,11 @@ func coverCommand(t *testing.T, w []string, env []string, target string) bool {
 	case join == "bash scripts/check.sh":
 		mustContain(t, "../scripts/check.sh", "go test -race")
 		mustContain(t, "../.ci/run", "bash scripts/check.sh")
+	case join == "go get github.com/norikv/norikv-go/otel":
+		mustContain(t, "../otel/go.mod", "module github.com/norikv/norikv-go/otel\n")
+	case join == "go -C otel test -run ExampleInstrument -v":
+		mustContain(t, "../otel/example_test.go", "func ExampleInstrument() {")
+		mustContain(t, "../scripts/check.sh", "(cd otel && go test -race")
 	case join == "go -C bench run ./cmd/compare":
 		mustContain(t, "../bench/cmd/compare/main.go", "package main")
 	case strings.HasPrefix(join, "go tool -modfile=tools/go.mod github.com/bufbuild/buf/cmd/buf"):

@@ -206,6 +206,7 @@ func (r *Retry) loop(ctx context.Context, req connect.AnyRequest, next connect.U
 		if notLeader && rd.to != "" && redirects < r.p.MaxRedirects {
 			redirects++
 			r.redirects.Add(1)
+			observeRedirect(ctx)
 			continue
 		}
 		if !notLeader && (!Retryable(err) || !safe && !notSent(err)) {
@@ -216,9 +217,11 @@ func (r *Retry) loop(ctx context.Context, req connect.AnyRequest, next connect.U
 		}
 		if !r.budget.Withdraw() {
 			r.exhausted.Add(1)
+			observeBudgetRejected(ctx)
 			return nil, err
 		}
 		r.retries.Add(1)
+		observeRetry(ctx)
 		if serr := r.bo.Sleep(ctx, attempt); serr != nil {
 			return nil, ctxError(ctx, err)
 		}

@@ -40,6 +40,7 @@ step "go.mod files are tidy"
 go mod tidy -diff
 (cd tools && go mod tidy -diff)
 (cd bench && go mod tidy -diff)
+(cd otel && go mod tidy -diff)
 
 step "gofmt and go vet"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
@@ -50,10 +51,12 @@ fi
 go vet ./...
 (cd tools && go vet ./...)
 (cd bench && go vet ./...)
+(cd otel && go vet ./...)
 
 step "tests (race detector on): compiles and runs every package, the longest step (minutes on 2 cores)"
 go test -race -count=1 -timeout 20m ./...
 (cd bench && go test -race -count=1 -timeout 10m ./...)
+(cd otel && go test -race -count=1 -timeout 10m ./...)
 
 step "web console: npm ci, TS generation and bundle drift, TS tests, headless Chromium (scripts/web.sh)"
 bash scripts/web.sh browser

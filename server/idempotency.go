@@ -107,6 +107,8 @@ type idemCache struct {
 
 	max         int
 	ttl, window int64
+
+	evictions uint64 // entries popped before their ttl to make room (metrics.go)
 }
 
 func newIdemCache(max int, ttl, window time.Duration) *idemCache {
@@ -137,6 +139,7 @@ func (c *idemCache) begin(k scopedKey, fp uint64, now int64) (res idemResult, hi
 		if c.len() == 0 || c.entries[c.head].stored+c.window > now {
 			return idemResult{}, false, c.fullError()
 		}
+		c.evictions++
 		c.popFront()
 	}
 	c.reserved++

@@ -32,6 +32,9 @@ type node struct {
 	inflight atomic.Int64 // requests being served, so stop can wait
 	calls    atomic.Int64 // unary calls received (Cluster.Calls)
 	role     string       // the view's role override (SetRole); guarded by Cluster.topoMu
+
+	health  *nodeHealth    // grpc.health.v1 (health.go)
+	metrics requestMetrics // for /metrics (metrics.go)
 }
 
 // incarnation is one run of a node's HTTP server, between a start and a
@@ -51,7 +54,7 @@ func newNode(c *Cluster, idx int) *node {
 // routes mounts the four services with the options every handler shares.
 func (n *node) routes() http.Handler {
 	c := n.c
-	interceptors := []connect.Interceptor{&faultInterceptor{n: n}}
+	interceptors := []connect.Interceptor{metricsInterceptor{&n.metrics}, &faultInterceptor{n: n}}
 	if c.cfg.Token != "" {
 		interceptors = append(interceptors, newAuthInterceptor(c.cfg.Token))
 	}
@@ -76,6 +79,7 @@ func (n *node) routes() http.Handler {
 	mount(norikvv1connect.NewMetaHandler(&metaService{c: c, n: n}, opts...))
 	mount(norikvv1connect.NewAdminHandler(&adminService{c: c}, opts...))
 	mount(norikvv1connect.NewVectorHandler(&vectorService{c: c, node: n.idx}, opts...))
+	n.mountIntrospection(mount, opts)
 	return n.browser(mux, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.inflight.Add(1)
 		defer n.inflight.Add(-1)
@@ -165,6 +169,7 @@ func (n *node) stop() {
 	if inc == nil {
 		return
 	}
+	n.health.drain()
 	close(inc.stopped)
 	_ = inc.srv.Close()
 	<-inc.served
@@ -182,6 +187,7 @@ func (n *node) shutdown(ctx context.Context) error {
 	if inc == nil {
 		return nil
 	}
+	n.health.drain()
 	close(inc.stopped) // streams end first, or Shutdown would wait for them
 	err := inc.srv.Shutdown(ctx)
 	if err != nil {

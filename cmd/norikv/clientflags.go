@@ -49,6 +49,8 @@ type clientFlags struct {
 	json     bool
 	token    string
 	caFile   string
+	trace    bool
+	stderr   io.Writer // where --trace prints (trace.go)
 }
 
 // addClientFlags registers the common flags on fs.
@@ -61,6 +63,8 @@ func addClientFlags(fs *flagSet) *clientFlags {
 	fs.BoolVar(&cf.json, "json", false, "print JSON instead of text")
 	fs.StringVar(&cf.token, "token", "", "bearer `token` sent with every request")
 	fs.StringVar(&cf.caFile, "ca", "", "PEM `file` of the CA that signed the servers' certificates (implies TLS)")
+	fs.BoolVar(&cf.trace, "trace", false, "print each call with its attempts (node, retry or redirect, timing) to stderr")
+	cf.stderr = fs.stderr
 	return cf
 }
 
@@ -107,6 +111,9 @@ func (cf *clientFlags) config() (norikv.Config, error) {
 		TotalShards: cf.shards, // 0: the client learns it from the cluster view
 		Timeout:     cf.timeout,
 		BearerToken: cf.token,
+	}
+	if cf.trace {
+		cfg.Observer = newTraceObserver(cf.stderr)
 	}
 	for _, a := range strings.Split(cf.target, ",") {
 		if a = strings.TrimSpace(a); a != "" {

@@ -136,7 +136,8 @@ func printUsage(w io.Writer) {
 // flagSet is a subcommand's flags plus its help text.
 type flagSet struct {
 	*flag.FlagSet
-	help func()
+	help   func()
+	stderr io.Writer
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting and
@@ -155,7 +156,7 @@ func newFlagSet(o IO, name, synopsis, examples string) *flagSet {
 			fmt.Fprintf(w, "\nExamples:\n%s", examples)
 		}
 	}
-	return &flagSet{FlagSet: fs, help: help}
+	return &flagSet{FlagSet: fs, help: help, stderr: o.Stderr}
 }
 
 // durationVar defines a duration flag whose bad values get an error that

@@ -27,10 +27,12 @@ const serveExamples = `  norikv serve
       ephemeral ports (printed on start)
   norikv serve --tls-cert cert.pem --tls-key key.pem --token s3cret
       TLS, and every request must carry "authorization: Bearer s3cret"
+  norikv serve --metrics-addr :9090 --pprof
+      Prometheus metrics at :9090/metrics, profiles at :9090/debug/pprof/
 `
 
-// runServe starts the cluster, prints the banner (printBanner) and serves until ctx is cancelled (SIGINT or SIGTERM), then shuts down
-// gracefully.
+// runServe starts the cluster, prints the banner (printBanner) and serves
+// until ctx is cancelled (SIGINT or SIGTERM), then shuts down gracefully.
 func runServe(ctx context.Context, o IO, args []string) error {
 	fs := newFlagSet(o, "serve", "[flags]", serveExamples)
 	nodes := fs.Int("nodes", server.DefaultNodes, "number of nodes `N` (ids n1..nN)")
@@ -48,7 +50,11 @@ func runServe(ctx context.Context, o IO, args []string) error {
 		corsOrigins = append(corsOrigins, v)
 		return nil
 	})
+	metrics := addMetricsFlags(fs)
 	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := metrics.check(); err != nil {
 		return err
 	}
 	switch {
@@ -84,6 +90,12 @@ func runServe(ctx context.Context, o IO, args []string) error {
 	if err != nil {
 		return err
 	}
+	stopMetrics, err := metrics.start(c, o)
+	if err != nil {
+		c.Close()
+		return err
+	}
+	defer stopMetrics()
 	printBanner(o.Stdout, c, *certFile, *token, !*noUI)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

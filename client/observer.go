@@ -1,0 +1,65 @@
+package norikv
+
+import (
+	"context"
+
+	"connectrpc.com/connect"
+
+	"github.com/norikv/norikv-go/interceptors"
+	"github.com/norikv/norikv-go/internal/topology"
+)
+
+// Observer receives what the client does, for tracing and metrics: every
+// call and each of its attempts (interceptors.Observer: operation, shard,
+// consistency, outcome, duration; per attempt the node, why it was made,
+// and whether its node turned suspect; per call the retries, redirects,
+// retry-budget refusals and whether the SDK stamped an idempotency key),
+// changes of cluster view, and the connections of the pool. Set it as
+// Config.Observer; the module github.com/norikv/norikv-go/otel implements
+// it for OpenTelemetry, and embedding BaseObserver lets an implementation
+// pick the events it wants.
+//
+// Every method is called synchronously where the event happens, except
+// TopologyChanged, which has its own goroutine as for OnTopologyChange:
+// implementations must be safe for concurrent use and must not block.
+type Observer interface {
+	interceptors.Observer
+	// TopologyChanged is called for every change of cluster view (its
+	// epoch, and the leaders that moved).
+	TopologyChanged(TopologyEvent)
+	// ConnectionOpened and ConnectionClosed are called as the pool opens
+	// and closes a TCP connection to addr.
+	ConnectionOpened(addr string)
+	ConnectionClosed(addr string)
+}
+
+// BaseObserver implements Observer doing nothing: embed it to implement
+// only some events.
+type BaseObserver struct{}
+
+var _ Observer = BaseObserver{}
+
+func (BaseObserver) CallStart(ctx context.Context, _ *interceptors.Call) context.Context { return ctx }
+func (BaseObserver) CallEnd(context.Context, *interceptors.Call)                         {}
+func (BaseObserver) AttemptStart(ctx context.Context, _ *interceptors.Call, _ *interceptors.Attempt) context.Context {
+	return ctx
+}
+func (BaseObserver) AttemptEnd(context.Context, *interceptors.Call, *interceptors.Attempt) {}
+func (BaseObserver) TopologyChanged(TopologyEvent)                                         {}
+func (BaseObserver) ConnectionOpened(string)                                               {}
+func (BaseObserver) ConnectionClosed(string)                                               {}
+
+// observed returns the interceptor chain with the observer's two
+// interceptors around core (Errors, Validate, Retry, Routing), and
+// subscribes the observer to topology changes. Without an observer it
+// returns core as it is: the chain, and its cost, are unchanged.
+func (c *Client) observed(core []connect.Interceptor) []connect.Interceptor {
+	o := c.cfg.Observer
+	if o == nil {
+		return core
+	}
+	c.dialer.obs = o
+	c.topo.Subscribe(func(e topology.Event) { o.TopologyChanged(eventFrom(e)) })
+	calls, attempts := interceptors.Observe(o, c.topo)
+	return append(append([]connect.Interceptor{calls}, core...), attempts)
+}
