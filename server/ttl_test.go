@@ -146,3 +146,33 @@ func (h ttlHeap) check(t *testing.T) {
 		}
 	}
 }
+
+// Moving a key's item (an overwrite with a new TTL) and putting it back
+// after a removal cost no allocation once the heap has room: container/heap
+// takes *entry without boxing.
+func TestTTLHeapUpdatesDoNotAllocate(t *testing.T) {
+	var h ttlHeap
+	es := make([]*entry, 100)
+	for i := range es {
+		es[i] = &entry{expires: int64(i)}
+		h.set(es[i])
+	}
+	n := int64(1000)
+	if a := testing.AllocsPerRun(100, func() {
+		n++
+		es[int(n)%len(es)].expires = n
+		h.set(es[int(n)%len(es)])
+		h.remove(es[0])
+		h.set(es[0])
+	}); a != 0 {
+		t.Fatalf("%.1f allocations per update", a)
+	}
+	for prev := int64(-1); len(h) > 0; {
+		e := h.peek()
+		if e.expires < prev {
+			t.Fatalf("heap order broken: %d after %d", e.expires, prev)
+		}
+		prev = e.expires
+		h.remove(e)
+	}
+}
