@@ -142,6 +142,11 @@ func (c *Cluster) place() {
 		if lead >= 0 && s.hasReplica(lead) {
 			s.leader = lead
 		}
+		if c.cfg.ReplicationLag > 0 {
+			s.journaled = true
+			s.rep = &replication{lag: int64(c.cfg.ReplicationLag), copies: make(map[int]*laggedCopy)}
+			s.assignCopies()
+		}
 		c.shards[i] = s
 	}
 }

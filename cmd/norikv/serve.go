@@ -41,6 +41,7 @@ func runServe(ctx context.Context, o IO, args []string) error {
 	certFile := fs.String("tls-cert", "", "serve TLS with this PEM certificate `file` (needs --tls-key)")
 	keyFile := fs.String("tls-key", "", "PEM private key `file` for --tls-cert")
 	token := fs.String("token", "", "require \"authorization: Bearer <token>\" on every request")
+	lag := fs.Duration("replication-lag", 0, "followers outside the write majority apply writes this `long` after the leader, so stale_ok reads can see older versions (e.g. 50ms; 0: every replica is current)")
 	verbose := fs.Bool("v", false, "log node lifecycle events to stderr")
 	noUI := fs.Bool("no-ui", false, "do not serve the web console at /ui/")
 	var corsOrigins []string
@@ -62,6 +63,8 @@ func runServe(ctx context.Context, o IO, args []string) error {
 		return usagef("--replication must be between 1 and --nodes (%d)", *nodes)
 	case (*certFile == "") != (*keyFile == ""):
 		return usagef("--tls-cert and --tls-key go together")
+	case *lag < 0:
+		return usagef("--replication-lag must not be negative")
 	}
 	cfg := server.Config{
 		Nodes:             *nodes,
@@ -73,6 +76,7 @@ func runServe(ctx context.Context, o IO, args []string) error {
 		TLSCertFile:       *certFile,
 		TLSKeyFile:        *keyFile,
 		CORSOrigins:       corsOrigins,
+		ReplicationLag:    *lag,
 	}
 	if !*noUI {
 		cfg.UI = web.Handler()
