@@ -186,6 +186,7 @@ func (c *Cluster) applied(s *shard, key string, fp uint64, res idemResult, now i
 // failed precondition, say) and unlocks s.mu.
 func (c *Cluster) abandon(s *shard, key string) {
 	s.pending = s.pending[:0]
+	s.pendingVec = s.pendingVec[:0]
 	if key != "" {
 		c.idem.cancel()
 	}

@@ -182,9 +182,17 @@ func (s *shard) laggingReplicas() []int {
 	return out
 }
 
-// journal hands the changes of an applied write (s.pending) to the
-// replication log and the store. Caller holds s.mu for writing.
+// journal hands the changes of an applied write (s.pending, s.pendingVec)
+// to the store, then to the replication log. Caller holds s.mu for
+// writing.
 func (c *Cluster) journal(s *shard, idemKey string, fp uint64, res idemResult, now int64) {
+	if st := c.store; st != nil {
+		if err := st.persist(s, idemKey, fp, res, now); err != nil {
+			c.persistFailed(s, idemKey, err)
+		}
+		clear(s.pendingVec)
+		s.pendingVec = s.pendingVec[:0]
+	}
 	if s.rep != nil && len(s.pending) > 0 {
 		s.rep.replicate(s.pending, now)
 	}

@@ -48,9 +48,10 @@ type shard struct {
 	// journaled is set when writes are replicated with lag or persisted:
 	// write handlers then note what they change in pending (recordPut,
 	// recordDelete), which applied hands to rep and the store.
-	journaled bool
-	pending   []logOp
-	rep       *replication // nil without Config.ReplicationLag
+	journaled  bool
+	pending    []logOp
+	pendingVec []vecOp
+	rep        *replication // nil without Config.ReplicationLag
 
 	// nextDue is the earliest time the reaper has work here (a TTL
 	// expiring), 0 if none. Read without the lock so the
