@@ -105,12 +105,24 @@ func (r *replication) advance(cp *laggedCopy, now int64) {
 		if op.at+r.lag > now {
 			return
 		}
-		if op.del {
-			delete(cp.kv, op.key)
+		if op.del || (op.expires != 0 && op.expires <= now) {
+			delete(cp.kv, op.key) // an expired key is as good as absent
 		} else {
 			cp.kv[op.key] = lagEntry{value: op.value, ver: op.ver, expires: op.expires}
 		}
 		cp.next++
+	}
+}
+
+// reaped drops key from the lagging copies that hold it expired, after the
+// reaper deleted it from the leader's. Caller holds s.mu for writing.
+func (r *replication) reaped(key string, now int64) {
+	for _, cp := range r.copies {
+		cp.mu.Lock()
+		if le, ok := cp.kv[key]; ok && le.expires != 0 && le.expires <= now {
+			delete(cp.kv, key)
+		}
+		cp.mu.Unlock()
 	}
 }
 

@@ -110,3 +110,36 @@ func TestReplicationLagTransferThenFailover(t *testing.T) {
 	}
 	check("after the failover")
 }
+
+// Keys that expire are reclaimed from the lagging copies too.
+func TestReplicationLagReapsExpiredKeys(t *testing.T) {
+	c, clk := startTest(t, Config{Nodes: 3, Shards: 1, ReplicationLag: 10 * time.Millisecond})
+	keys := keysOnShard(c, 0, 50)
+	for _, k := range keys {
+		if _, err := leaderOf(t, c, k).kv.Put(ctxT(t), &v1.PutRequest{Key: []byte(k), Value: []byte("v"), TtlMs: 100}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := c.shards[0]
+	lagged := func() int {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		n := 0
+		for _, cp := range s.rep.copies {
+			cp.mu.Lock()
+			s.rep.advance(cp, clk.now())
+			n += len(cp.kv)
+			cp.mu.Unlock()
+		}
+		return n
+	}
+	clk.advance(50 * time.Millisecond)
+	if n := lagged(); n != len(keys) {
+		t.Fatalf("lagging copies hold %d keys, want %d", n, len(keys))
+	}
+	clk.advance(time.Second)
+	c.reapOnce()
+	if n := lagged(); n != 0 {
+		t.Fatalf("after the reap the lagging copies still hold %d expired keys", n)
+	}
+}

@@ -94,6 +94,9 @@ func (s *shard) reap(now int64) {
 	for e := s.ttl.peek(); e != nil && e.expires <= now; e = s.ttl.peek() {
 		s.ttl.remove(e)
 		delete(s.kv, e.key)
+		if s.rep != nil {
+			s.rep.reaped(e.key, now)
+		}
 	}
 	var d int64
 	if e := s.ttl.peek(); e != nil {

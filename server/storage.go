@@ -412,8 +412,9 @@ func (c *Cluster) storageFailed() error {
 // sees a broken connection, never an acknowledgement). Caller holds s.mu,
 // which this unlocks.
 func (c *Cluster) persistFailed(s *shard, idemKey string, err error) {
-	c.storeErr.CompareAndSwap(nil, &err)
-	c.cfg.Logger.Error("norikv storage write failed; no longer serving", "err", err)
+	if c.storeErr.CompareAndSwap(nil, &err) && !c.isClosed() {
+		c.cfg.Logger.Error("norikv storage write failed; no longer serving", "err", err)
+	}
 	clear(s.pendingVec)
 	s.pendingVec = s.pendingVec[:0]
 	c.abandon(s, idemKey)
