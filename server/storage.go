@@ -60,6 +60,7 @@ var (
 	bucketVecNS  = []byte("vecns")
 	bucketVec    = []byte("vec")
 	keyShape     = []byte("shape")
+	keyEpoch     = []byte("epoch")
 )
 
 // store is a cluster's open data dir.
@@ -144,6 +145,12 @@ func (st *store) load(c *Cluster) error {
 		}
 		if err := meta.Put(keyShape, want); err != nil {
 			return err
+		}
+		if v := meta.Get(keyEpoch); v != nil {
+			// Clients ignore a view whose epoch is not above the one
+			// they hold, so the restarted cluster's views continue
+			// from the last one published.
+			c.epoch = binary.BigEndian.Uint64(v)
 		}
 		var stale [][]byte
 		err := tx.Bucket(bucketShards).ForEach(func(k, v []byte) error {
@@ -419,6 +426,19 @@ func (c *Cluster) persistFailed(s *shard, idemKey string, err error) {
 	s.pendingVec = s.pendingVec[:0]
 	c.abandon(s, idemKey)
 	panic(http.ErrAbortHandler)
+}
+
+// saveEpoch records the epoch of a view about to be published, before
+// any client can see it. Caller holds topoMu. A failure is logged: it
+// costs clients that outlive a restart some NOT_LEADER redirects, nothing
+// more.
+func (st *store) saveEpoch(c *Cluster) {
+	err := st.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyEpoch, binary.BigEndian.AppendUint64(nil, c.epoch))
+	})
+	if err != nil && !c.isClosed() {
+		c.cfg.Logger.Warn("norikv: storing the view epoch", "err", err)
+	}
 }
 
 // closeStore closes the data dir, after every node stopped.

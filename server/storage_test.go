@@ -52,10 +52,17 @@ func TestDataDirSurvivesRestart(t *testing.T) {
 	if _, err := vc.Delete(ctxT(t), &v1.VectorDeleteRequest{Namespace: "docs", Id: "y"}); err != nil {
 		t.Fatal(err)
 	}
+	if err := c1.TransferLeader(0, "n2"); err != nil {
+		t.Fatal(err)
+	}
+	epoch := c1.View().Epoch
 	time.Sleep(2 * time.Millisecond) // c's 1 ms TTL runs out in wall-clock time
 	c1.Close()
 
 	c2, _ := startTest(t, cfg)
+	if got := c2.View().Epoch; got <= epoch {
+		t.Fatalf("view epoch after restart %d, not above %d: clients would ignore the new views", got, epoch)
+	}
 	if got := getKey(t, c2, "a"); string(got.Value) != "alpha" || got.Version.GetTerm() != va.Term || got.Version.GetIndex() != va.Index {
 		t.Fatalf("after restart a = %q %v, want alpha %v", got.Value, got.Version, va)
 	}
