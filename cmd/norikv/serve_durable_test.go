@@ -14,7 +14,9 @@ func serveUntilBanner(t *testing.T, args ...string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
 	status := make(chan int, 1)
-	go func() { status <- run(ctx, append([]string{"serve", "--port", "0", "--no-ui"}, args...), IO{&stdout, &stderr}) }()
+	go func() {
+		status <- run(ctx, append([]string{"serve", "--port", "0", "--no-ui"}, args...), IO{&stdout, &stderr})
+	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(stdout.String(), "Ctrl-C") {
 		if time.Now().After(deadline) {
