@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 )
 
@@ -97,4 +99,18 @@ func TestDataDirSurvivesRestart(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "shards=8") {
 		t.Fatalf("starting another shape on the data dir: %v, want an error naming shards=8", err)
 	}
+}
+
+// A write that cannot be made durable is never acknowledged, and the
+// cluster stops serving rather than show it.
+func TestDataDirWriteFailureStopsServing(t *testing.T) {
+	c, _ := startTest(t, Config{Nodes: 1, Shards: 1, DataDir: t.TempDir()})
+	kv := leaderOf(t, c, "k").kv
+	put(t, kv, "k", "durable")
+	c.store.db.Close() // every later transaction fails
+	if res, err := kv.Put(ctxT(t), &v1.PutRequest{Key: []byte("k"), Value: []byte("lost")}); err == nil {
+		t.Fatalf("a write that did not reach the disk was acknowledged at %v", res.Version)
+	}
+	_, err := kv.Get(ctxT(t), &v1.GetRequest{Key: []byte("k")})
+	wantCode(t, err, connect.CodeUnavailable, "storage failed")
 }
