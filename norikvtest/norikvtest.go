@@ -72,6 +72,19 @@ func WithIdempotencyTTL(d time.Duration) Option {
 	return func(c *server.Config) { c.IdempotencyTTL = d }
 }
 
+// WithReplicationLag gives every replica its own copy of each shard, with
+// the followers outside the write majority applying writes d after the
+// leader: stale_ok reads they serve may return older versions, lease and
+// linearizable reads never do (see server.Config.ReplicationLag).
+func WithReplicationLag(d time.Duration) Option {
+	return func(c *server.Config) { c.ReplicationLag = d }
+}
+
+// WithDataDir keeps the cluster's state in dir (see
+// server.Config.DataDir): a cluster started again on the same dir, with the
+// same shape, finds every acknowledged write.
+func WithDataDir(dir string) Option { return func(c *server.Config) { c.DataDir = dir } }
+
 // WithLogger sends the cluster's lifecycle log to l.
 func WithLogger(l *slog.Logger) Option { return func(c *server.Config) { c.Logger = l } }
 

@@ -27,6 +27,10 @@ type linConfig struct {
 	duration time.Duration
 	dropRate uint64 // per-mille
 	interval time.Duration
+	// lag is the cluster's Config.ReplicationLag. With it, gets mix
+	// lease, linearizable and stale_ok reads; the stale ones go straight
+	// to a node and are checked by staleReads, not porcupine.
+	lag time.Duration
 }
 
 func defaultLinConfig() linConfig {
@@ -60,7 +64,15 @@ func TestLinearizabilityUnderFaults(t *testing.T) {
 }
 
 func runLinearizability(t *testing.T, lc linConfig) linReport {
-	env := newFaultEnv(t, server.Config{Nodes: 3, Shards: 64})
+	env := newFaultEnv(t, server.Config{Nodes: 3, Shards: 64, ReplicationLag: lc.lag})
+	var stale *staleReads
+	if lc.lag > 0 {
+		stale = newStaleReads(t, env.cluster)
+	}
+	rec := NewRecorder()
+	if stale != nil {
+		stale.rec = rec
+	}
 	env.dropRate.Store(lc.dropRate)
 	keys := make([]string, lc.keys)
 	hot := map[uint32]bool{}
@@ -97,7 +109,6 @@ func runLinearizability(t *testing.T, lc linConfig) linReport {
 		})
 	}
 
-	rec := NewRecorder()
 	var (
 		mu      sync.Mutex
 		tally   writeTally
@@ -114,7 +125,7 @@ func runLinearizability(t *testing.T, lc linConfig) linReport {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &worker{id: ci, c: c, rec: rec, keys: keys, rng: rand.New(rand.NewPCG(uint64(ci), 99)), versions: map[string]norikv.Version{}}
+			w := &worker{id: ci, c: c, rec: rec, keys: keys, rng: rand.New(rand.NewPCG(uint64(ci), 99)), versions: map[string]norikv.Version{}, stale: stale}
 			defer func() {
 				if w.err != nil {
 					t.Error(w.err)
@@ -160,6 +171,9 @@ func runLinearizability(t *testing.T, lc linConfig) linReport {
 	}
 
 	ops := rec.Operations()
+	if stale != nil {
+		stale.check(t, ops, lc.lag)
+	}
 	res, info := porcupine.CheckOperationsVerbose(KVModel, ops, 30*time.Second)
 	rep := linReport{Operations: len(ops), Partitions: len(keys), Faults: faults, Dropped: env.dropped.Load(), Attempts: env.attempts.Load()}
 	for _, op := range ops {
@@ -251,6 +265,7 @@ type worker struct {
 	rng      *rand.Rand
 	seq      int
 	versions map[string]norikv.Version // last version seen per key, for CAS
+	stale    *staleReads               // with lag: mix consistencies
 	err      error                     // an unexpected refusal, reported at the end
 }
 
@@ -277,8 +292,17 @@ func (w *worker) step() (in Input, out Output, call, ret int64) {
 	var err error
 	switch in.Kind {
 	case OpGet:
+		var opts []norikv.GetOption
+		if w.stale != nil {
+			switch w.rng.IntN(3) {
+			case 0:
+				opts = append(opts, norikv.WithConsistency(norikv.ConsistencyLinearizable))
+			case 1:
+				w.stale.read(ctx, w.rng, key)
+			}
+		}
 		var res *norikv.GetResult
-		res, err = w.c.Get(ctx, key)
+		res, err = w.c.Get(ctx, key, opts...)
 		if err == nil {
 			out = Output{OK: true, Value: string(res.Value), Version: res.Version}
 			w.versions[key] = res.Version

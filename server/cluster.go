@@ -28,6 +28,11 @@ type Cluster struct {
 	// idem remembers idempotency keys for every shard, in one budget.
 	idem *idemCache
 
+	// store keeps the shards on disk in durable mode (Config.DataDir);
+	// nil otherwise. storeErr is set once a write failed to persist.
+	store    *store
+	storeErr atomic.Pointer[error]
+
 	// topoMu serialises changes to placement (leaders, terms, node roles)
 	// and the epoch. Request handlers never take it.
 	topoMu sync.Mutex
@@ -96,6 +101,11 @@ func start0(cfg Config, clock func() int64) (*Cluster, error) {
 	}
 	c.SetFaults(cfg.Faults)
 	c.place()
+	if cfg.DataDir != "" {
+		if err := c.openStore(); err != nil {
+			return nil, err
+		}
+	}
 	for i := range cfg.Nodes {
 		n := newNode(c, i)
 		if cfg.BasePort != 0 {
@@ -142,6 +152,11 @@ func (c *Cluster) place() {
 		if lead >= 0 && s.hasReplica(lead) {
 			s.leader = lead
 		}
+		if c.cfg.ReplicationLag > 0 {
+			s.journaled = true
+			s.rep = &replication{lag: int64(c.cfg.ReplicationLag), copies: make(map[int]*laggedCopy)}
+			s.assignCopies()
+		}
 		c.shards[i] = s
 	}
 }
@@ -179,6 +194,11 @@ func (c *Cluster) reaper() {
 func (c *Cluster) reapOnce() {
 	now := c.clock()
 	c.idem.prune(now)
+	if c.store != nil {
+		if err := c.store.prune(c.idem.ttl, now); err != nil {
+			c.cfg.Logger.Warn("norikv: pruning stored idempotency keys", "err", err)
+		}
+	}
 	for _, s := range c.shards {
 		if d := s.nextDue.Load(); d != 0 && d <= now {
 			s.reap(now)
@@ -250,6 +270,7 @@ func (c *Cluster) Shutdown(ctx context.Context) error {
 			n.life.Unlock()
 		}
 		c.bg.Wait()
+		c.closeStore()
 	})
 	return err
 }
@@ -265,6 +286,7 @@ func (c *Cluster) Close() error {
 			n.life.Unlock()
 		}
 		c.bg.Wait()
+		c.closeStore()
 	})
 	return nil
 }

@@ -98,6 +98,22 @@ type Config struct {
 	// reclaimed in the background. Expired keys are invisible to reads at
 	// once regardless. Default DefaultReapInterval.
 	ReapInterval time.Duration
+	// ReplicationLag, if positive, gives every replica its own copy of
+	// each shard: a write is acknowledged once the leader and enough
+	// followers for a majority hold it, and the other followers apply it
+	// this long after the leader, so stale_ok reads they serve can return
+	// older versions (see replica.go for the model). 0 (the default): all
+	// replicas share one copy and every read sees the latest write.
+	ReplicationLag time.Duration
+	// DataDir, if set, keeps every shard's state in this directory (one
+	// bbolt file, created if missing) and loads it on start: keys,
+	// versions, TTL deadlines, idempotency keys within their TTL, vector
+	// indexes. A write is acknowledged once it is on disk as Sync says.
+	// The directory is for one cluster shape: starting with other Nodes,
+	// Shards or ReplicationFactor fails. Default: in memory only.
+	DataDir string
+	// Sync is when durable mode fsyncs. Default SyncBatch.
+	Sync SyncMode
 	// Logger receives node lifecycle events. Default: discard.
 	Logger *slog.Logger
 	// UI, if set, is served by every node under /ui/ (the web console:

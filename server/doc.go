@@ -11,10 +11,15 @@
 // on a real cluster, and nodes can be stopped, restarted and have their
 // leaderships moved to exercise clients' failover paths.
 //
-// It is not a replicated database. All nodes of a cluster share each shard's
-// state in memory inside one process; "replicas" and "leaders" only decide
-// which node may answer which request. Nothing is persisted, and a crash
-// loses everything. Production clusters run the NoriKV server.
+// It is not a replicated database: all nodes run inside one process, with
+// no network between them to partition. By default the replicas of a shard
+// share its state in memory, and "replicas" and "leaders" only decide which
+// node may answer which request. With Config.ReplicationLag each replica
+// has its own copy and the followers outside the write majority apply
+// writes late, so stale_ok reads can be observed to lag (replica.go has
+// the model). With Config.DataDir every acknowledged write is on disk
+// first and survives a crash (storage.go); without it a crash loses
+// everything. Production clusters run the NoriKV server.
 //
 // It is also the one server the SDK's own tests run against. Besides
 // StopNode, RestartNode and TransferLeader, a cluster has test hooks: a

@@ -62,6 +62,7 @@ func (h *kvService) Put(ctx context.Context, req *v1.PutRequest) (*v1.PutRespons
 	} else {
 		s.ttl.remove(e)
 	}
+	s.recordPut(e)
 	s.ops.puts++
 	c.applied(s, idemKey, fp, idemResult{ver: ver}, now)
 	return putResponse(ver), nil
@@ -86,16 +87,14 @@ func (h *kvService) Get(ctx context.Context, req *v1.GetRequest) (*v1.GetRespons
 		s.mu.RUnlock()
 		return nil, err
 	}
-	e := s.kv[string(req.Key)]
-	if e == nil || !e.live(now) {
-		s.mu.RUnlock()
+	value, ver, found := s.lookup(h.node, req.Key, now)
+	s.mu.RUnlock()
+	if !found {
 		if c.defects().MissingKeyNotFound {
 			return nil, notFound("key not found")
 		}
 		return &v1.GetResponse{}, nil
 	}
-	value, ver := e.value, e.ver
-	s.mu.RUnlock()
 	return getResponse(value, ver), nil
 }
 
@@ -138,6 +137,7 @@ func (h *kvService) Delete(ctx context.Context, req *v1.DeleteRequest) (*v1.Dele
 		s.ttl.remove(e)
 		delete(s.kv, string(req.Key))
 	}
+	s.recordDelete(req.Key, ver)
 	s.ops.deletes++
 	c.applied(s, idemKey, fp, idemResult{ver: ver, flag: live}, now)
 	return &v1.DeleteResponse{Tombstoned: live, Version: ver.proto()}, nil
@@ -170,8 +170,12 @@ func (c *Cluster) lockForWrite(ctx context.Context, s *shard, node int, idemKey 
 	return idemResult{}, false, nil
 }
 
-// applied remembers an applied write's idempotency key and unlocks s.mu.
+// applied remembers an applied write's idempotency key, replicates and
+// persists what it changed (see record), and unlocks s.mu.
 func (c *Cluster) applied(s *shard, key string, fp uint64, res idemResult, now int64) {
+	if s.journaled {
+		c.journal(s, key, fp, res, now)
+	}
 	if key != "" {
 		c.idem.commit(scopedKey{shard: s.id, key: key}, fp, res, now)
 	}
@@ -181,6 +185,8 @@ func (c *Cluster) applied(s *shard, key string, fp uint64, res idemResult, now i
 // abandon ends a write lockForWrite admitted but that was not applied (a
 // failed precondition, say) and unlocks s.mu.
 func (c *Cluster) abandon(s *shard, key string) {
+	s.pending = s.pending[:0]
+	s.pendingVec = s.pendingVec[:0]
 	if key != "" {
 		c.idem.cancel()
 	}

@@ -127,6 +127,7 @@ func (c *Cluster) setLeaderLocked(s *shard, node int) {
 	s.mu.Lock()
 	s.leader = node
 	s.term++
+	s.assignCopies()
 	s.mu.Unlock()
 }
 

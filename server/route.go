@@ -18,6 +18,11 @@ import (
 // and leader reads, any replica for stale reads. Anything else is
 // redirected with NOT_LEADER. Caller holds s.mu.
 func (c *Cluster) route(ctx context.Context, s *shard, node int, needLeader bool) error {
+	if c.store != nil {
+		if err := c.storageFailed(); err != nil {
+			return err
+		}
+	}
 	if s.leader == node || (!needLeader && s.hasReplica(node)) {
 		return nil
 	}

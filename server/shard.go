@@ -45,6 +45,14 @@ type shard struct {
 	vectors map[string]*vectorNamespace
 	ops     opCounts
 
+	// journaled is set when writes are replicated with lag or persisted:
+	// write handlers then note what they change in pending (recordPut,
+	// recordDelete), which applied hands to rep and the store.
+	journaled  bool
+	pending    []logOp
+	pendingVec []vecOp
+	rep        *replication // nil without Config.ReplicationLag
+
 	// nextDue is the earliest time the reaper has work here (a TTL
 	// expiring), 0 if none. Read without the lock so the
 	// reaper skips idle shards cheaply.
@@ -86,6 +94,9 @@ func (s *shard) reap(now int64) {
 	for e := s.ttl.peek(); e != nil && e.expires <= now; e = s.ttl.peek() {
 		s.ttl.remove(e)
 		delete(s.kv, e.key)
+		if s.rep != nil {
+			s.rep.reaped(e.key, now)
+		}
 	}
 	var d int64
 	if e := s.ttl.peek(); e != nil {

@@ -61,6 +61,7 @@ func (h *vectorService) CreateIndex(ctx context.Context, req *v1.CreateVectorInd
 			s.vectors = make(map[string]*vectorNamespace)
 		}
 		s.vectors[req.Namespace] = want
+		s.recordVector(vecOp{ns: req.Namespace, create: want})
 		s.ops.vectorCreates++
 		return true, nil
 	}, func(r idemResult) { created = r.flag })
@@ -80,6 +81,7 @@ func (h *vectorService) DropIndex(ctx context.Context, req *v1.DropVectorIndexRe
 			return false, nil
 		}
 		delete(s.vectors, req.Namespace)
+		s.recordVector(vecOp{ns: req.Namespace, drop: true})
 		s.ops.vectorDrops++
 		return true, nil
 	}, func(r idemResult) { dropped = r.flag })
@@ -107,6 +109,7 @@ func (h *vectorService) Insert(ctx context.Context, req *v1.VectorInsertRequest)
 		if err := ns.idx.Insert(req.Id, req.Vector); err != nil {
 			return false, vectorError(err)
 		}
+		s.recordVector(vecOp{ns: req.Namespace, id: req.Id, vec: req.Vector})
 		s.ops.vectorInserts++
 		return true, nil
 	}, func(r idemResult) { ver = r.ver })
@@ -128,6 +131,9 @@ func (h *vectorService) Delete(ctx context.Context, req *v1.VectorDeleteRequest)
 			return false, err
 		}
 		ok := ns.idx.Delete(req.Id)
+		if ok {
+			s.recordVector(vecOp{ns: req.Namespace, id: req.Id, del: true})
+		}
 		s.ops.vectorDeletes++
 		return ok, nil
 	}, func(r idemResult) { deleted = r.flag })

@@ -34,6 +34,9 @@ func (b *viewBroadcast) load() *viewState { return b.cur.Load() }
 // holds topoMu, which also makes the placement safe to read.
 func (c *Cluster) publishLocked() {
 	c.epoch++
+	if c.store != nil {
+		c.store.saveEpoch(c)
+	}
 	v := &v1.ClusterView{
 		Epoch:  c.epoch,
 		Nodes:  make([]*v1.ClusterNode, len(c.nodes)),

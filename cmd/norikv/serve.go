@@ -43,6 +43,9 @@ func runServe(ctx context.Context, o IO, args []string) error {
 	certFile := fs.String("tls-cert", "", "serve TLS with this PEM certificate `file` (needs --tls-key)")
 	keyFile := fs.String("tls-key", "", "PEM private key `file` for --tls-cert")
 	token := fs.String("token", "", "require \"authorization: Bearer <token>\" on every request")
+	lag := fs.Duration("replication-lag", 0, "followers outside the write majority apply writes this `long` after the leader, so stale_ok reads can see older versions (e.g. 50ms; 0: every replica is current)")
+	dataDir := fs.String("data-dir", "", "keep the data in `dir` (created if missing) and load it on start; default: in memory, lost on exit")
+	syncMode := fs.String("sync", string(server.SyncBatch), "with --data-dir, when to fsync: batch (before acknowledging, one fsync for writes arriving together), always (one fsync per write), none (leave it to the OS: survives a crash of the server, not of the machine)")
 	verbose := fs.Bool("v", false, "log node lifecycle events to stderr")
 	noUI := fs.Bool("no-ui", false, "do not serve the web console at /ui/")
 	var corsOrigins []string
@@ -68,6 +71,10 @@ func runServe(ctx context.Context, o IO, args []string) error {
 		return usagef("--replication must be between 1 and --nodes (%d)", *nodes)
 	case (*certFile == "") != (*keyFile == ""):
 		return usagef("--tls-cert and --tls-key go together")
+	case *lag < 0:
+		return usagef("--replication-lag must not be negative")
+	case *syncMode != string(server.SyncBatch) && *syncMode != string(server.SyncAlways) && *syncMode != string(server.SyncNone):
+		return usagef("--sync must be batch, always or none, not %q", *syncMode)
 	}
 	cfg := server.Config{
 		Nodes:             *nodes,
@@ -79,6 +86,9 @@ func runServe(ctx context.Context, o IO, args []string) error {
 		TLSCertFile:       *certFile,
 		TLSKeyFile:        *keyFile,
 		CORSOrigins:       corsOrigins,
+		ReplicationLag:    *lag,
+		DataDir:           *dataDir,
+		Sync:              server.SyncMode(*syncMode),
 	}
 	if !*noUI {
 		cfg.UI = web.Handler()
@@ -96,7 +106,7 @@ func runServe(ctx context.Context, o IO, args []string) error {
 		return err
 	}
 	defer stopMetrics()
-	printBanner(o.Stdout, c, *certFile, *token, !*noUI)
+	printBanner(o.Stdout, c, *dataDir, *certFile, *token, !*noUI)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -107,14 +117,18 @@ func runServe(ctx context.Context, o IO, args []string) error {
 // line per node (scripts parse these), how to stop it, and a first
 // command to try that works as printed (with the --target, --token and
 // --ca this cluster needs).
-func printBanner(w io.Writer, c *server.Cluster, certFile, token string, ui bool) {
+func printBanner(w io.Writer, c *server.Cluster, dataDir, certFile, token string, ui bool) {
 	rf := 0
 	if v := c.View(); len(v.GetShards()) > 0 {
 		rf = len(v.GetShards()[0].GetReplicas())
 	}
 	ids := c.NodeIDs()
-	fmt.Fprintf(w, "NoriKV development cluster: %d nodes, %d shards, replication %d (in memory, nothing persisted)\n",
-		len(ids), c.Shards(), rf)
+	storage := "in memory, nothing persisted"
+	if dataDir != "" {
+		storage = "persisted in " + dataDir
+	}
+	fmt.Fprintf(w, "NoriKV development cluster: %d nodes, %d shards, replication %d (%s)\n",
+		len(ids), c.Shards(), rf, storage)
 	for _, id := range ids {
 		fmt.Fprintf(w, "%s %s\n", id, c.Addr(id))
 	}

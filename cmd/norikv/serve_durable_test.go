@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// serveUntilBanner runs `norikv serve args...` until its banner is out,
+// then stops it and returns stdout.
+func serveUntilBanner(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	status := make(chan int, 1)
+	go func() {
+		status <- run(ctx, append([]string{"serve", "--port", "0", "--no-ui"}, args...), IO{&stdout, &stderr})
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(stdout.String(), "Ctrl-C") {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("no banner; stdout %q stderr %q", stdout.String(), stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if got := <-status; got != 0 {
+		t.Fatalf("serve exited %d; stderr %q", got, stderr.String())
+	}
+	return stdout.String()
+}
+
+func TestServeDataDirAndLagFlags(t *testing.T) {
+	dir := t.TempDir()
+	if out := serveUntilBanner(t, "--nodes", "1", "--shards", "4", "--data-dir", dir, "--sync", "always", "--replication-lag", "50ms"); !strings.Contains(out, "(persisted in "+dir+")") {
+		t.Fatalf("banner does not say where data is kept: %q", out)
+	}
+	if out := serveUntilBanner(t, "--nodes", "1", "--shards", "4"); !strings.Contains(out, "(in memory, nothing persisted)") {
+		t.Fatalf("banner of an in-memory cluster: %q", out)
+	}
+	for _, tc := range []struct{ args, want string }{
+		{"--sync sometimes", `--sync must be batch, always or none, not "sometimes"`},
+		{"--replication-lag -1s", "--replication-lag must not be negative"},
+		{"--nodes 2 --shards 4 --data-dir " + dir, "holds a cluster with nodes=1 shards=4 replication=1"},
+	} {
+		var stdout, stderr syncBuffer
+		if got := run(context.Background(), append([]string{"serve", "--port", "0", "--no-ui"}, strings.Fields(tc.args)...), IO{&stdout, &stderr}); got == 0 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("serve %s: exit %d, stderr %q; want it to say %q", tc.args, got, stderr.String(), tc.want)
+		}
+	}
+}
