@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -165,7 +166,14 @@ func coverCommand(t *testing.T, w []string, env []string, target string) bool {
 // at the test's cluster.
 func runNorikv(t *testing.T, args []string, target string) {
 	if len(args) > 0 && args[0] == "serve" {
-		// Ephemeral ports: 9001 may be taken on a shared machine.
+		// Ephemeral ports: 9001 may be taken on a shared machine; a
+		// data directory of the test's own.
+		args = append([]string(nil), args...)
+		for i := range args {
+			if args[i] == "--data-dir" && i+1 < len(args) {
+				args[i+1] = t.TempDir()
+			}
+		}
 		serveUntilInterrupt(t, append(args, "--port", "0"))
 		return
 	}
@@ -174,6 +182,10 @@ func runNorikv(t *testing.T, args []string, target string) {
 	case len(args) > 0 && args[0] == "bench":
 		// The same command, shrunk to a moment on its own embedded
 		// cluster: the figures come from full runs, not from tests.
+		// A --target is pointed at the test's cluster.
+		if slices.Contains(args, "--target") {
+			args = withTarget(args, target)
+		}
 		args = append(args, "--duration", "300ms", "--concurrency", "2", "--keys", "50")
 	case len(args) > 0 && args[0] == "conformance":
 		// The full matrix is the conformance package's own test; here
