@@ -12,15 +12,11 @@ import (
 // connections are closed so its port refuses connections, and its
 // WatchCluster streams end. Stopping a stopped node does nothing.
 func (c *Cluster) StopNode(id string) error {
-	n, err := c.node(id)
+	n, err := c.lockNode(id)
 	if err != nil {
 		return err
 	}
-	n.life.Lock()
 	defer n.life.Unlock()
-	if c.isClosed() {
-		return errClosed
-	}
 	c.topoMu.Lock()
 	if !n.up {
 		c.topoMu.Unlock()
@@ -55,15 +51,11 @@ func (c *Cluster) StopNode(id string) error {
 // without a leader while it was down and that it holds a replica of get it
 // as their leader. Restarting a running node does nothing.
 func (c *Cluster) RestartNode(id string) error {
-	n, err := c.node(id)
+	n, err := c.lockNode(id)
 	if err != nil {
 		return err
 	}
-	n.life.Lock()
 	defer n.life.Unlock()
-	if c.isClosed() {
-		return errClosed
-	}
 	if n.inc.Load() != nil {
 		return nil
 	}
@@ -136,6 +128,21 @@ func (c *Cluster) node(id string) (*node, error) {
 		return n, nil
 	}
 	return nil, fmt.Errorf("server: no node %q", id)
+}
+
+// lockNode returns node id with its life lock held, so a stop or restart
+// does not race another or the cluster's Close; the caller unlocks.
+func (c *Cluster) lockNode(id string) (*node, error) {
+	n, err := c.node(id)
+	if err != nil {
+		return nil, err
+	}
+	n.life.Lock()
+	if c.isClosed() {
+		n.life.Unlock()
+		return nil, errClosed
+	}
+	return n, nil
 }
 
 func (c *Cluster) isClosed() bool {
