@@ -93,6 +93,9 @@ type Config struct {
 	// reclaimed in the background. Expired keys are invisible to reads at
 	// once regardless. Default DefaultReapInterval.
 	ReapInterval time.Duration
+	// DisableBatch makes Kv.Batch answer UNIMPLEMENTED, as servers
+	// without it (the Rust server) do: for testing clients' fallback.
+	DisableBatch bool
 	// Logger receives node lifecycle events. Default: discard.
 	Logger *slog.Logger
 }
