@@ -33,6 +33,10 @@ func TestSuiteAgainstFake(t *testing.T) {
 	if res.Status != StatusSkip || !strings.Contains(res.Reason, "UNIMPLEMENTED") {
 		t.Errorf("vector_data on a target without Vector = %v %q, want skip naming UNIMPLEMENTED", res.Status, res.Reason)
 	}
+	res, _ = rep.Lookup("batch", "conn/pb/h2")
+	if res.Status != StatusSkip || !strings.Contains(res.Reason, "UNIMPLEMENTED") {
+		t.Errorf("batch on a target without Kv.Batch = %v %q, want skip naming UNIMPLEMENTED", res.Status, res.Reason)
+	}
 	res, _ = rep.Lookup("versions", "grpc/json/h1")
 	if res.Status != StatusSkip || res.Reason != "gRPC requires HTTP/2" {
 		t.Errorf("gRPC over HTTP/1.1 = %v %q, want skip", res.Status, res.Reason)
