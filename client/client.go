@@ -27,6 +27,11 @@ type Client struct {
 	retry  *interceptors.Retry
 	dialer *countingDialer
 	tr     *http.Transport
+	// router is topo as the interceptors see it; batches route with it.
+	router interceptors.Router
+	// noBatch holds the nodes (host:port) that answered Kv.Batch
+	// UNIMPLEMENTED: their operations go as single calls (batch.go).
+	noBatch sync.Map
 
 	kv   norikvv1connect.KvClient
 	vec  norikvv1connect.VectorClient
@@ -92,6 +97,7 @@ func New(cfg Config) (*Client, error) {
 		SeedTimeout:       seedTimeout,
 		Logger:            c.log,
 	})
+	c.router = c.topo
 
 	opts := []connect.ClientOption{
 		// Small requests are sent uncompressed: compressing a 100-byte Put
