@@ -412,9 +412,11 @@ func (c *Client) sendBatch(ctx context.Context, addr string, total int, ops []*o
 		for _, o := range ops {
 			o.redo = redo
 			if !redo {
-				e := interceptors.Convert(ctx, o.name(), err)
-				e.Key = string(o.key())
-				o.err = e
+				// One error for the exchange; each op gets its own copy
+				// naming its key and operation.
+				e := *interceptors.Convert(ctx, o.name(), err)
+				e.Operation, e.Key = o.name(), string(o.key())
+				o.err = &e
 			}
 		}
 		return

@@ -32,6 +32,9 @@ type Client struct {
 	// noBatch holds the nodes (host:port) that answered Kv.Batch
 	// UNIMPLEMENTED: their operations go as single calls (batch.go).
 	noBatch sync.Map
+	// batcher queues concurrent single calls per node (batcher.go); nil
+	// with Config.DisableAutoBatch.
+	batcher *batcher
 
 	kv   norikvv1connect.KvClient
 	vec  norikvv1connect.VectorClient
@@ -98,6 +101,9 @@ func New(cfg Config) (*Client, error) {
 		Logger:            c.log,
 	})
 	c.router = c.topo
+	if !cfg.DisableAutoBatch {
+		c.batcher = newBatcher(c)
+	}
 
 	opts := []connect.ClientOption{
 		// Small requests are sent uncompressed: compressing a 100-byte Put
@@ -214,6 +220,9 @@ func (c *Client) Close() error {
 		c.closed.Store(true)
 		c.cancel()
 		c.topo.Close()
+		if c.batcher != nil {
+			c.batcher.wg.Wait()
+		}
 		c.tr.CloseIdleConnections()
 	})
 	return nil
