@@ -79,11 +79,18 @@ func (c *Client) run(ctx context.Context, o *op) error {
 	q := b.node(addr)
 	q.mu.Lock()
 	if q.inflight < maxInflightPerNode {
-		q.inflight++
-		q.mu.Unlock()
-		c.unary(ctx, o)
-		b.release(q, total)
+		return b.alone(ctx, q, total, o)
+	}
+	q.mu.Unlock()
+	// The batch skips the Validate interceptor: check here, so a bad call
+	// fails alone, at once; then look again, as an exchange may have ended
+	// meanwhile (a call queued with none in flight would wait forever).
+	if !checkOp(ctx, o) {
 		return o.err
+	}
+	q.mu.Lock()
+	if q.inflight < maxInflightPerNode {
+		return b.alone(ctx, q, total, o)
 	}
 	o.done = make(chan struct{})
 	q.queue = append(q.queue, o)
@@ -105,6 +112,16 @@ func (c *Client) run(ctx context.Context, o *op) error {
 		// error goes back without touching o.
 		return ctx.Err()
 	}
+}
+
+// alone sends o by itself as one of q's exchanges in flight. Caller holds
+// q.mu, which alone releases.
+func (b *batcher) alone(ctx context.Context, q *nodeQueue, total int, o *op) error {
+	q.inflight++
+	q.mu.Unlock()
+	b.c.unary(ctx, o)
+	b.release(q, total)
+	return o.err
 }
 
 // release ends one exchange to q's node: queued operations leave as the

@@ -37,6 +37,9 @@ type Client struct {
 	batcher *batcher
 
 	kv   norikvv1connect.KvClient
+	// batchKV sends Kv.Batch (batch.go): operations are validated one by
+	// one before they are batched, and answers are not compressed.
+	batchKV norikvv1connect.KvClient
 	vec  norikvv1connect.VectorClient
 	meta norikvv1connect.MetaClient
 
@@ -133,6 +136,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	base := scheme + seeds[0]
 	c.kv = norikvv1connect.NewKvClient(httpClient, base, callOpts...)
+	c.batchKV = newBatchClient(httpClient, base, opts, c.retry, c.topo, cfg.Interceptors)
 	c.vec = norikvv1connect.NewVectorClient(httpClient, base, callOpts...)
 	// The watch stream gets no retry/routing interceptors: it picks its
 	// node itself and reconnects on its own schedule.
