@@ -36,12 +36,12 @@ type Client struct {
 	// with Config.DisableAutoBatch.
 	batcher *batcher
 
-	kv   norikvv1connect.KvClient
+	kv norikvv1connect.KvClient
 	// batchKV sends Kv.Batch (batch.go): operations are validated one by
 	// one before they are batched, and answers are not compressed.
 	batchKV norikvv1connect.KvClient
-	vec  norikvv1connect.VectorClient
-	meta norikvv1connect.MetaClient
+	vec     norikvv1connect.VectorClient
+	meta    norikvv1connect.MetaClient
 
 	// ctx is cancelled by Close; every call runs under it (callCtx).
 	ctx    context.Context
