@@ -35,13 +35,13 @@ type Client struct {
 	// batcher queues concurrent single calls per node (batcher.go); nil
 	// with Config.DisableAutoBatch.
 	batcher *batcher
-
-	kv norikvv1connect.KvClient
 	// batchKV sends Kv.Batch (batch.go): operations are validated one by
 	// one before they are batched, and answers are not compressed.
 	batchKV norikvv1connect.KvClient
-	vec     norikvv1connect.VectorClient
-	meta    norikvv1connect.MetaClient
+
+	kv   norikvv1connect.KvClient
+	vec  norikvv1connect.VectorClient
+	meta norikvv1connect.MetaClient
 
 	// ctx is cancelled by Close; every call runs under it (callCtx).
 	ctx    context.Context
