@@ -133,7 +133,8 @@ type Config struct {
 	// per attempt, after routing (interceptors.TargetFrom(ctx) names the
 	// node).
 	Interceptors []connect.Interceptor
-	// MaxIdleConnsPerHost bounds pooled idle connections per node.
+	// MaxIdleConnsPerHost bounds pooled idle connections per node, and
+	// connections per node (a call beyond it waits for a free one).
 	// Default 64. Not negative.
 	MaxIdleConnsPerHost int
 	// DisableAutoBatch sends every Put, Get and Delete as its own call.
