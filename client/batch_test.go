@@ -84,6 +84,15 @@ func keys(n int) []string {
 	return out
 }
 
+// selfValued pairs each key with itself as the value.
+func selfValued(keys []string) []norikv.KeyValue {
+	kvs := make([]norikv.KeyValue, len(keys))
+	for i, k := range keys {
+		kvs[i] = norikv.KeyValue{Key: k, Value: []byte(k)}
+	}
+	return kvs
+}
+
 // MultiPut and MultiGet of 100 keys on 3 nodes take one Kv.Batch per node
 // each; a missing key is ErrKeyNotFound for that key alone.
 func TestMultiGetPutOneBatchPerNode(t *testing.T) {
@@ -186,11 +195,7 @@ func TestMultiPutReroutesNotLeader(t *testing.T) {
 		}
 	}
 	ks := keys(50)
-	kvs := make([]norikv.KeyValue, len(ks))
-	for i, k := range ks {
-		kvs[i] = norikv.KeyValue{Key: k, Value: []byte(k)}
-	}
-	if _, err := c.MultiPut(context.Background(), kvs); err != nil {
+	if _, err := c.MultiPut(context.Background(), selfValued(ks)); err != nil {
 		t.Fatalf("MultiPut after leaders moved: %v", err)
 	}
 	got, err := c.MultiGet(context.Background(), ks)
@@ -219,11 +224,7 @@ func TestBatchFallsBackOncePerNode(t *testing.T) {
 	c := batchClient(t, cl, pc, nil)
 	ks := keys(60)
 	for range 3 {
-		kvs := make([]norikv.KeyValue, len(ks))
-		for i, k := range ks {
-			kvs[i] = norikv.KeyValue{Key: k, Value: []byte(k)}
-		}
-		if _, err := c.MultiPut(context.Background(), kvs); err != nil {
+		if _, err := c.MultiPut(context.Background(), selfValued(ks)); err != nil {
 			t.Fatal(err)
 		}
 		got, err := c.MultiGet(context.Background(), ks)
