@@ -238,8 +238,34 @@ type op struct {
 
 	// done is closed when a queued op's result is set (batcher.go).
 	done chan struct{}
-	// redo asks the waiting caller to send the op alone (batcher.go).
-	redo bool
+	// redo asks for the op to be sent again alone (resend).
+	redo redoKind
+}
+
+// redoKind is why an op is sent again alone after its batch.
+type redoKind uint8
+
+const (
+	redoNone redoKind = iota
+	// redoMoved: the node did not apply it (NOT_LEADER, or no Kv.Batch);
+	// resent at once, like a followed redirect.
+	redoMoved
+	// redoRetry: a retryable failure (of the op or its exchange); o.err
+	// holds it. Resent as a retry: one budget token and a backoff first.
+	redoRetry
+)
+
+// resend sends o alone after its batch asked for it (o.redo).
+func (c *Client) resend(ctx context.Context, o *op) {
+	kind := o.redo
+	o.redo = redoNone
+	if kind == redoRetry && !c.retry.AllowRetry(ctx, 0) {
+		if ctx.Err() != nil {
+			o.err = ctx.Err()
+		}
+		return // o.err is the batch's error
+	}
+	c.unary(ctx, o)
 }
 
 func (o *op) initGet(key string, opts []GetOption) {
@@ -346,11 +372,10 @@ func (c *Client) unary(ctx context.Context, o *op) {
 	}
 }
 
-// setResult fills o from its result in a batch. It reports false if o
-// should be sent again alone: it was answered NOT_LEADER (the hint is
-// given to the router first, so the retry goes to the leader) or with a
-// retryable error.
-func (c *Client) setResult(ctx context.Context, o *op, shard int, r *v1.BatchResult) bool {
+// setResult fills o from its result in a batch, or says why o should be
+// sent again alone: it was answered NOT_LEADER (the hint is given to the
+// router first, so it goes to the leader) or with a retryable error.
+func (c *Client) setResult(ctx context.Context, o *op, shard int, r *v1.BatchResult) redoKind {
 	switch res := r.GetResult().(type) {
 	case *v1.BatchResult_Get:
 		if o.kind == opGet {
@@ -358,37 +383,37 @@ func (c *Client) setResult(ctx context.Context, o *op, shard int, r *v1.BatchRes
 				e := interceptors.NewError(connect.CodeNotFound, "key not found", ErrKeyNotFound, nil)
 				e.Operation, e.Key = "Get", string(o.key())
 				o.err = e
-				return true
+				return redoNone
 			}
 			o.get = &GetResult{Value: res.Get.GetValue(), Version: versionFrom(res.Get.GetVersion()), Meta: res.Get.GetMeta()}
-			return true
+			return redoNone
 		}
 	case *v1.BatchResult_Put:
 		if o.kind == opPut {
 			o.ver = versionFrom(res.Put.GetVersion())
-			return true
+			return redoNone
 		}
 	case *v1.BatchResult_Delete:
 		if o.kind == opDelete {
 			o.tombstoned, o.ver = res.Delete.GetTombstoned(), versionFrom(res.Delete.GetVersion())
-			return true
+			return redoNone
 		}
 	case *v1.BatchResult_Error:
 		err := wire.BatchErrorToError(res.Error)
 		if h, nl := wire.ParseNotLeader(err); nl {
 			c.router.NotLeader(shard, h.LeaderID, h.LeaderAddr)
-			return false
-		}
-		if interceptors.Retryable(err) {
-			return false
+			return redoMoved
 		}
 		e := interceptors.Convert(ctx, o.name(), err)
 		e.Key = string(o.key())
 		o.err = e
-		return true
+		if interceptors.Retryable(err) {
+			return redoRetry
+		}
+		return redoNone
 	}
 	o.err = interceptors.NewError(connect.CodeInternal, "Kv.Batch: result of the wrong kind for "+o.name(), nil, nil)
-	return true
+	return redoNone
 }
 
 // sendBatch sends ops, all for node addr, as one Kv.Batch under ctx and
@@ -409,21 +434,25 @@ func (c *Client) sendBatch(ctx context.Context, addr string, total int, ops []*o
 			c.noBatch.Store(addr, struct{}{})
 		}
 		// Every op may go again: reads are safe, writes carry keys.
-		redo := connect.CodeOf(err) == connect.CodeUnimplemented || interceptors.Retryable(err)
+		redo := redoNone
+		switch {
+		case connect.CodeOf(err) == connect.CodeUnimplemented:
+			redo = redoMoved
+		case interceptors.Retryable(err):
+			redo = redoRetry
+		}
 		for _, o := range ops {
 			o.redo = redo
-			if !redo {
-				// One error for the exchange; each op gets its own copy
-				// naming its key and operation.
-				e := *interceptors.Convert(ctx, o.name(), err)
-				e.Operation, e.Key = o.name(), string(o.key())
-				o.err = &e
-			}
+			// One error for the exchange; each op gets its own copy
+			// naming its key and operation.
+			e := *interceptors.Convert(ctx, o.name(), err)
+			e.Operation, e.Key = o.name(), string(o.key())
+			o.err = &e
 		}
 		return
 	}
 	for i, o := range ops {
-		o.redo = !c.setResult(ctx, o, routing.Shard(o.key(), total), res.Results[i])
+		o.redo = c.setResult(ctx, o, routing.Shard(o.key(), total), res.Results[i])
 	}
 }
 
@@ -537,21 +566,25 @@ func (c *Client) do(ctx context.Context, operation string, ops []*op) error {
 		}
 	}
 	wg.Wait()
+	var again []*op
 	for _, g := range groups {
 		for _, o := range g {
-			if o.redo {
-				o.redo = false
-				alone = append(alone, o)
+			if o.redo != redoNone {
+				again = append(again, o)
 			}
 		}
 	}
 	sem := make(chan struct{}, maxUnaryFanout)
-	for _, o := range alone {
+	for _, o := range append(alone, again...) {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			c.unary(cctx, o)
+			if o.redo != redoNone {
+				c.resend(cctx, o)
+			} else {
+				c.unary(cctx, o)
+			}
 		}()
 	}
 	wg.Wait()

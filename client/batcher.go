@@ -97,9 +97,8 @@ func (c *Client) run(ctx context.Context, o *op) error {
 	q.mu.Unlock()
 	select {
 	case <-o.done:
-		if o.redo {
-			o.redo = false
-			c.unary(ctx, o)
+		if o.redo != redoNone {
+			c.resend(ctx, o)
 		}
 		return o.err
 	case <-ctx.Done():
@@ -150,7 +149,7 @@ func (b *batcher) sendLoop(q *nodeQueue, total int, ops []*op) {
 		} else {
 			// Learnt while these queued: their callers send them alone.
 			for _, o := range ops {
-				o.redo = true
+				o.redo = redoMoved
 			}
 		}
 		for _, o := range ops {
