@@ -244,3 +244,24 @@ func TestBatchFallsBackOncePerNode(t *testing.T) {
 		t.Fatalf("%d single Gets, want 180", n)
 	}
 }
+
+// More operations than one Kv.Batch may carry are split within the
+// limits: 2100 keys for one node take 3 batches.
+func TestMultiPutSplitsAtTheLimit(t *testing.T) {
+	cl := startCluster(t, norikvtest.WithNodes(1), norikvtest.WithShards(4))
+	pc := &procedureCounter{}
+	c := batchClient(t, cl, pc, nil)
+	ks := make([]string, 2100)
+	for i := range ks {
+		ks[i] = fmt.Sprintf("split-%d", i)
+	}
+	if _, err := c.MultiPut(context.Background(), selfValued(ks)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := pc.count(norikvv1connect.KvBatchProcedure); n != 3 {
+		t.Fatalf("2100 operations in %d batches, want 3 (at most 1000 each)", n)
+	}
+	if s := cl.Stats(); s.Puts != 2100 {
+		t.Fatalf("%d puts applied", s.Puts)
+	}
+}
