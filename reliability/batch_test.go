@@ -163,3 +163,16 @@ func TestBatchedWritesExactlyOnceUnderFaults(t *testing.T) {
 		t.Errorf("final multi keys = %v, %v", got, err)
 	}
 }
+
+// TestLinearizabilityBatchedUnderFaults is TestLinearizabilityUnderFaults
+// with four workers sharing each client, so their calls travel together
+// as natural batches (whose answers the fault interceptor drops too),
+// under the same fault schedule: the history must be linearizable and no
+// write applied twice.
+func TestLinearizabilityBatchedUnderFaults(t *testing.T) {
+	lc := defaultLinConfig()
+	lc.clients, lc.perClient, lc.duration = 4, 4, lc.duration/2
+	rep := runLinearizability(t, lc)
+	t.Logf("batched linearizability: %d operations checked (%d with unknown outcome); faults %d plus %d answers dropped after apply; %d attempts; %d writes acked, %d applied; violations: %d",
+		rep.Operations, rep.Unknown, rep.Faults.total(), rep.Dropped, rep.Attempts, rep.Acked, rep.Applies, rep.Violations)
+}
