@@ -26,6 +26,21 @@ type Client struct {
 	retry  *interceptors.Retry
 	dialer *countingDialer
 	tr     *http.Transport
+	// router is topo as the interceptors see it; batches route with it.
+	router interceptors.Router
+	// noBatch holds the nodes (host:port) that answered Kv.Batch
+	// UNIMPLEMENTED: their operations go as single calls (batch.go).
+	noBatch sync.Map
+	// batcher queues concurrent single calls per node (batcher.go); nil
+	// with Config.DisableAutoBatch.
+	batcher *batcher
+	// batchKV sends Kv.Batch (batch.go): operations are validated one by
+	// one before they are batched, and answers are not compressed.
+	batchKV norikvv1connect.KvClient
+
+	// obsCalls and obsAttempts are Config.Observer's interceptors (nil
+	// without one): observer.go.
+	obsCalls, obsAttempts connect.Interceptor
 
 	kv   norikvv1connect.KvClient
 	vec  norikvv1connect.VectorClient
@@ -92,6 +107,10 @@ func New(cfg Config) (*Client, error) {
 		SeedTimeout:       seedTimeout,
 		Logger:            c.log,
 	})
+	c.router = c.topo
+	if !cfg.DisableAutoBatch {
+		c.batcher = newBatcher(c)
+	}
 
 	opts := []connect.ClientOption{
 		// Small requests are sent uncompressed: compressing a 100-byte Put
@@ -107,6 +126,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.JSON {
 		opts = append(opts, connect.WithProtoJSON())
 	}
+	c.observe()
 	chain := append(c.observed([]connect.Interceptor{
 		interceptors.Errors(),
 		interceptors.Validate(),
@@ -121,6 +141,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	base := scheme + seeds[0]
 	c.kv = norikvv1connect.NewKvClient(httpClient, base, callOpts...)
+	c.batchKV = newBatchClient(httpClient, base, opts, c.observed([]connect.Interceptor{interceptors.Errors(), c.retry, interceptors.Routing(c.topo)}), cfg.Interceptors)
 	c.vec = norikvv1connect.NewVectorClient(httpClient, base, callOpts...)
 	// The watch stream gets no retry/routing interceptors: it picks its
 	// node itself and reconnects on its own schedule.
@@ -208,6 +229,9 @@ func (c *Client) Close() error {
 		c.closed.Store(true)
 		c.cancel()
 		c.topo.Close()
+		if c.batcher != nil {
+			c.batcher.wg.Wait()
+		}
 		c.tr.CloseIdleConnections()
 	})
 	return nil

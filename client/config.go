@@ -137,9 +137,17 @@ type Config struct {
 	// and pool connection (see Observer): the hook tracing and metrics
 	// use (github.com/norikv/norikv-go/otel). Nil costs nothing.
 	Observer Observer
-	// MaxIdleConnsPerHost bounds pooled idle connections per node.
+	// MaxIdleConnsPerHost bounds pooled idle connections per node, and
+	// connections per node (a call beyond it waits for a free one).
 	// Default 64. Not negative.
 	MaxIdleConnsPerHost int
+	// DisableAutoBatch sends every Put, Get and Delete as its own call.
+	// By default, while an exchange to a node is in flight, concurrent
+	// calls for that node queue and leave together as one Kv.Batch when
+	// it returns (a call with nothing ahead of it leaves at once); each
+	// keeps its own ctx and result. Nodes without Kv.Batch get single
+	// calls either way.
+	DisableAutoBatch bool
 }
 
 // DefaultTimeout is Config.Timeout's default.

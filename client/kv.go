@@ -2,32 +2,24 @@ package norikv
 
 import (
 	"context"
-
-	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 )
 
 // Put writes value under key and returns the write's Version. Options:
 // WithTTL, WithIdempotencyKey, IfMatch (compare-and-swap; a lost race is
-// ErrVersionMismatch).
+// ErrVersionMismatch). Concurrent calls may travel together in one
+// Kv.Batch (Config.DisableAutoBatch); each is still applied on its own.
 func (c *Client) Put(ctx context.Context, key string, value []byte, opts ...PutOption) (Version, error) {
 	cctx, done, err := c.enter(ctx, "Put")
 	if err != nil {
 		return Version{}, err
 	}
 	defer done()
-	var o putOptions
-	if len(opts) > 0 {
-		o = collectPutOptions(opts)
-	}
-	req := &v1.PutRequest{Key: []byte(key), Value: value, TtlMs: o.ttlMs, IdempotencyKey: o.idemKey}
-	if o.hasIfMatch {
-		req.IfMatch = o.ifMatch.proto()
-	}
-	res, err := c.kv.Put(cctx, req)
-	if err != nil {
+	o := &op{}
+	o.initPut(key, value, opts)
+	if err := c.run(cctx, o); err != nil {
 		return Version{}, c.callError(ctx, "Put", err)
 	}
-	return versionFrom(res.GetVersion()), nil
+	return o.ver, nil
 }
 
 // Get reads key. A missing or expired key is ErrKeyNotFound. Option:
@@ -38,15 +30,12 @@ func (c *Client) Get(ctx context.Context, key string, opts ...GetOption) (*GetRe
 		return nil, err
 	}
 	defer done()
-	var o getOptions
-	if len(opts) > 0 {
-		o = collectGetOptions(opts)
-	}
-	res, err := c.kv.Get(cctx, &v1.GetRequest{Key: []byte(key), Consistency: o.consistency.spelling()})
-	if err != nil {
+	o := &op{}
+	o.initGet(key, opts)
+	if err := c.run(cctx, o); err != nil {
 		return nil, c.callError(ctx, "Get", err)
 	}
-	return &GetResult{Value: res.GetValue(), Version: versionFrom(res.GetVersion()), Meta: res.GetMeta()}, nil
+	return o.get, nil
 }
 
 // Delete removes key. Deleting a missing key succeeds. Options:
@@ -57,15 +46,9 @@ func (c *Client) Delete(ctx context.Context, key string, opts ...DeleteOption) e
 		return err
 	}
 	defer done()
-	var o deleteOptions
-	if len(opts) > 0 {
-		o = collectDeleteOptions(opts)
-	}
-	req := &v1.DeleteRequest{Key: []byte(key), IdempotencyKey: o.idemKey}
-	if o.hasIfMatch {
-		req.IfMatch = o.ifMatch.proto()
-	}
-	if _, err := c.kv.Delete(cctx, req); err != nil {
+	o := &op{}
+	o.initDelete(key, opts)
+	if err := c.run(cctx, o); err != nil {
 		return c.callError(ctx, "Delete", err)
 	}
 	return nil

@@ -49,17 +49,26 @@ func (BaseObserver) TopologyChanged(TopologyEvent)                              
 func (BaseObserver) ConnectionOpened(string)                                               {}
 func (BaseObserver) ConnectionClosed(string)                                               {}
 
-// observed returns the interceptor chain with the observer's two
-// interceptors around core (Errors, Validate, Retry, Routing), and
-// subscribes the observer to topology changes. Without an observer it
-// returns core as it is: the chain, and its cost, are unchanged.
-func (c *Client) observed(core []connect.Interceptor) []connect.Interceptor {
+// observe sets up the observer, once: it is told of dials and topology
+// changes, and obsCalls/obsAttempts are its interceptors. Without an
+// observer it does nothing.
+func (c *Client) observe() {
 	o := c.cfg.Observer
 	if o == nil {
-		return core
+		return
 	}
 	c.dialer.obs = o
 	c.topo.Subscribe(func(e topology.Event) { o.TopologyChanged(eventFrom(e)) })
-	calls, attempts := interceptors.Observe(o, c.topo)
-	return append(append([]connect.Interceptor{calls}, core...), attempts)
+	c.obsCalls, c.obsAttempts = interceptors.Observe(o, c.topo)
+}
+
+// observed returns an interceptor chain with the observer's two
+// interceptors around core (the call's outside, each attempt's inside).
+// Without an observer it returns core as it is: the chain, and its cost,
+// are unchanged.
+func (c *Client) observed(core []connect.Interceptor) []connect.Interceptor {
+	if c.obsCalls == nil {
+		return core
+	}
+	return append(append([]connect.Interceptor{c.obsCalls}, core...), c.obsAttempts)
 }

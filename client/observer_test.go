@@ -120,3 +120,32 @@ func TestObserverInvalidArgument(t *testing.T) {
 		t.Fatalf("calls = %+v", rec.calls)
 	}
 }
+
+// A MultiPut is observed as one call per node exchange, a Kv.Batch with
+// as many operations as it carried, whose keys the SDK stamped; the
+// operations are not calls of their own.
+func TestObserverBatchIsOneCall(t *testing.T) {
+	cl := norikvtest.Start(t, norikvtest.WithNodes(1), norikvtest.WithShards(8))
+	rec := &recorder{}
+	c, err := norikv.New(norikv.Config{Nodes: cl.Addrs(), TotalShards: cl.Shards(), Observer: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kvs := []norikv.KeyValue{{Key: "a", Value: []byte("1")}, {Key: "b", Value: []byte("2")}, {Key: "c", Value: []byte("3")}}
+	if _, err := c.MultiPut(ctx, kvs); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.calls) != 1 {
+		t.Fatalf("calls = %+v, want one", rec.calls)
+	}
+	if call := rec.calls[0]; call.Operation != "Batch" || call.Operations != 3 || call.Attempts != 1 || call.Code != 0 || !call.IdempotencyKeyStamped {
+		t.Fatalf("call = %+v, want one Batch of 3 operations, 1 attempt, keys stamped", call)
+	}
+}

@@ -51,7 +51,8 @@ type TopologyStats struct {
 	Watching      bool   // the watch stream is open
 }
 
-// RequestStats counts calls since New.
+// RequestStats counts calls since New. A Kv.Batch (explicit, or natural
+// batching of concurrent calls) counts once for all its operations.
 type RequestStats struct {
 	Total           uint64 // calls that reached the wire path
 	Retries         uint64 // attempts after a backoff

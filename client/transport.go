@@ -66,6 +66,10 @@ func newTransport(cfg *Config, useTLS bool, dialer *countingDialer) *http.Transp
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: 0,
 		DisableCompression:    true, // Connect negotiates its own compression
+		// At most as many connections as are kept idle: beyond it a call
+		// waits for a free one instead of dialling a connection the pool
+		// then closes (at c=1024, unary over HTTP/1.1 dialled ~500/s).
+		MaxConnsPerHost: idle,
 	}
 	version := cfg.HTTPVersion
 	if version == HTTPAuto {

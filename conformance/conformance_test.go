@@ -46,6 +46,9 @@ func TestConformance(t *testing.T) {
 	if rep.Failed() || len(rep.Findings()) > 0 {
 		t.Fatalf("the target violates the contract (findings %v); see the table", rep.Findings())
 	}
+	if res, found := rep.Lookup("batch", "grpc/pb/h2"); embedded && (!found || res.Status != StatusPass) {
+		t.Errorf("batch on the embedded server = %v %q, want pass", res.Status, res.Reason)
+	}
 	// Our server may answer a missing key in either form while the change
 	// to the contract's form lands, but must use one, and the address hint.
 	if embedded && (rep.MissingKey == MissingKeyUnseen || rep.MissingKey == MissingKeyMixed || rep.LeaderHint != LeaderHintAddress) {

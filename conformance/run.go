@@ -32,6 +32,7 @@ func cases() []caseDef {
 	all = append(all, limitCases()...)
 	all = append(all, vectorCases()...)
 	all = append(all, clusterCases()...)
+	all = append(all, batchCases()...)
 	return all
 }
 

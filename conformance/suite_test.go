@@ -21,12 +21,13 @@ func startServer(t *testing.T, nodes, shards int, d server.Defects) *norikvtest.
 }
 
 // TestSuiteAgainstServer checks the suite itself: the embedded server,
-// with Vector switched off, passes every KV and cluster cell over the whole
-// matrix with no finding, the report names the contract's forms, and
-// Vector is reported as skipped, not passed.
+// with Vector and Kv.Batch switched off (as the Rust server has no batch),
+// passes every KV and cluster cell over the whole matrix with no finding,
+// the report names the contract's forms, and Vector and batch are reported
+// as skipped, not passed.
 func TestSuiteAgainstServer(t *testing.T) {
 	t.Parallel()
-	fc := startServer(t, 3, 16, server.Defects{NoVector: true})
+	fc := startServer(t, 3, 16, server.Defects{NoVector: true, NoBatch: true})
 	rep, err := Run(context.Background(), Target{Addrs: fc.Addrs()[:1], AllowTopologyChanges: true}, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +44,10 @@ func TestSuiteAgainstServer(t *testing.T) {
 	res, _ := rep.Lookup("vector_data", "conn/pb/h2")
 	if res.Status != StatusSkip || !strings.Contains(res.Reason, "UNIMPLEMENTED") {
 		t.Errorf("vector_data on a target without Vector = %v %q, want skip naming UNIMPLEMENTED", res.Status, res.Reason)
+	}
+	res, _ = rep.Lookup("batch", "conn/pb/h2")
+	if res.Status != StatusSkip || !strings.Contains(res.Reason, "UNIMPLEMENTED") {
+		t.Errorf("batch on a target without Kv.Batch = %v %q, want skip naming UNIMPLEMENTED", res.Status, res.Reason)
 	}
 	res, _ = rep.Lookup("versions", "grpc/json/h1")
 	if res.Status != StatusSkip || res.Reason != "gRPC requires HTTP/2" {

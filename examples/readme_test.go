@@ -138,6 +138,8 @@ func coverCommand(t *testing.T, w []string, env []string, target string) bool {
 		mustContain(t, "../scripts/check.sh", "(cd otel && go test -race")
 	case join == "go -C bench run ./cmd/compare":
 		mustContain(t, "../bench/cmd/compare/main.go", "package main")
+	case join == "go -C bench run ./cmd/compare -multiget":
+		mustContain(t, "../bench/cmd/compare/main.go", `flag.Bool("multiget"`)
 	case strings.HasPrefix(join, "go tool -modfile=tools/go.mod github.com/bufbuild/buf/cmd/buf"):
 		mustContain(t, "../tools/go.mod", "github.com/bufbuild/buf/cmd/buf")
 		mustContain(t, "../buf.gen.yaml", "plugins")

@@ -209,7 +209,8 @@ func Observe(o Observer, r Router) (calls, attempts connect.Interceptor) {
 // through an observed chain are not calls of their own: their attempts
 // are the batch's.
 func StartCall(ctx context.Context, o Observer, procedure string, n int) (context.Context, func(error)) {
-	call := &callState{Call: Call{Procedure: procedure, Operation: OperationName(procedure), Operations: n, Shard: -1, Start: time.Now()}}
+	call := &callState{Call: Call{Procedure: procedure, Operation: OperationName(procedure), Operations: n, Shard: -1,
+		IdempotencyKeyStamped: stampedKey(ctx), Start: time.Now()}}
 	ctx = o.CallStart(ctx, &call.Call)
 	ctx = context.WithValue(ctx, callKey{}, call)
 	return ctx, func(err error) { endCall(ctx, o, call, err) }
@@ -256,7 +257,7 @@ func (co callObserver) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			Operation:             OperationName(req.Spec().Procedure),
 			Operations:            1,
 			Shard:                 shardOrUnknown(msg, co.r),
-			IdempotencyKeyStamped: needsKey(msg),
+			IdempotencyKeyStamped: needsKey(msg) || stampedKey(ctx),
 			Start:                 time.Now(),
 		}}
 		if m, ok := msg.(interface{ GetKey() []byte }); ok {
@@ -291,6 +292,18 @@ func shardOrUnknown(msg any, r Router) int {
 	}
 	return -1
 }
+
+type stampedCtxKey struct{}
+
+// WithStampedKey marks ctx's call as a write whose idempotency key the
+// SDK generated itself (it sets keys in the messages it builds, rather
+// than leave them to Retry), so the observer's IdempotencyKeyStamped still
+// says so. Only worth calling when an observer is set.
+func WithStampedKey(ctx context.Context) context.Context {
+	return context.WithValue(ctx, stampedCtxKey{}, true)
+}
+
+func stampedKey(ctx context.Context) bool { return ctx.Value(stampedCtxKey{}) != nil }
 
 // needsKey reports whether Retry will stamp msg with a random idempotency
 // key: it is a write whose key is empty.

@@ -42,6 +42,45 @@ func (m *MockKvClient) EXPECT() *MockKvClientMockRecorder {
 	return m.recorder
 }
 
+// Batch mocks base method.
+func (m *MockKvClient) Batch(arg0 context.Context, arg1 *norikvv1.BatchRequest) (*norikvv1.BatchResponse, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Batch", arg0, arg1)
+	ret0, _ := ret[0].(*norikvv1.BatchResponse)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// Batch indicates an expected call of Batch.
+func (mr *MockKvClientMockRecorder) Batch(arg0, arg1 any) *MockKvClientBatchCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Batch", reflect.TypeOf((*MockKvClient)(nil).Batch), arg0, arg1)
+	return &MockKvClientBatchCall{Call: call}
+}
+
+// MockKvClientBatchCall wrap *gomock.Call
+type MockKvClientBatchCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockKvClientBatchCall) Return(arg0 *norikvv1.BatchResponse, arg1 error) *MockKvClientBatchCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockKvClientBatchCall) Do(f func(context.Context, *norikvv1.BatchRequest) (*norikvv1.BatchResponse, error)) *MockKvClientBatchCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockKvClientBatchCall) DoAndReturn(f func(context.Context, *norikvv1.BatchRequest) (*norikvv1.BatchResponse, error)) *MockKvClientBatchCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Delete mocks base method.
 func (m *MockKvClient) Delete(arg0 context.Context, arg1 *norikvv1.DeleteRequest) (*norikvv1.DeleteResponse, error) {
 	m.ctrl.T.Helper()

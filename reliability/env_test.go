@@ -101,7 +101,7 @@ func (e *faultEnv) interceptor() connect.Interceptor {
 
 func isWrite(procedure string) bool {
 	switch procedure {
-	case "/norikv.v1.Kv/Put", "/norikv.v1.Kv/Delete":
+	case "/norikv.v1.Kv/Put", "/norikv.v1.Kv/Delete", "/norikv.v1.Kv/Batch":
 		return true
 	}
 	return false

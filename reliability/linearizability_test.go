@@ -31,6 +31,9 @@ type linConfig struct {
 	// lease, linearizable and stale_ok reads; the stale ones go straight
 	// to a node and are checked by staleReads, not porcupine.
 	lag time.Duration
+	// perClient workers share each client (0: one), so the client
+	// batches their concurrent calls.
+	perClient int
 }
 
 func defaultLinConfig() linConfig {
@@ -120,11 +123,14 @@ func runLinearizability(t *testing.T, lc linConfig) linReport {
 	faultsDone := make(chan faultCounts, 1)
 	go func() { faultsDone <- env.runFaults(ctx, t, lc.interval, hotShards, 7) }()
 
+	perClient := max(lc.perClient, 1)
 	var wg sync.WaitGroup
-	for ci, c := range clients {
+	for wi := range lc.clients * perClient {
+		c := clients[wi/perClient]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			ci := wi // one porcupine client per worker: its calls are sequential
 			w := &worker{id: ci, c: c, rec: rec, keys: keys, rng: rand.New(rand.NewPCG(uint64(ci), 99)), versions: map[string]norikv.Version{}, stale: stale}
 			defer func() {
 				if w.err != nil {
@@ -156,7 +162,7 @@ func runLinearizability(t *testing.T, lc linConfig) linReport {
 	env.dropRate.Store(0)
 	final := env.client(t, norikv.Config{Timeout: 5 * time.Second})
 	for _, k := range keys {
-		done := rec.Call(lc.clients, Input{Kind: OpGet, Key: k})
+		done := rec.Call(lc.clients*perClient, Input{Kind: OpGet, Key: k})
 		res, err := final.Get(context.Background(), k, norikv.WithConsistency(norikv.ConsistencyLinearizable))
 		out := Output{}
 		switch {

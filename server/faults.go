@@ -81,6 +81,9 @@ type Defects struct {
 	NoMeta bool
 	// NoVector makes Vector answer UNIMPLEMENTED.
 	NoVector bool
+	// NoBatch makes Kv.Batch answer UNIMPLEMENTED, as servers without it
+	// (the Rust server today) do: for testing clients' fallback.
+	NoBatch bool
 }
 
 var noDefects Defects
@@ -140,12 +143,15 @@ func (c *Cluster) idemTerms(key string, fp uint64) (string, uint64) {
 	return key, fp
 }
 
-// unimplemented is the NoMeta and NoVector defects' answer to procedure,
+// unimplemented is the NoMeta, NoVector and NoBatch defects' answer to procedure,
 // or nil. Without defects it costs one atomic load.
 func (c *Cluster) unimplemented(procedure string) error {
 	d := c.defect.Load()
-	if d == nil || !d.NoMeta && !d.NoVector {
+	if d == nil || !d.NoMeta && !d.NoVector && !d.NoBatch {
 		return nil
+	}
+	if d.NoBatch && procedure == norikvv1connect.KvBatchProcedure {
+		return connect.NewError(connect.CodeUnimplemented, errors.New(procedure+" is not implemented"))
 	}
 	meta := strings.HasPrefix(procedure, "/"+norikvv1connect.MetaName+"/")
 	vec := strings.HasPrefix(procedure, "/"+norikvv1connect.VectorName+"/")

@@ -404,6 +404,412 @@ func (x *DeleteResponse) GetVersion() *Version {
 	return nil
 }
 
+// BatchRequest carries operations for one node in one exchange. It is NOT
+// a transaction: each operation is applied (or refused) on its own, as if
+// sent alone as Put, Get or Delete, with the same leadership check,
+// idempotency replay, if_match and TTL; a failed operation does not fail
+// or undo its neighbours, and operations on different keys may be applied
+// in any order. Operations on the same key are applied in request order.
+// Each operation is validated by its own message's rules. Beyond the rule
+// below, the sum of all keys and values must be at most 3 MiB (3145728
+// bytes), which CEL cannot add up: servers check it and answer
+// INVALID_ARGUMENT naming "ops" and the limit.
+type BatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The operations: 1 to 1000.
+	Ops           []*BatchOp `protobuf:"bytes,1,rep,name=ops,proto3" json:"ops,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchRequest) Reset() {
+	*x = BatchRequest{}
+	mi := &file_norikv_v1_kv_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchRequest) ProtoMessage() {}
+
+func (x *BatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_norikv_v1_kv_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchRequest.ProtoReflect.Descriptor instead.
+func (*BatchRequest) Descriptor() ([]byte, []int) {
+	return file_norikv_v1_kv_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *BatchRequest) GetOps() []*BatchOp {
+	if x != nil {
+		return x.Ops
+	}
+	return nil
+}
+
+// BatchOp is one operation of a batch: exactly one of get, put, delete.
+type BatchOp struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Op:
+	//
+	//	*BatchOp_Get
+	//	*BatchOp_Put
+	//	*BatchOp_Delete
+	Op            isBatchOp_Op `protobuf_oneof:"op"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchOp) Reset() {
+	*x = BatchOp{}
+	mi := &file_norikv_v1_kv_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchOp) ProtoMessage() {}
+
+func (x *BatchOp) ProtoReflect() protoreflect.Message {
+	mi := &file_norikv_v1_kv_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchOp.ProtoReflect.Descriptor instead.
+func (*BatchOp) Descriptor() ([]byte, []int) {
+	return file_norikv_v1_kv_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *BatchOp) GetOp() isBatchOp_Op {
+	if x != nil {
+		return x.Op
+	}
+	return nil
+}
+
+func (x *BatchOp) GetGet() *GetRequest {
+	if x != nil {
+		if x, ok := x.Op.(*BatchOp_Get); ok {
+			return x.Get
+		}
+	}
+	return nil
+}
+
+func (x *BatchOp) GetPut() *PutRequest {
+	if x != nil {
+		if x, ok := x.Op.(*BatchOp_Put); ok {
+			return x.Put
+		}
+	}
+	return nil
+}
+
+func (x *BatchOp) GetDelete() *DeleteRequest {
+	if x != nil {
+		if x, ok := x.Op.(*BatchOp_Delete); ok {
+			return x.Delete
+		}
+	}
+	return nil
+}
+
+type isBatchOp_Op interface {
+	isBatchOp_Op()
+}
+
+type BatchOp_Get struct {
+	// A read, as Kv.Get.
+	Get *GetRequest `protobuf:"bytes,1,opt,name=get,proto3,oneof"`
+}
+
+type BatchOp_Put struct {
+	// A write, as Kv.Put (idempotency_key, ttl_ms and if_match included).
+	Put *PutRequest `protobuf:"bytes,2,opt,name=put,proto3,oneof"`
+}
+
+type BatchOp_Delete struct {
+	// A delete, as Kv.Delete (idempotency_key and if_match included).
+	Delete *DeleteRequest `protobuf:"bytes,3,opt,name=delete,proto3,oneof"`
+}
+
+func (*BatchOp_Get) isBatchOp_Op() {}
+
+func (*BatchOp_Put) isBatchOp_Op() {}
+
+func (*BatchOp_Delete) isBatchOp_Op() {}
+
+// BatchResponse has one result per operation, in the request's order.
+type BatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// results[i] is the outcome of ops[i].
+	Results []*BatchResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// Server-specific annotations, e.g. "node" = the id of the serving node.
+	Meta          map[string]string `protobuf:"bytes,2,rep,name=meta,proto3" json:"meta,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchResponse) Reset() {
+	*x = BatchResponse{}
+	mi := &file_norikv_v1_kv_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchResponse) ProtoMessage() {}
+
+func (x *BatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_norikv_v1_kv_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchResponse.ProtoReflect.Descriptor instead.
+func (*BatchResponse) Descriptor() ([]byte, []int) {
+	return file_norikv_v1_kv_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *BatchResponse) GetResults() []*BatchResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *BatchResponse) GetMeta() map[string]string {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+// BatchResult is one operation's outcome: the response its unary call
+// would have returned, or the error it would have failed with.
+type BatchResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Result:
+	//
+	//	*BatchResult_Get
+	//	*BatchResult_Put
+	//	*BatchResult_Delete
+	//	*BatchResult_Error
+	Result        isBatchResult_Result `protobuf_oneof:"result"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchResult) Reset() {
+	*x = BatchResult{}
+	mi := &file_norikv_v1_kv_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchResult) ProtoMessage() {}
+
+func (x *BatchResult) ProtoReflect() protoreflect.Message {
+	mi := &file_norikv_v1_kv_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchResult.ProtoReflect.Descriptor instead.
+func (*BatchResult) Descriptor() ([]byte, []int) {
+	return file_norikv_v1_kv_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *BatchResult) GetResult() isBatchResult_Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *BatchResult) GetGet() *GetResponse {
+	if x != nil {
+		if x, ok := x.Result.(*BatchResult_Get); ok {
+			return x.Get
+		}
+	}
+	return nil
+}
+
+func (x *BatchResult) GetPut() *PutResponse {
+	if x != nil {
+		if x, ok := x.Result.(*BatchResult_Put); ok {
+			return x.Put
+		}
+	}
+	return nil
+}
+
+func (x *BatchResult) GetDelete() *DeleteResponse {
+	if x != nil {
+		if x, ok := x.Result.(*BatchResult_Delete); ok {
+			return x.Delete
+		}
+	}
+	return nil
+}
+
+func (x *BatchResult) GetError() *BatchError {
+	if x != nil {
+		if x, ok := x.Result.(*BatchResult_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isBatchResult_Result interface {
+	isBatchResult_Result()
+}
+
+type BatchResult_Get struct {
+	// A get's answer; as on Kv.Get, no version means missing or expired.
+	Get *GetResponse `protobuf:"bytes,1,opt,name=get,proto3,oneof"`
+}
+
+type BatchResult_Put struct {
+	// A put's answer.
+	Put *PutResponse `protobuf:"bytes,2,opt,name=put,proto3,oneof"`
+}
+
+type BatchResult_Delete struct {
+	// A delete's answer.
+	Delete *DeleteResponse `protobuf:"bytes,3,opt,name=delete,proto3,oneof"`
+}
+
+type BatchResult_Error struct {
+	// Why this operation failed; its neighbours are unaffected.
+	Error *BatchError `protobuf:"bytes,4,opt,name=error,proto3,oneof"`
+}
+
+func (*BatchResult_Get) isBatchResult_Result() {}
+
+func (*BatchResult_Put) isBatchResult_Result() {}
+
+func (*BatchResult_Delete) isBatchResult_Result() {}
+
+func (*BatchResult_Error) isBatchResult_Result() {}
+
+// BatchError is the error the operation's unary call would have returned.
+type BatchError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The status code, numbered as gRPC and Connect number them (e.g. 9
+	// FAILED_PRECONDITION for a CAS mismatch, 14 UNAVAILABLE for NOT_LEADER).
+	Code uint32 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	// The message, e.g. "NOT_LEADER: ..." or "version mismatch: ...".
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// For NOT_LEADER: the leader's address (host:port), if known.
+	LeaderAddr string `protobuf:"bytes,3,opt,name=leader_addr,json=leaderAddr,proto3" json:"leader_addr,omitempty"`
+	// For NOT_LEADER: the leader's node id, if known.
+	LeaderId      string `protobuf:"bytes,4,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchError) Reset() {
+	*x = BatchError{}
+	mi := &file_norikv_v1_kv_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchError) ProtoMessage() {}
+
+func (x *BatchError) ProtoReflect() protoreflect.Message {
+	mi := &file_norikv_v1_kv_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchError.ProtoReflect.Descriptor instead.
+func (*BatchError) Descriptor() ([]byte, []int) {
+	return file_norikv_v1_kv_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *BatchError) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *BatchError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *BatchError) GetLeaderAddr() string {
+	if x != nil {
+		return x.LeaderAddr
+	}
+	return ""
+}
+
+func (x *BatchError) GetLeaderId() string {
+	if x != nil {
+		return x.LeaderId
+	}
+	return ""
+}
+
 var File_norikv_v1_kv_proto protoreflect.FileDescriptor
 
 const file_norikv_v1_kv_proto_rawDesc = "" +
@@ -444,11 +850,38 @@ const file_norikv_v1_kv_proto_rawDesc = "" +
 	"\n" +
 	"tombstoned\x18\x01 \x01(\bR\n" +
 	"tombstoned\x12,\n" +
-	"\aversion\x18\x02 \x01(\v2\x12.norikv.v1.VersionR\aversion2\xb4\x01\n" +
+	"\aversion\x18\x02 \x01(\v2\x12.norikv.v1.VersionR\aversion\"A\n" +
+	"\fBatchRequest\x121\n" +
+	"\x03ops\x18\x01 \x03(\v2\x12.norikv.v1.BatchOpB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\x03ops\"\xa0\x01\n" +
+	"\aBatchOp\x12)\n" +
+	"\x03get\x18\x01 \x01(\v2\x15.norikv.v1.GetRequestH\x00R\x03get\x12)\n" +
+	"\x03put\x18\x02 \x01(\v2\x15.norikv.v1.PutRequestH\x00R\x03put\x122\n" +
+	"\x06delete\x18\x03 \x01(\v2\x18.norikv.v1.DeleteRequestH\x00R\x06deleteB\v\n" +
+	"\x02op\x12\x05\xbaH\x02\b\x01\"\xb2\x01\n" +
+	"\rBatchResponse\x120\n" +
+	"\aresults\x18\x01 \x03(\v2\x16.norikv.v1.BatchResultR\aresults\x126\n" +
+	"\x04meta\x18\x02 \x03(\v2\".norikv.v1.BatchResponse.MetaEntryR\x04meta\x1a7\n" +
+	"\tMetaEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd3\x01\n" +
+	"\vBatchResult\x12*\n" +
+	"\x03get\x18\x01 \x01(\v2\x16.norikv.v1.GetResponseH\x00R\x03get\x12*\n" +
+	"\x03put\x18\x02 \x01(\v2\x16.norikv.v1.PutResponseH\x00R\x03put\x123\n" +
+	"\x06delete\x18\x03 \x01(\v2\x19.norikv.v1.DeleteResponseH\x00R\x06delete\x12-\n" +
+	"\x05error\x18\x04 \x01(\v2\x15.norikv.v1.BatchErrorH\x00R\x05errorB\b\n" +
+	"\x06result\"x\n" +
+	"\n" +
+	"BatchError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\rR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1f\n" +
+	"\vleader_addr\x18\x03 \x01(\tR\n" +
+	"leaderAddr\x12\x1b\n" +
+	"\tleader_id\x18\x04 \x01(\tR\bleaderId2\xf0\x01\n" +
 	"\x02Kv\x124\n" +
 	"\x03Put\x12\x15.norikv.v1.PutRequest\x1a\x16.norikv.v1.PutResponse\x129\n" +
 	"\x03Get\x12\x15.norikv.v1.GetRequest\x1a\x16.norikv.v1.GetResponse\"\x03\x90\x02\x01\x12=\n" +
-	"\x06Delete\x12\x18.norikv.v1.DeleteRequest\x1a\x19.norikv.v1.DeleteResponseB\x91\x01\n" +
+	"\x06Delete\x12\x18.norikv.v1.DeleteRequest\x1a\x19.norikv.v1.DeleteResponse\x12:\n" +
+	"\x05Batch\x12\x17.norikv.v1.BatchRequest\x1a\x18.norikv.v1.BatchResponseB\x91\x01\n" +
 	"\rcom.norikv.v1B\aKvProtoP\x01Z2github.com/norikv/norikv-go/gen/norikv/v1;norikvv1\xa2\x02\x03NXX\xaa\x02\tNorikv.V1\xca\x02\tNorikv\\V1\xe2\x02\x15Norikv\\V1\\GPBMetadata\xea\x02\n" +
 	"Norikv::V1b\x06proto3"
 
@@ -464,7 +897,7 @@ func file_norikv_v1_kv_proto_rawDescGZIP() []byte {
 	return file_norikv_v1_kv_proto_rawDescData
 }
 
-var file_norikv_v1_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_norikv_v1_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_norikv_v1_kv_proto_goTypes = []any{
 	(*PutRequest)(nil),     // 0: norikv.v1.PutRequest
 	(*PutResponse)(nil),    // 1: norikv.v1.PutResponse
@@ -472,29 +905,47 @@ var file_norikv_v1_kv_proto_goTypes = []any{
 	(*GetResponse)(nil),    // 3: norikv.v1.GetResponse
 	(*DeleteRequest)(nil),  // 4: norikv.v1.DeleteRequest
 	(*DeleteResponse)(nil), // 5: norikv.v1.DeleteResponse
-	nil,                    // 6: norikv.v1.PutResponse.MetaEntry
-	nil,                    // 7: norikv.v1.GetResponse.MetaEntry
-	(*Version)(nil),        // 8: norikv.v1.Version
+	(*BatchRequest)(nil),   // 6: norikv.v1.BatchRequest
+	(*BatchOp)(nil),        // 7: norikv.v1.BatchOp
+	(*BatchResponse)(nil),  // 8: norikv.v1.BatchResponse
+	(*BatchResult)(nil),    // 9: norikv.v1.BatchResult
+	(*BatchError)(nil),     // 10: norikv.v1.BatchError
+	nil,                    // 11: norikv.v1.PutResponse.MetaEntry
+	nil,                    // 12: norikv.v1.GetResponse.MetaEntry
+	nil,                    // 13: norikv.v1.BatchResponse.MetaEntry
+	(*Version)(nil),        // 14: norikv.v1.Version
 }
 var file_norikv_v1_kv_proto_depIdxs = []int32{
-	8,  // 0: norikv.v1.PutRequest.if_match:type_name -> norikv.v1.Version
-	8,  // 1: norikv.v1.PutResponse.version:type_name -> norikv.v1.Version
-	6,  // 2: norikv.v1.PutResponse.meta:type_name -> norikv.v1.PutResponse.MetaEntry
-	8,  // 3: norikv.v1.GetResponse.version:type_name -> norikv.v1.Version
-	7,  // 4: norikv.v1.GetResponse.meta:type_name -> norikv.v1.GetResponse.MetaEntry
-	8,  // 5: norikv.v1.DeleteRequest.if_match:type_name -> norikv.v1.Version
-	8,  // 6: norikv.v1.DeleteResponse.version:type_name -> norikv.v1.Version
-	0,  // 7: norikv.v1.Kv.Put:input_type -> norikv.v1.PutRequest
-	2,  // 8: norikv.v1.Kv.Get:input_type -> norikv.v1.GetRequest
-	4,  // 9: norikv.v1.Kv.Delete:input_type -> norikv.v1.DeleteRequest
-	1,  // 10: norikv.v1.Kv.Put:output_type -> norikv.v1.PutResponse
-	3,  // 11: norikv.v1.Kv.Get:output_type -> norikv.v1.GetResponse
-	5,  // 12: norikv.v1.Kv.Delete:output_type -> norikv.v1.DeleteResponse
-	10, // [10:13] is the sub-list for method output_type
-	7,  // [7:10] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	14, // 0: norikv.v1.PutRequest.if_match:type_name -> norikv.v1.Version
+	14, // 1: norikv.v1.PutResponse.version:type_name -> norikv.v1.Version
+	11, // 2: norikv.v1.PutResponse.meta:type_name -> norikv.v1.PutResponse.MetaEntry
+	14, // 3: norikv.v1.GetResponse.version:type_name -> norikv.v1.Version
+	12, // 4: norikv.v1.GetResponse.meta:type_name -> norikv.v1.GetResponse.MetaEntry
+	14, // 5: norikv.v1.DeleteRequest.if_match:type_name -> norikv.v1.Version
+	14, // 6: norikv.v1.DeleteResponse.version:type_name -> norikv.v1.Version
+	7,  // 7: norikv.v1.BatchRequest.ops:type_name -> norikv.v1.BatchOp
+	2,  // 8: norikv.v1.BatchOp.get:type_name -> norikv.v1.GetRequest
+	0,  // 9: norikv.v1.BatchOp.put:type_name -> norikv.v1.PutRequest
+	4,  // 10: norikv.v1.BatchOp.delete:type_name -> norikv.v1.DeleteRequest
+	9,  // 11: norikv.v1.BatchResponse.results:type_name -> norikv.v1.BatchResult
+	13, // 12: norikv.v1.BatchResponse.meta:type_name -> norikv.v1.BatchResponse.MetaEntry
+	3,  // 13: norikv.v1.BatchResult.get:type_name -> norikv.v1.GetResponse
+	1,  // 14: norikv.v1.BatchResult.put:type_name -> norikv.v1.PutResponse
+	5,  // 15: norikv.v1.BatchResult.delete:type_name -> norikv.v1.DeleteResponse
+	10, // 16: norikv.v1.BatchResult.error:type_name -> norikv.v1.BatchError
+	0,  // 17: norikv.v1.Kv.Put:input_type -> norikv.v1.PutRequest
+	2,  // 18: norikv.v1.Kv.Get:input_type -> norikv.v1.GetRequest
+	4,  // 19: norikv.v1.Kv.Delete:input_type -> norikv.v1.DeleteRequest
+	6,  // 20: norikv.v1.Kv.Batch:input_type -> norikv.v1.BatchRequest
+	1,  // 21: norikv.v1.Kv.Put:output_type -> norikv.v1.PutResponse
+	3,  // 22: norikv.v1.Kv.Get:output_type -> norikv.v1.GetResponse
+	5,  // 23: norikv.v1.Kv.Delete:output_type -> norikv.v1.DeleteResponse
+	8,  // 24: norikv.v1.Kv.Batch:output_type -> norikv.v1.BatchResponse
+	21, // [21:25] is the sub-list for method output_type
+	17, // [17:21] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_norikv_v1_kv_proto_init() }
@@ -503,13 +954,24 @@ func file_norikv_v1_kv_proto_init() {
 		return
 	}
 	file_norikv_v1_types_proto_init()
+	file_norikv_v1_kv_proto_msgTypes[7].OneofWrappers = []any{
+		(*BatchOp_Get)(nil),
+		(*BatchOp_Put)(nil),
+		(*BatchOp_Delete)(nil),
+	}
+	file_norikv_v1_kv_proto_msgTypes[9].OneofWrappers = []any{
+		(*BatchResult_Get)(nil),
+		(*BatchResult_Put)(nil),
+		(*BatchResult_Delete)(nil),
+		(*BatchResult_Error)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_norikv_v1_kv_proto_rawDesc), len(file_norikv_v1_kv_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

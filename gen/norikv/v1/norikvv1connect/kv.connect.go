@@ -39,6 +39,8 @@ const (
 	KvGetProcedure = "/norikv.v1.Kv/Get"
 	// KvDeleteProcedure is the fully-qualified name of the Kv's Delete RPC.
 	KvDeleteProcedure = "/norikv.v1.Kv/Delete"
+	// KvBatchProcedure is the fully-qualified name of the Kv's Batch RPC.
+	KvBatchProcedure = "/norikv.v1.Kv/Batch"
 )
 
 // KvClient is a client for the norikv.v1.Kv service.
@@ -53,6 +55,12 @@ type KvClient interface {
 	Get(context.Context, *v1.GetRequest) (*v1.GetResponse, error)
 	// Delete removes key. With if_match it only deletes that version.
 	Delete(context.Context, *v1.DeleteRequest) (*v1.DeleteResponse, error)
+	// Batch carries many gets, puts and deletes for keys this node serves in
+	// one exchange, each with its own result (see BatchRequest). It is NOT a
+	// transaction. Its idempotency is unknown: a batch may hold writes
+	// without an idempotency key. Servers without it (the Rust server) answer
+	// UNIMPLEMENTED; clients then send the operations as Put, Get, Delete.
+	Batch(context.Context, *v1.BatchRequest) (*v1.BatchResponse, error)
 }
 
 // NewKvClient constructs a client for the norikv.v1.Kv service. By default, it uses the Connect
@@ -85,6 +93,12 @@ func NewKvClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.
 			connect.WithSchema(kvMethods.ByName("Delete")),
 			connect.WithClientOptions(opts...),
 		),
+		batch: connect.NewClient[v1.BatchRequest, v1.BatchResponse](
+			httpClient,
+			baseURL+KvBatchProcedure,
+			connect.WithSchema(kvMethods.ByName("Batch")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -93,6 +107,7 @@ type kvClient struct {
 	put    *connect.Client[v1.PutRequest, v1.PutResponse]
 	get    *connect.Client[v1.GetRequest, v1.GetResponse]
 	delete *connect.Client[v1.DeleteRequest, v1.DeleteResponse]
+	batch  *connect.Client[v1.BatchRequest, v1.BatchResponse]
 }
 
 // Put calls norikv.v1.Kv.Put.
@@ -122,6 +137,15 @@ func (c *kvClient) Delete(ctx context.Context, req *v1.DeleteRequest) (*v1.Delet
 	return nil, err
 }
 
+// Batch calls norikv.v1.Kv.Batch.
+func (c *kvClient) Batch(ctx context.Context, req *v1.BatchRequest) (*v1.BatchResponse, error) {
+	response, err := c.batch.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // KvHandler is an implementation of the norikv.v1.Kv service.
 type KvHandler interface {
 	// Put writes value under key and returns the write's version. With
@@ -134,6 +158,12 @@ type KvHandler interface {
 	Get(context.Context, *v1.GetRequest) (*v1.GetResponse, error)
 	// Delete removes key. With if_match it only deletes that version.
 	Delete(context.Context, *v1.DeleteRequest) (*v1.DeleteResponse, error)
+	// Batch carries many gets, puts and deletes for keys this node serves in
+	// one exchange, each with its own result (see BatchRequest). It is NOT a
+	// transaction. Its idempotency is unknown: a batch may hold writes
+	// without an idempotency key. Servers without it (the Rust server) answer
+	// UNIMPLEMENTED; clients then send the operations as Put, Get, Delete.
+	Batch(context.Context, *v1.BatchRequest) (*v1.BatchResponse, error)
 }
 
 // NewKvHandler builds an HTTP handler from the service implementation. It returns the path on which
@@ -162,6 +192,12 @@ func NewKvHandler(svc KvHandler, opts ...connect.HandlerOption) (string, http.Ha
 		connect.WithSchema(kvMethods.ByName("Delete")),
 		connect.WithHandlerOptions(opts...),
 	)
+	kvBatchHandler := connect.NewUnaryHandlerSimple(
+		KvBatchProcedure,
+		svc.Batch,
+		connect.WithSchema(kvMethods.ByName("Batch")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/norikv.v1.Kv/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case KvPutProcedure:
@@ -170,6 +206,8 @@ func NewKvHandler(svc KvHandler, opts ...connect.HandlerOption) (string, http.Ha
 			kvGetHandler.ServeHTTP(w, r)
 		case KvDeleteProcedure:
 			kvDeleteHandler.ServeHTTP(w, r)
+		case KvBatchProcedure:
+			kvBatchHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -189,4 +227,8 @@ func (UnimplementedKvHandler) Get(context.Context, *v1.GetRequest) (*v1.GetRespo
 
 func (UnimplementedKvHandler) Delete(context.Context, *v1.DeleteRequest) (*v1.DeleteResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("norikv.v1.Kv.Delete is not implemented"))
+}
+
+func (UnimplementedKvHandler) Batch(context.Context, *v1.BatchRequest) (*v1.BatchResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("norikv.v1.Kv.Batch is not implemented"))
 }

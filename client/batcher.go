@@ -1,0 +1,192 @@
+package norikv
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/norikv/norikv-go/internal/routing"
+	"github.com/norikv/norikv-go/internal/wire"
+)
+
+// maxInflightPerNode is how many exchanges (single calls or batches) the
+// batcher lets run at once to one node before further calls queue. Two
+// keep the node busy while the client handles the previous answer; more
+// only make smaller batches (measured in bench/README.md).
+const maxInflightPerNode = 2
+
+// batcher is natural batching of single Put, Get and Delete calls. A call
+// for a node with fewer than maxInflightPerNode exchanges in flight leaves
+// at once, alone, so a lone caller waits for nothing. Otherwise it queues,
+// and when an exchange to that node returns, everything queued leaves as
+// one Kv.Batch. A queued call whose ctx ends leaves the queue and returns
+// at once. Operations the batch could not complete (NOT_LEADER, retryable
+// failures, a node without Kv.Batch) are sent again alone by their caller,
+// under its own ctx, with the usual retries.
+type batcher struct {
+	c     *Client
+	mu    sync.Mutex
+	nodes map[string]*nodeQueue
+	wg    sync.WaitGroup // batch senders, waited for by Close
+}
+
+// nodeQueue is one node's state.
+type nodeQueue struct {
+	mu       sync.Mutex
+	addr     string
+	inflight int
+	queue    []*op
+}
+
+func newBatcher(c *Client) *batcher {
+	return &batcher{c: c, nodes: map[string]*nodeQueue{}}
+}
+
+func (b *batcher) node(addr string) *nodeQueue {
+	b.mu.Lock()
+	q := b.nodes[addr]
+	if q == nil {
+		q = &nodeQueue{addr: addr}
+		b.nodes[addr] = q
+	}
+	b.mu.Unlock()
+	return q
+}
+
+// run executes o under ctx (the call's, joined to the client's lifetime)
+// and returns its error; on nil, o holds the result.
+func (c *Client) run(ctx context.Context, o *op) error {
+	b := c.batcher
+	if b == nil {
+		c.unary(ctx, o)
+		return o.err
+	}
+	// Only calls for a known leader are batched: the single call that
+	// leaves at once must reach the node the batcher counted it against,
+	// and the Routing interceptor sends it there only then. Stale reads,
+	// spread over replicas, and calls while the shard count or leader is
+	// being learnt go alone.
+	total := c.router.TotalShards()
+	if total == 0 || !o.needsLeader() {
+		c.unary(ctx, o)
+		return o.err
+	}
+	addr, known := c.topo.Leader(routing.Shard(o.key(), total))
+	if !known || !c.batchable(addr) {
+		c.unary(ctx, o)
+		return o.err
+	}
+	q := b.node(addr)
+	q.mu.Lock()
+	if q.inflight < maxInflightPerNode {
+		return b.alone(ctx, q, total, o)
+	}
+	q.mu.Unlock()
+	// The batch skips the Validate interceptor: check here, so a bad call
+	// fails alone, at once; then look again, as an exchange may have ended
+	// meanwhile (a call queued with none in flight would wait forever).
+	if !checkOp(ctx, o) {
+		return o.err
+	}
+	q.mu.Lock()
+	if q.inflight < maxInflightPerNode {
+		return b.alone(ctx, q, total, o)
+	}
+	o.done = make(chan struct{})
+	q.queue = append(q.queue, o)
+	q.mu.Unlock()
+	select {
+	case <-o.done:
+		if o.redo != redoNone {
+			c.resend(ctx, o)
+		}
+		return o.err
+	case <-ctx.Done():
+		q.mu.Lock()
+		if i := slices.Index(q.queue, o); i >= 0 {
+			q.queue = slices.Delete(q.queue, i, i+1)
+		}
+		q.mu.Unlock()
+		// o may be in a batch in flight, which will write to it: the
+		// error goes back without touching o.
+		return ctx.Err()
+	}
+}
+
+// alone sends o by itself as one of q's exchanges in flight. Caller holds
+// q.mu, which alone releases.
+func (b *batcher) alone(ctx context.Context, q *nodeQueue, total int, o *op) error {
+	q.inflight++
+	q.mu.Unlock()
+	b.c.unary(ctx, o)
+	b.release(q, total)
+	return o.err
+}
+
+// release ends one exchange to q's node: queued operations leave as the
+// next batch, in a goroutine of its own so the caller returns at once.
+func (b *batcher) release(q *nodeQueue, total int) {
+	q.mu.Lock()
+	ops := q.take()
+	if ops == nil {
+		q.inflight--
+		q.mu.Unlock()
+		return
+	}
+	q.mu.Unlock()
+	b.wg.Add(1)
+	go b.sendLoop(q, total, ops)
+}
+
+// sendLoop sends ops, then whatever queued meanwhile, until the queue is
+// empty. It runs under the client's ctx: the batch serves many calls, and
+// each caller's ctx only governs its own wait.
+func (b *batcher) sendLoop(q *nodeQueue, total int, ops []*op) {
+	defer b.wg.Done()
+	for {
+		if b.c.batchable(q.addr) {
+			b.c.sendBatch(b.c.ctx, q.addr, total, ops)
+		} else {
+			// Learnt while these queued: their callers send them alone.
+			for _, o := range ops {
+				o.redo = redoMoved
+			}
+		}
+		for _, o := range ops {
+			close(o.done)
+		}
+		q.mu.Lock()
+		ops = q.take()
+		if ops == nil {
+			q.inflight--
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Unlock()
+	}
+}
+
+// take removes the next batch from the queue, within the wire limits, or
+// returns nil if it is empty. Caller holds q.mu.
+func (q *nodeQueue) take() []*op {
+	if len(q.queue) == 0 {
+		return nil
+	}
+	n, bytes := 0, 0
+	for n < len(q.queue) && n < wire.BatchMaxOps {
+		sz := wire.BatchOpBytes(&q.queue[n].req)
+		if n > 0 && bytes+sz > wire.BatchMaxBytes {
+			break
+		}
+		bytes += sz
+		n++
+	}
+	if n == len(q.queue) {
+		ops := q.queue
+		q.queue = nil
+		return ops
+	}
+	ops := slices.Clone(q.queue[:n])
+	q.queue = slices.Delete(q.queue, 0, n)
+	return ops
+}

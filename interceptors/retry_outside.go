@@ -1,0 +1,17 @@
+package interceptors
+
+import "context"
+
+// AllowRetry is for a retry decided outside the interceptor: the norikv
+// client re-sends alone an operation whose batch failed retryably. Such a
+// retry must cost what one inside would: it spends a budget token (false,
+// and counted as BudgetExhausted, if there is none), is counted in
+// Retries, and waits the backoff for attempt (false if ctx ends first).
+func (r *Retry) AllowRetry(ctx context.Context, attempt int) bool {
+	if !r.budget.Withdraw() {
+		r.exhausted.Add(1)
+		return false
+	}
+	r.retries.Add(1)
+	return r.bo.Sleep(ctx, attempt) == nil
+}
