@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file norikv/v1/kv.proto.
  */
 export const file_norikv_v1_kv: GenFile = /*@__PURE__*/
-  fileDesc("ChJub3Jpa3YvdjEva3YucHJvdG8SCW5vcmlrdi52MSKmAQoKUHV0UmVxdWVzdBIXCgNrZXkYASABKAxCCrpIB3oFEAEYgAgSGAoFdmFsdWUYAiABKAxCCbpIBnoEGICAQBIcCgZ0dGxfbXMYAyABKARCDLpICTIHGIDwrueWCRIhCg9pZGVtcG90ZW5jeV9rZXkYBCABKAlCCLpIBXIDKIACEiQKCGlmX21hdGNoGAUgASgLMhIubm9yaWt2LnYxLlZlcnNpb24ijwEKC1B1dFJlc3BvbnNlEiMKB3ZlcnNpb24YASABKAsyEi5ub3Jpa3YudjEuVmVyc2lvbhIuCgRtZXRhGAIgAygLMiAubm9yaWt2LnYxLlB1dFJlc3BvbnNlLk1ldGFFbnRyeRorCglNZXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKHAQoKR2V0UmVxdWVzdBIXCgNrZXkYASABKAxCCrpIB3oFEAEYgAgSYAoLY29uc2lzdGVuY3kYAiABKAlCS7pISHJGUgBSBWxlYXNlUgxsaW5lYXJpemFibGVSCHN0YWxlX29rUgZzdHJvbmdSCGV2ZW50dWFsUhFib3VuZGVkX3N0YWxlbmVzcyKeAQoLR2V0UmVzcG9uc2USDQoFdmFsdWUYASABKAwSIwoHdmVyc2lvbhgCIAEoCzISLm5vcmlrdi52MS5WZXJzaW9uEi4KBG1ldGEYAyADKAsyIC5ub3Jpa3YudjEuR2V0UmVzcG9uc2UuTWV0YUVudHJ5GisKCU1ldGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBInEKDURlbGV0ZVJlcXVlc3QSFwoDa2V5GAEgASgMQgq6SAd6BRABGIAIEiEKD2lkZW1wb3RlbmN5X2tleRgCIAEoCUIIukgFcgMogAISJAoIaWZfbWF0Y2gYAyABKAsyEi5ub3Jpa3YudjEuVmVyc2lvbiJJCg5EZWxldGVSZXNwb25zZRISCgp0b21ic3RvbmVkGAEgASgIEiMKB3ZlcnNpb24YAiABKAsyEi5ub3Jpa3YudjEuVmVyc2lvbjK0AQoCS3YSNAoDUHV0EhUubm9yaWt2LnYxLlB1dFJlcXVlc3QaFi5ub3Jpa3YudjEuUHV0UmVzcG9uc2USOQoDR2V0EhUubm9yaWt2LnYxLkdldFJlcXVlc3QaFi5ub3Jpa3YudjEuR2V0UmVzcG9uc2UiA5ACARI9CgZEZWxldGUSGC5ub3Jpa3YudjEuRGVsZXRlUmVxdWVzdBoZLm5vcmlrdi52MS5EZWxldGVSZXNwb25zZWIGcHJvdG8z", [file_buf_validate_validate, file_norikv_v1_types]);
+  fileDesc("ChJub3Jpa3YvdjEva3YucHJvdG8SCW5vcmlrdi52MSKmAQoKUHV0UmVxdWVzdBIXCgNrZXkYASABKAxCCrpIB3oFEAEYgAgSGAoFdmFsdWUYAiABKAxCCbpIBnoEGICAQBIcCgZ0dGxfbXMYAyABKARCDLpICTIHGIDwrueWCRIhCg9pZGVtcG90ZW5jeV9rZXkYBCABKAlCCLpIBXIDKIACEiQKCGlmX21hdGNoGAUgASgLMhIubm9yaWt2LnYxLlZlcnNpb24ijwEKC1B1dFJlc3BvbnNlEiMKB3ZlcnNpb24YASABKAsyEi5ub3Jpa3YudjEuVmVyc2lvbhIuCgRtZXRhGAIgAygLMiAubm9yaWt2LnYxLlB1dFJlc3BvbnNlLk1ldGFFbnRyeRorCglNZXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKHAQoKR2V0UmVxdWVzdBIXCgNrZXkYASABKAxCCrpIB3oFEAEYgAgSYAoLY29uc2lzdGVuY3kYAiABKAlCS7pISHJGUgBSBWxlYXNlUgxsaW5lYXJpemFibGVSCHN0YWxlX29rUgZzdHJvbmdSCGV2ZW50dWFsUhFib3VuZGVkX3N0YWxlbmVzcyKeAQoLR2V0UmVzcG9uc2USDQoFdmFsdWUYASABKAwSIwoHdmVyc2lvbhgCIAEoCzISLm5vcmlrdi52MS5WZXJzaW9uEi4KBG1ldGEYAyADKAsyIC5ub3Jpa3YudjEuR2V0UmVzcG9uc2UuTWV0YUVudHJ5GisKCU1ldGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBInEKDURlbGV0ZVJlcXVlc3QSFwoDa2V5GAEgASgMQgq6SAd6BRABGIAIEiEKD2lkZW1wb3RlbmN5X2tleRgCIAEoCUIIukgFcgMogAISJAoIaWZfbWF0Y2gYAyABKAsyEi5ub3Jpa3YudjEuVmVyc2lvbiJJCg5EZWxldGVSZXNwb25zZRISCgp0b21ic3RvbmVkGAEgASgIEiMKB3ZlcnNpb24YAiABKAsyEi5ub3Jpa3YudjEuVmVyc2lvbiI8CgxCYXRjaFJlcXVlc3QSLAoDb3BzGAEgAygLMhIubm9yaWt2LnYxLkJhdGNoT3BCC7pICJIBBQgBEOgHIo4BCgdCYXRjaE9wEiQKA2dldBgBIAEoCzIVLm5vcmlrdi52MS5HZXRSZXF1ZXN0SAASJAoDcHV0GAIgASgLMhUubm9yaWt2LnYxLlB1dFJlcXVlc3RIABIqCgZkZWxldGUYAyABKAsyGC5ub3Jpa3YudjEuRGVsZXRlUmVxdWVzdEgAQgsKAm9wEgW6SAIIASKXAQoNQmF0Y2hSZXNwb25zZRInCgdyZXN1bHRzGAEgAygLMhYubm9yaWt2LnYxLkJhdGNoUmVzdWx0EjAKBG1ldGEYAiADKAsyIi5ub3Jpa3YudjEuQmF0Y2hSZXNwb25zZS5NZXRhRW50cnkaKwoJTWV0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiugEKC0JhdGNoUmVzdWx0EiUKA2dldBgBIAEoCzIWLm5vcmlrdi52MS5HZXRSZXNwb25zZUgAEiUKA3B1dBgCIAEoCzIWLm5vcmlrdi52MS5QdXRSZXNwb25zZUgAEisKBmRlbGV0ZRgDIAEoCzIZLm5vcmlrdi52MS5EZWxldGVSZXNwb25zZUgAEiYKBWVycm9yGAQgASgLMhUubm9yaWt2LnYxLkJhdGNoRXJyb3JIAEIICgZyZXN1bHQiUwoKQmF0Y2hFcnJvchIMCgRjb2RlGAEgASgNEg8KB21lc3NhZ2UYAiABKAkSEwoLbGVhZGVyX2FkZHIYAyABKAkSEQoJbGVhZGVyX2lkGAQgASgJMvABCgJLdhI0CgNQdXQSFS5ub3Jpa3YudjEuUHV0UmVxdWVzdBoWLm5vcmlrdi52MS5QdXRSZXNwb25zZRI5CgNHZXQSFS5ub3Jpa3YudjEuR2V0UmVxdWVzdBoWLm5vcmlrdi52MS5HZXRSZXNwb25zZSIDkAIBEj0KBkRlbGV0ZRIYLm5vcmlrdi52MS5EZWxldGVSZXF1ZXN0Ghkubm9yaWt2LnYxLkRlbGV0ZVJlc3BvbnNlEjoKBUJhdGNoEhcubm9yaWt2LnYxLkJhdGNoUmVxdWVzdBoYLm5vcmlrdi52MS5CYXRjaFJlc3BvbnNlYgZwcm90bzM", [file_buf_validate_validate, file_norikv_v1_types]);
 
 /**
  * PutRequest writes one key.
@@ -226,6 +226,202 @@ export const DeleteResponseSchema: GenMessage<DeleteResponse> = /*@__PURE__*/
   messageDesc(file_norikv_v1_kv, 5);
 
 /**
+ * BatchRequest carries operations for one node in one exchange. It is NOT
+ * a transaction: each operation is applied (or refused) on its own, as if
+ * sent alone as Put, Get or Delete, with the same leadership check,
+ * idempotency replay, if_match and TTL; a failed operation does not fail
+ * or undo its neighbours, and operations on different keys may be applied
+ * in any order. Operations on the same key are applied in request order.
+ * Each operation is validated by its own message's rules. Beyond the rule
+ * below, the sum of all keys and values must be at most 3 MiB (3145728
+ * bytes), which CEL cannot add up: servers check it and answer
+ * INVALID_ARGUMENT naming "ops" and the limit.
+ *
+ * @generated from message norikv.v1.BatchRequest
+ */
+export type BatchRequest = Message<"norikv.v1.BatchRequest"> & {
+  /**
+   * The operations: 1 to 1000.
+   *
+   * @generated from field: repeated norikv.v1.BatchOp ops = 1;
+   */
+  ops: BatchOp[];
+};
+
+/**
+ * Describes the message norikv.v1.BatchRequest.
+ * Use `create(BatchRequestSchema)` to create a new message.
+ */
+export const BatchRequestSchema: GenMessage<BatchRequest> = /*@__PURE__*/
+  messageDesc(file_norikv_v1_kv, 6);
+
+/**
+ * BatchOp is one operation of a batch: exactly one of get, put, delete.
+ *
+ * @generated from message norikv.v1.BatchOp
+ */
+export type BatchOp = Message<"norikv.v1.BatchOp"> & {
+  /**
+   * @generated from oneof norikv.v1.BatchOp.op
+   */
+  op: {
+    /**
+     * A read, as Kv.Get.
+     *
+     * @generated from field: norikv.v1.GetRequest get = 1;
+     */
+    value: GetRequest;
+    case: "get";
+  } | {
+    /**
+     * A write, as Kv.Put (idempotency_key, ttl_ms and if_match included).
+     *
+     * @generated from field: norikv.v1.PutRequest put = 2;
+     */
+    value: PutRequest;
+    case: "put";
+  } | {
+    /**
+     * A delete, as Kv.Delete (idempotency_key and if_match included).
+     *
+     * @generated from field: norikv.v1.DeleteRequest delete = 3;
+     */
+    value: DeleteRequest;
+    case: "delete";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message norikv.v1.BatchOp.
+ * Use `create(BatchOpSchema)` to create a new message.
+ */
+export const BatchOpSchema: GenMessage<BatchOp> = /*@__PURE__*/
+  messageDesc(file_norikv_v1_kv, 7);
+
+/**
+ * BatchResponse has one result per operation, in the request's order.
+ *
+ * @generated from message norikv.v1.BatchResponse
+ */
+export type BatchResponse = Message<"norikv.v1.BatchResponse"> & {
+  /**
+   * results[i] is the outcome of ops[i].
+   *
+   * @generated from field: repeated norikv.v1.BatchResult results = 1;
+   */
+  results: BatchResult[];
+
+  /**
+   * Server-specific annotations, e.g. "node" = the id of the serving node.
+   *
+   * @generated from field: map<string, string> meta = 2;
+   */
+  meta: { [key: string]: string };
+};
+
+/**
+ * Describes the message norikv.v1.BatchResponse.
+ * Use `create(BatchResponseSchema)` to create a new message.
+ */
+export const BatchResponseSchema: GenMessage<BatchResponse> = /*@__PURE__*/
+  messageDesc(file_norikv_v1_kv, 8);
+
+/**
+ * BatchResult is one operation's outcome: the response its unary call
+ * would have returned, or the error it would have failed with.
+ *
+ * @generated from message norikv.v1.BatchResult
+ */
+export type BatchResult = Message<"norikv.v1.BatchResult"> & {
+  /**
+   * @generated from oneof norikv.v1.BatchResult.result
+   */
+  result: {
+    /**
+     * A get's answer; as on Kv.Get, no version means missing or expired.
+     *
+     * @generated from field: norikv.v1.GetResponse get = 1;
+     */
+    value: GetResponse;
+    case: "get";
+  } | {
+    /**
+     * A put's answer.
+     *
+     * @generated from field: norikv.v1.PutResponse put = 2;
+     */
+    value: PutResponse;
+    case: "put";
+  } | {
+    /**
+     * A delete's answer.
+     *
+     * @generated from field: norikv.v1.DeleteResponse delete = 3;
+     */
+    value: DeleteResponse;
+    case: "delete";
+  } | {
+    /**
+     * Why this operation failed; its neighbours are unaffected.
+     *
+     * @generated from field: norikv.v1.BatchError error = 4;
+     */
+    value: BatchError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message norikv.v1.BatchResult.
+ * Use `create(BatchResultSchema)` to create a new message.
+ */
+export const BatchResultSchema: GenMessage<BatchResult> = /*@__PURE__*/
+  messageDesc(file_norikv_v1_kv, 9);
+
+/**
+ * BatchError is the error the operation's unary call would have returned.
+ *
+ * @generated from message norikv.v1.BatchError
+ */
+export type BatchError = Message<"norikv.v1.BatchError"> & {
+  /**
+   * The status code, numbered as gRPC and Connect number them (e.g. 9
+   * FAILED_PRECONDITION for a CAS mismatch, 14 UNAVAILABLE for NOT_LEADER).
+   *
+   * @generated from field: uint32 code = 1;
+   */
+  code: number;
+
+  /**
+   * The message, e.g. "NOT_LEADER: ..." or "version mismatch: ...".
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * For NOT_LEADER: the leader's address (host:port), if known.
+   *
+   * @generated from field: string leader_addr = 3;
+   */
+  leaderAddr: string;
+
+  /**
+   * For NOT_LEADER: the leader's node id, if known.
+   *
+   * @generated from field: string leader_id = 4;
+   */
+  leaderId: string;
+};
+
+/**
+ * Describes the message norikv.v1.BatchError.
+ * Use `create(BatchErrorSchema)` to create a new message.
+ */
+export const BatchErrorSchema: GenMessage<BatchError> = /*@__PURE__*/
+  messageDesc(file_norikv_v1_kv, 10);
+
+/**
  * Kv stores opaque values under binary keys. Each key lives on one shard,
  * jump(xxhash64(key), total_shards); writes and non-stale reads are served by
  * the shard's leader, others answer UNAVAILABLE "NOT_LEADER" with a hint.
@@ -266,6 +462,20 @@ export const Kv: GenService<{
     methodKind: "unary";
     input: typeof DeleteRequestSchema;
     output: typeof DeleteResponseSchema;
+  },
+  /**
+   * Batch carries many gets, puts and deletes for keys this node serves in
+   * one exchange, each with its own result (see BatchRequest). It is NOT a
+   * transaction. Its idempotency is unknown: a batch may hold writes
+   * without an idempotency key. Servers without it (the Rust server) answer
+   * UNIMPLEMENTED; clients then send the operations as Put, Get, Delete.
+   *
+   * @generated from rpc norikv.v1.Kv.Batch
+   */
+  batch: {
+    methodKind: "unary";
+    input: typeof BatchRequestSchema;
+    output: typeof BatchResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_norikv_v1_kv, 0);
