@@ -171,7 +171,7 @@ func (c *Cluster) lockForWrite(ctx context.Context, s *shard, node int, idemKey 
 }
 
 // applied remembers an applied write's idempotency key, replicates and
-// persists what it changed (see record), and unlocks s.mu.
+// persists what it changed (see recordPut), and unlocks s.mu.
 func (c *Cluster) applied(s *shard, key string, fp uint64, res idemResult, now int64) {
 	if s.journaled {
 		c.journal(s, key, fp, res, now)
@@ -185,8 +185,7 @@ func (c *Cluster) applied(s *shard, key string, fp uint64, res idemResult, now i
 // abandon ends a write lockForWrite admitted but that was not applied (a
 // failed precondition, say) and unlocks s.mu.
 func (c *Cluster) abandon(s *shard, key string) {
-	s.pending = s.pending[:0]
-	s.pendingVec = s.pendingVec[:0]
+	s.dropPending()
 	if key != "" {
 		c.idem.cancel()
 	}

@@ -202,12 +202,19 @@ func (c *Cluster) journal(s *shard, idemKey string, fp uint64, res idemResult, n
 		if err := st.persist(s, idemKey, fp, res, now); err != nil {
 			c.persistFailed(s, idemKey, err)
 		}
-		clear(s.pendingVec)
-		s.pendingVec = s.pendingVec[:0]
 	}
 	if s.rep != nil && len(s.pending) > 0 {
 		s.rep.replicate(s.pending, now)
 	}
+	s.dropPending()
+}
+
+// dropPending forgets the noted changes of the write being applied or
+// abandoned, clearing them so the slices, reused by the next write, do not
+// keep its keys and values alive. Caller holds s.mu for writing.
+func (s *shard) dropPending() {
 	clear(s.pending)
 	s.pending = s.pending[:0]
+	clear(s.pendingVec)
+	s.pendingVec = s.pendingVec[:0]
 }

@@ -422,8 +422,6 @@ func (c *Cluster) persistFailed(s *shard, idemKey string, err error) {
 	if c.storeErr.CompareAndSwap(nil, &err) && !c.isClosed() {
 		c.cfg.Logger.Error("norikv storage write failed; no longer serving", "err", err)
 	}
-	clear(s.pendingVec)
-	s.pendingVec = s.pendingVec[:0]
 	c.abandon(s, idemKey)
 	panic(http.ErrAbortHandler)
 }
