@@ -105,7 +105,7 @@ func (r *replication) advance(cp *laggedCopy, now int64) {
 		if op.at+r.lag > now {
 			return
 		}
-		if op.del || (op.expires != 0 && op.expires <= now) {
+		if op.del || !liveAt(op.expires, now) {
 			delete(cp.kv, op.key) // an expired key is as good as absent
 		} else {
 			cp.kv[op.key] = lagEntry{value: op.value, ver: op.ver, expires: op.expires}
@@ -119,7 +119,7 @@ func (r *replication) advance(cp *laggedCopy, now int64) {
 func (r *replication) reaped(key string, now int64) {
 	for _, cp := range r.copies {
 		cp.mu.Lock()
-		if le, ok := cp.kv[key]; ok && le.expires != 0 && le.expires <= now {
+		if le, ok := cp.kv[key]; ok && !liveAt(le.expires, now) {
 			delete(cp.kv, key)
 		}
 		cp.mu.Unlock()
@@ -135,7 +135,7 @@ func (s *shard) lookup(node int, key []byte, now int64) (value []byte, ver versi
 			r.advance(cp, now)
 			le, found := cp.kv[string(key)]
 			cp.mu.Unlock()
-			if !found || (le.expires != 0 && now >= le.expires) {
+			if !found || !liveAt(le.expires, now) {
 				return nil, version{}, false
 			}
 			return le.value, le.ver, true

@@ -15,7 +15,12 @@ type entry struct {
 	hpos    int   // position in the shard's TTL heap plus one; 0 = not in it
 }
 
-func (e *entry) live(now int64) bool { return e.expires == 0 || now < e.expires }
+func (e *entry) live(now int64) bool { return liveAt(e.expires, now) }
+
+// liveAt reports whether a key with TTL deadline expires (cluster clock; 0
+// = never) is still live at now: the one expiry rule, for the leader's
+// entries and the lagging copies alike.
+func liveAt(expires, now int64) bool { return expires == 0 || now < expires }
 
 // opCounts counts applied writes by operation (idempotent replays are not
 // applies). Kept per shard under the shard's mutex so the hot path touches
