@@ -28,10 +28,11 @@ func (c *Cluster) StopNode(id string) error {
 			continue
 		}
 		next := -1
+		// Walk the replicas after the old leader, so a shard's
+		// leadership moves to the same node each time.
+		at := indexOf(s.replicas, n.idx)
 		for k := 1; k <= len(s.replicas); k++ {
-			// Walk the replicas after the old leader, so a shard's
-			// leadership moves to the same node each time.
-			r := s.replicas[(indexOf(s.replicas, n.idx)+k)%len(s.replicas)]
+			r := s.replicas[(at+k)%len(s.replicas)]
 			if c.nodes[r].up {
 				next = r
 				break
