@@ -118,8 +118,11 @@ func (h *nodeHealth) drain() {
 	}
 	timeout := time.NewTimer(drainTimeout)
 	defer timeout.Stop()
+	// Wake them all first, so their sends overlap rather than queue.
 	for _, w := range ws {
 		w.onChange()
+	}
+	for _, w := range ws {
 		select {
 		case <-w.sent:
 		case <-timeout.C:
