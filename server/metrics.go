@@ -22,11 +22,13 @@ import (
 // a dozen modules to every user of the library.
 
 // metricProcedures are the RPCs counted by name; anything else counts as
-// "other". A fixed table keeps counting free of locks and allocations.
-var metricProcedures = []string{
+// "other". A fixed table keeps counting free of locks and allocations; it
+// is an array so requestMetrics is sized by it.
+var metricProcedures = [...]string{
 	norikvv1connect.KvPutProcedure,
 	norikvv1connect.KvGetProcedure,
 	norikvv1connect.KvDeleteProcedure,
+	norikvv1connect.KvBatchProcedure,
 	norikvv1connect.MetaWatchClusterProcedure,
 	norikvv1connect.AdminTransferShardProcedure,
 	norikvv1connect.AdminSnapshotShardProcedure,
@@ -51,21 +53,15 @@ var procedureIndex = func() map[string]int {
 }()
 
 // latencyBuckets are the histogram's upper bounds, in seconds.
-var latencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+var latencyBuckets = [...]float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
 const numCodes = 17 // connect codes 1..16, and 0 for success
 
 // requestMetrics counts one node's requests.
 type requestMetrics struct {
-	count   [16][numCodes]atomic.Uint64 // [procedure][code]
-	buckets [16][17]atomic.Uint64       // [procedure][bucket]; last is +Inf
-	sumNs   [16]atomic.Uint64
-}
-
-func init() {
-	if len(metricProcedures) > 16 || len(latencyBuckets) > 16 {
-		panic("server: metrics tables too small")
-	}
+	count   [len(metricProcedures)][numCodes]atomic.Uint64                // [procedure][code]
+	buckets [len(metricProcedures)][len(latencyBuckets) + 1]atomic.Uint64 // [procedure][bucket]; last is +Inf
+	sumNs   [len(metricProcedures)]atomic.Uint64
 }
 
 func (m *requestMetrics) record(procedure string, err error, d time.Duration) {
@@ -79,7 +75,7 @@ func (m *requestMetrics) record(procedure string, err error, d time.Duration) {
 	}
 	m.count[p][code].Add(1)
 	s := d.Seconds()
-	b := sort.SearchFloat64s(latencyBuckets, s)
+	b := sort.SearchFloat64s(latencyBuckets[:], s)
 	m.buckets[p][b].Add(1)
 	m.sumNs[p].Add(uint64(d))
 }
