@@ -3,6 +3,7 @@ package conformance
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -118,23 +119,14 @@ func (p *problems) finding(d Defect, format string, args ...any) {
 }
 
 func (p *problems) note(d Defect, detail string) {
-	for _, have := range p.findings {
-		if have == d {
-			return // the first sighting says it; more would only repeat it
-		}
+	if p.has(d) {
+		return // the first sighting says it; more would only repeat it
 	}
 	p.findings = append(p.findings, d)
 	p.details = append(p.details, detail)
 }
 
-func (p *problems) has(d Defect) bool {
-	for _, have := range p.findings {
-		if have == d {
-			return true
-		}
-	}
-	return false
-}
+func (p *problems) has(d Defect) bool { return slices.Contains(p.findings, d) }
 
 func (p *problems) err() error {
 	if len(p.lines) == 0 && len(p.findings) == 0 {
