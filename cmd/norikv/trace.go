@@ -32,7 +32,7 @@ func newTraceObserver(w io.Writer) *traceObserver {
 }
 
 // ms prints d in milliseconds, to 0.1ms.
-func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
+func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", millis(d)) }
 
 // outcome is "ok" or the error's first line.
 func outcome(err error) string {
