@@ -30,9 +30,10 @@ type opCounts struct {
 }
 
 // shard is the state of one shard, shared by all nodes (see the package
-// doc): placement, keys, log position, TTL heap and vector namespaces (the
-// idempotency cache is the cluster's, see idemCache). One RWMutex per shard keeps unrelated keys off each other's
-// locks; there is no lock shared by all shards on the request path.
+// doc): placement, keys, log position, TTL heap and vector namespaces. One
+// RWMutex per shard keeps unrelated keys off each other's locks; the one
+// lock shared by all shards on the request path is the idempotency
+// cache's (idemCache), taken only by writes with an idempotency key.
 type shard struct {
 	id uint32
 
