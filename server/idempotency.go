@@ -152,6 +152,19 @@ func (c *idemCache) commit(k scopedKey, fp uint64, res idemResult, now int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reserved--
+	c.putLocked(k, fp, res, now)
+}
+
+// restore remembers a write loaded from the data dir, stored at the
+// cluster clock's stored, with no reservation: loading is not a write.
+// Entries must come oldest first.
+func (c *idemCache) restore(k scopedKey, fp uint64, res idemResult, stored int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.putLocked(k, fp, res, stored)
+}
+
+func (c *idemCache) putLocked(k scopedKey, fp uint64, res idemResult, now int64) {
 	if c.m == nil {
 		c.m = make(map[scopedKey]uint64)
 	}

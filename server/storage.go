@@ -209,8 +209,7 @@ func (st *store) loadIdem(c *Cluster, tx *bolt.Tx, nowWall int64) error {
 		}
 		sk := scopedKey{shard: binary.BigEndian.Uint32(k[8:]), key: string(k[12:])}
 		res := idemResult{ver: version{term: binary.BigEndian.Uint64(v[8:]), index: binary.BigEndian.Uint64(v[16:])}, flag: v[24] == 1}
-		c.idem.reserved++
-		c.idem.commit(sk, binary.BigEndian.Uint64(v), res, stored-st.wall)
+		c.idem.restore(sk, binary.BigEndian.Uint64(v), res, stored-st.wall)
 		return nil
 	})
 	if err != nil {
