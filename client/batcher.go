@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/norikv/norikv-go/internal/routing"
-	"github.com/norikv/norikv-go/internal/wire"
 )
 
 // maxInflightPerNode is how many exchanges (single calls or batches) the
@@ -172,15 +171,7 @@ func (q *nodeQueue) take() []*op {
 	if len(q.queue) == 0 {
 		return nil
 	}
-	n, bytes := 0, 0
-	for n < len(q.queue) && n < wire.BatchMaxOps {
-		sz := wire.BatchOpBytes(&q.queue[n].req)
-		if n > 0 && bytes+sz > wire.BatchMaxBytes {
-			break
-		}
-		bytes += sz
-		n++
-	}
+	n := fit(q.queue)
 	if n == len(q.queue) {
 		ops := q.queue
 		q.queue = nil
