@@ -387,9 +387,7 @@ func (c *Client) setResult(ctx context.Context, o *op, shard int, r *v1.BatchRes
 	case *v1.BatchResult_Get:
 		if o.kind == opGet {
 			if res.Get.GetVersion() == nil {
-				e := interceptors.NewError(connect.CodeNotFound, "key not found", ErrKeyNotFound, nil)
-				e.Operation, e.Key = "Get", string(o.key())
-				o.err = e
+				o.err = interceptors.KeyNotFound(string(o.key()))
 				return redoNone
 			}
 			o.get = &GetResult{Value: res.Get.GetValue(), Version: versionFrom(res.Get.GetVersion()), Meta: res.Get.GetMeta()}
