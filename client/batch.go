@@ -560,8 +560,11 @@ func (c *Client) do(ctx context.Context, operation string, ops []*op) error {
 			valid = append(valid, o)
 		}
 	}
-	total := c.router.TotalShards()
-	if total == 0 && len(valid) > 0 {
+	// Shards, not TotalShards: Routing does not see a Kv.Batch, so the
+	// wait for an unknown count and the refusal of a mismatched one are
+	// made here, as Routing makes them for a single call.
+	var total int
+	if len(valid) > 0 {
 		if total, err = c.topo.Shards(cctx); err != nil {
 			return c.fail(ctx, ops, err)
 		}

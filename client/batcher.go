@@ -64,9 +64,10 @@ func (c *Client) run(ctx context.Context, o *op) error {
 	// leaves at once must reach the node the batcher counted it against,
 	// and the Routing interceptor sends it there only then. Stale reads,
 	// spread over replicas, and calls while the shard count or leader is
-	// being learnt go alone.
+	// being learnt go alone, as do all calls while the count is wrong
+	// (ShardsErr): Routing refuses them, and a batch would not.
 	total := c.router.TotalShards()
-	if total == 0 || !o.needsLeader() {
+	if total == 0 || !o.needsLeader() || c.topo.ShardsErr() != nil {
 		c.unary(ctx, o)
 		return o.err
 	}
