@@ -387,9 +387,7 @@ func (c *Client) setResult(ctx context.Context, o *op, shard int, r *v1.BatchRes
 	case *v1.BatchResult_Get:
 		if o.kind == opGet {
 			if res.Get.GetVersion() == nil {
-				e := interceptors.NewError(connect.CodeNotFound, "key not found", ErrKeyNotFound, nil)
-				e.Operation, e.Key = "Get", string(o.key())
-				o.err = e
+				o.err = interceptors.KeyNotFound(string(o.key()))
 				return redoNone
 			}
 			o.get = &GetResult{Value: res.Get.GetValue(), Version: versionFrom(res.Get.GetVersion()), Meta: res.Get.GetMeta()}
@@ -515,20 +513,29 @@ func (c *Client) batchable(addr string) bool {
 	return !no
 }
 
+// fit is how many of ops, from the first, go in one Kv.Batch within the
+// wire limits (at least one). Do's chunks and the batcher's queue both
+// cut here.
+func fit(ops []*op) int {
+	n, bytes := 0, 0
+	for n < len(ops) && n < wire.BatchMaxOps {
+		sz := wire.BatchOpBytes(&ops[n].req)
+		if n > 0 && bytes+sz > wire.BatchMaxBytes {
+			break
+		}
+		bytes += sz
+		n++
+	}
+	return n
+}
+
 // chunks splits ops into batches within the wire limits.
 func chunks(ops []*op) [][]*op {
 	var out [][]*op
-	start, bytes := 0, 0
-	for i, o := range ops {
-		n := wire.BatchOpBytes(&o.req)
-		if i > start && (i-start >= wire.BatchMaxOps || bytes+n > wire.BatchMaxBytes) {
-			out = append(out, ops[start:i])
-			start, bytes = i, 0
-		}
-		bytes += n
-	}
-	if start < len(ops) {
-		out = append(out, ops[start:])
+	for len(ops) > 0 {
+		n := fit(ops)
+		out = append(out, ops[:n])
+		ops = ops[n:]
 	}
 	return out
 }
@@ -553,10 +560,13 @@ func (c *Client) do(ctx context.Context, operation string, ops []*op) error {
 			valid = append(valid, o)
 		}
 	}
-	total := c.router.TotalShards()
-	if total == 0 && len(valid) > 0 {
+	// Shards, not TotalShards: Routing does not see a Kv.Batch, so the
+	// wait for an unknown count and the refusal of a mismatched one are
+	// made here, as Routing makes them for a single call.
+	var total int
+	if len(valid) > 0 {
 		if total, err = c.topo.Shards(cctx); err != nil {
-			return c.fail(ctx, operation, ops, err)
+			return c.fail(ctx, ops, err)
 		}
 	}
 	groups := map[string][]*op{}
@@ -623,7 +633,7 @@ func (c *Client) do(ctx context.Context, operation string, ops []*op) error {
 }
 
 // fail gives every op err and returns the BatchError.
-func (c *Client) fail(ctx context.Context, operation string, ops []*op, err error) error {
+func (c *Client) fail(ctx context.Context, ops []*op, err error) error {
 	be := &BatchError{Errs: make([]error, len(ops))}
 	for i, o := range ops {
 		if o.err == nil {

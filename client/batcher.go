@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/norikv/norikv-go/internal/routing"
-	"github.com/norikv/norikv-go/internal/wire"
 )
 
 // maxInflightPerNode is how many exchanges (single calls or batches) the
@@ -65,9 +64,10 @@ func (c *Client) run(ctx context.Context, o *op) error {
 	// leaves at once must reach the node the batcher counted it against,
 	// and the Routing interceptor sends it there only then. Stale reads,
 	// spread over replicas, and calls while the shard count or leader is
-	// being learnt go alone.
+	// being learnt go alone, as do all calls while the count is wrong
+	// (ShardsErr): Routing refuses them, and a batch would not.
 	total := c.router.TotalShards()
-	if total == 0 || !o.needsLeader() {
+	if total == 0 || !o.needsLeader() || c.topo.ShardsErr() != nil {
 		c.unary(ctx, o)
 		return o.err
 	}
@@ -172,15 +172,7 @@ func (q *nodeQueue) take() []*op {
 	if len(q.queue) == 0 {
 		return nil
 	}
-	n, bytes := 0, 0
-	for n < len(q.queue) && n < wire.BatchMaxOps {
-		sz := wire.BatchOpBytes(&q.queue[n].req)
-		if n > 0 && bytes+sz > wire.BatchMaxBytes {
-			break
-		}
-		bytes += sz
-		n++
-	}
+	n := fit(q.queue)
 	if n == len(q.queue) {
 		ops := q.queue
 		q.queue = nil

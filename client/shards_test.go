@@ -103,3 +103,71 @@ func TestTotalShardsNeededWithoutMeta(t *testing.T) {
 		t.Fatalf("Put = %v", err)
 	}
 }
+
+// A mismatched count fails every operation of a batch the same way,
+// without sending any: a Kv.Batch is not routed by the Routing
+// interceptor, so the batch path must check the count itself.
+func TestTotalShardsMismatchBatch(t *testing.T) {
+	fc := startServer(t, 3, 64)
+	mustDo(t, fc.LeadAll("n2"))
+	cl := newClient(t, fc, func(c *Config) { c.TotalShards = 32 })
+	const want = "Config.TotalShards is 32 but the cluster has 64 shards"
+	ctx := context.Background()
+	if err := cl.Connect(ctx); err == nil {
+		t.Fatal("Connect = nil, want the mismatch")
+	}
+	kvs := make([]KeyValue, 20)
+	for i := range kvs {
+		kvs[i] = KeyValue{Key: fmt.Sprintf("k%d", i), Value: []byte("v")}
+	}
+	_, err := cl.MultiPut(ctx, kvs)
+	var be *BatchError
+	if !errors.As(err, &be) || len(be.Errs) != len(kvs) {
+		t.Fatalf("MultiPut = %v, want a BatchError of %d", err, len(kvs))
+	}
+	for i, e := range be.Errs {
+		var ne *Error
+		if !errors.As(e, &ne) || ne.Code != connect.CodeInvalidArgument || !strings.Contains(ne.Message, want) {
+			t.Fatalf("Errs[%d] = %v, want InvalidArgument %q", i, e, want)
+		}
+	}
+	var calls int64
+	for _, id := range fc.NodeIDs() {
+		calls += fc.Calls(id)
+	}
+	if calls != 0 {
+		t.Fatalf("%d calls reached the cluster", calls)
+	}
+}
+
+// Concurrent single calls, which natural batching may queue into a
+// Kv.Batch, fail on a mismatched count too, and none is sent.
+func TestTotalShardsMismatchConcurrent(t *testing.T) {
+	fc := startServer(t, 3, 64)
+	mustDo(t, fc.LeadAll("n2"))
+	cl := newClient(t, fc, func(c *Config) { c.TotalShards = 32 })
+	ctx := context.Background()
+	if err := cl.Connect(ctx); err == nil {
+		t.Fatal("Connect = nil, want the mismatch")
+	}
+	errs := make(chan error, 200)
+	for i := range cap(errs) {
+		go func() {
+			_, err := cl.Put(ctx, fmt.Sprintf("k%d", i), []byte("v"))
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		var e *Error
+		if err := <-errs; !errors.As(err, &e) || e.Code != connect.CodeInvalidArgument {
+			t.Fatalf("Put = %v, want InvalidArgument", err)
+		}
+	}
+	var calls int64
+	for _, id := range fc.NodeIDs() {
+		calls += fc.Calls(id)
+	}
+	if calls != 0 {
+		t.Fatalf("%d calls reached the cluster", calls)
+	}
+}

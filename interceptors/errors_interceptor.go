@@ -22,7 +22,7 @@ func (errorsInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		res, err := next(ctx, req)
 		if err == nil {
 			if r, ok := res.Any().(*v1.GetResponse); ok && r.GetVersion() == nil {
-				e := &Error{Code: connect.CodeNotFound, Message: "key not found", sentinel: ErrKeyNotFound}
+				e := KeyNotFound("")
 				fill(e, req)
 				return nil, e
 			}
@@ -32,6 +32,13 @@ func (errorsInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		fill(e, req)
 		return nil, e
 	}
+}
+
+// KeyNotFound is the error of a Get of key answered OK with an unset
+// version, the contract's way to say "missing": the one definition for
+// single calls (Errors) and the norikv client's batched reads.
+func KeyNotFound(key string) *Error {
+	return &Error{Code: connect.CodeNotFound, Message: "key not found", Operation: "Get", Key: key, sentinel: ErrKeyNotFound}
 }
 
 // fill names the operation and the key or namespace of req in e.

@@ -215,18 +215,30 @@ func (r *Retry) loop(ctx context.Context, req connect.AnyRequest, next connect.U
 		if attempt+1 >= r.p.MaxAttempts {
 			return nil, err
 		}
-		if !r.budget.Withdraw() {
-			r.exhausted.Add(1)
-			observeBudgetRejected(ctx)
+		allowed, serr := r.spendRetry(ctx, attempt)
+		if !allowed {
 			return nil, err
 		}
-		r.retries.Add(1)
-		observeRetry(ctx)
-		if serr := r.bo.Sleep(ctx, attempt); serr != nil {
+		if serr != nil {
 			return nil, ctxError(ctx, err)
 		}
 		attempt++
 	}
+}
+
+// spendRetry is the cost of one retry, inside the loop or decided outside
+// it (AllowRetry): a budget token (allowed false, counted as
+// BudgetExhausted, if there is none), then the backoff for attempt, which
+// returns ctx's error if ctx ends first.
+func (r *Retry) spendRetry(ctx context.Context, attempt int) (allowed bool, err error) {
+	if !r.budget.Withdraw() {
+		r.exhausted.Add(1)
+		observeBudgetRejected(ctx)
+		return false, nil
+	}
+	r.retries.Add(1)
+	observeRetry(ctx)
+	return true, r.bo.Sleep(ctx, attempt)
 }
 
 // ctxError is the error for a call whose ctx ended: it matches the ctx's

@@ -8,10 +8,6 @@ import "context"
 // and counted as BudgetExhausted, if there is none), is counted in
 // Retries, and waits the backoff for attempt (false if ctx ends first).
 func (r *Retry) AllowRetry(ctx context.Context, attempt int) bool {
-	if !r.budget.Withdraw() {
-		r.exhausted.Add(1)
-		return false
-	}
-	r.retries.Add(1)
-	return r.bo.Sleep(ctx, attempt) == nil
+	allowed, err := r.spendRetry(ctx, attempt)
+	return allowed && err == nil
 }

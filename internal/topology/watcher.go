@@ -193,18 +193,15 @@ func (w *watcher) run() {
 			}
 		}
 		bo := w.reconnect
+		var delay time.Duration
 		if unimplemented {
 			w.noMeta.Store(true)
 			w.markReady()
 			bo = w.unimplemented
-		}
-		delay := w.unimplemented.Policy().Delay(0) // flat: no growth
-		if !unimplemented {
-			delay = bo.Policy().Delay(attempt)
-		}
-		if unimplemented {
+			delay = bo.Policy().Delay(0) // flat: no growth
 			w.log.Debug("norikv: cluster watch unimplemented; routing by seeds and hints", "addrs", addrs, "retry_in", delay)
 		} else {
+			delay = bo.Policy().Delay(attempt)
 			attempt++
 			w.log.Debug("norikv: cluster watch ended", "addrs", addrs, "err", err, "retry_in", delay, "policy", bo.Policy().Name)
 		}
