@@ -571,8 +571,22 @@ func (c *Client) do(ctx context.Context, operation string, ops []*op) error {
 	}
 	groups := map[string][]*op{}
 	var alone []*op
+	// One routing decision per shard (and kind of read): before the
+	// leader is known Route spreads calls over the seeds, and two
+	// operations on one key must not go to two nodes concurrently, or a
+	// Get could overtake the Put before it in the batch.
+	type route struct {
+		shard  int
+		leader bool
+	}
+	routed := map[route]string{}
 	for _, o := range valid {
-		addr := c.router.Route(routing.Shard(o.key(), total), o.needsLeader())
+		rk := route{routing.Shard(o.key(), total), o.needsLeader()}
+		addr, ok := routed[rk]
+		if !ok {
+			addr = c.router.Route(rk.shard, rk.leader)
+			routed[rk] = addr
+		}
 		if !c.batchable(addr) {
 			alone = append(alone, o)
 			continue
@@ -602,16 +616,20 @@ func (c *Client) do(ctx context.Context, operation string, ops []*op) error {
 			}
 		}
 	}
+	// Single calls, concurrent across keys but in the order added on one
+	// key, as the Batch doc promises.
 	sem := make(chan struct{}, maxUnaryFanout)
-	for _, o := range append(alone, again...) {
+	for _, seq := range byKeyInOrder(ops, append(alone, again...)) {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if o.redo != redoNone {
-				c.resend(cctx, o)
-			} else {
-				c.unary(cctx, o)
+			for _, o := range seq {
+				if o.redo != redoNone {
+					c.resend(cctx, o)
+				} else {
+					c.unary(cctx, o)
+				}
 			}
 		}()
 	}
@@ -630,6 +648,31 @@ func (c *Client) do(ctx context.Context, operation string, ops []*op) error {
 		return nil
 	}
 	return be
+}
+
+// byKeyInOrder returns the ops of some, grouped by key, each group in the
+// order the ops stand in all.
+func byKeyInOrder(all, some []*op) [][]*op {
+	in := make(map[*op]bool, len(some))
+	for _, o := range some {
+		in[o] = true
+	}
+	var seqs [][]*op
+	at := map[string]int{}
+	for _, o := range all {
+		if !in[o] {
+			continue
+		}
+		k := string(o.key())
+		i, ok := at[k]
+		if !ok {
+			i = len(seqs)
+			at[k] = i
+			seqs = append(seqs, nil)
+		}
+		seqs[i] = append(seqs[i], o)
+	}
+	return seqs
 }
 
 // fail gives every op err and returns the BatchError.
