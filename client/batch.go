@@ -599,13 +599,15 @@ func (c *Client) do(ctx context.Context, operation string, ops []*op) error {
 			alone = append(alone, g[0])
 			continue
 		}
-		for _, ch := range chunks(g) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+		// A node's chunks go one after another, so operations on one
+		// key keep their order across chunks too.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, ch := range chunks(g) {
 				c.sendBatch(cctx, addr, total, ch)
-			}()
-		}
+			}
+		}()
 	}
 	wg.Wait()
 	var again []*op
