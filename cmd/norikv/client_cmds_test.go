@@ -95,8 +95,14 @@ func TestGetPutDel(t *testing.T) {
 	if r := c.run("get", "user:alice", "--json"); r.status != exitNotFound || r.stdout != `{"key":"user:alice","found":false}`+"\n" {
 		t.Fatalf("get --json of a missing key: status %d stdout %q", r.status, r.stdout)
 	}
-	// Deleting a missing key succeeds, as in the SDK.
-	c.ok("del", "user:alice", "--protocol", "grpcweb")
+	// Deleting a missing key succeeds, as in the SDK, and says that nothing
+	// was there (the server's DeleteResponse.tombstoned).
+	if got := c.ok("del", "user:alice", "--protocol", "grpcweb"); got != "not found (nothing deleted)\n" {
+		t.Fatalf("del of a missing key = %q", got)
+	}
+	if got := c.ok("del", "nothing-here", "--json"); got != `{"key":"nothing-here","deleted":false}`+"\n" {
+		t.Fatalf("del --json of a missing key = %q", got)
+	}
 }
 
 func TestPutCompareAndSwap(t *testing.T) {
@@ -163,6 +169,7 @@ func TestUsageErrors(t *testing.T) {
 		{"--shards must not be negative", []string{"get", "k", "--shards", "-1"}},
 		{`invalid value "5" for flag -ttl: missing unit: write 5s or 5ms (units: ns, us, ms, s, m, h)`, []string{"put", "k", "v", "--ttl", "5"}},
 		{`invalid value "soon" for flag -timeout: not a duration: write e.g. 5s, 500ms`, []string{"get", "k", "--timeout", "soon"}},
+		{"--timeout 1ns: want at least 1ms (e.g. 5s or 500ms)", []string{"get", "k", "--timeout", "1ns"}},
 		{"--count must not be negative", []string{"watch", "--count", "-1"}},
 		{"exclusive", []string{"cluster", "--shard", "1", "--key", "k"}},
 		{"no shard 64", []string{"cluster", "--shard", "64"}},
@@ -183,10 +190,20 @@ func TestUsageErrors(t *testing.T) {
 
 func TestUnreachableAndToken(t *testing.T) {
 	c, _ := newCLI(t, norikvtest.WithToken("s3cret"))
-	c.fails(exitError, "bearer token", "put", "k", "v", "--shards", "64")
+	t.Setenv(tokenEnv, "")
+	c.fails(exitError, "the cluster wants a token: pass --token TOKEN or set NORIKV_TOKEN", "put", "k", "v", "--shards", "64")
+	c.fails(exitError, "the cluster refused the --token given", "get", "k", "--token", "wrong")
 	c.ok("put", "k", "v", "--token", "s3cret")
 	c.ok("cluster", "transfer", "--shard", "0", "--to", "n1", "--token", "s3cret")
-	c.fails(exitError, "unauthenticated", "cluster", "transfer", "--shard", "0", "--to", "n1", "--shards", "64")
+	c.fails(exitError, "the cluster wants a token", "cluster", "transfer", "--shard", "0", "--to", "n1", "--shards", "64")
+	// NORIKV_TOKEN is --token's default.
+	t.Setenv(tokenEnv, "s3cret")
+	if got := c.ok("get", "k"); got != "v" {
+		t.Fatalf("get with NORIKV_TOKEN = %q", got)
+	}
+	t.Setenv(tokenEnv, "stale")
+	c.fails(exitError, "the cluster refused the token in NORIKV_TOKEN", "get", "k")
+	t.Setenv(tokenEnv, "")
 	if got := c.ok("get", "k", "--token", "s3cret", "--protocol", "grpcweb"); got != "v" {
 		t.Fatalf("get = %q", got)
 	}
@@ -238,7 +255,7 @@ func TestWatch(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"watch", "--count", "2", "--target", c.target}, IO{&stdout, &stderr})
+		done <- run(ctx, []string{"watch", "--count", "1", "--target", c.target}, IO{&stdout, &stderr})
 	}()
 	waitFor(t, &stdout, "(initial view); nodes: n1 n2 n3; 64 shard leaders")
 	// Move one leader: the second event names it, and the command exits.
@@ -256,7 +273,7 @@ func TestWatch(t *testing.T) {
 			t.Fatalf("status %d stderr %q", st, stderr.String())
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatalf("watch --count 2 did not end; stdout %q", stdout.String())
+		t.Fatalf("watch --count 1 did not end; stdout %q", stdout.String())
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[1], "1 leader change(s): shard "+itoa(shard)) || !strings.HasSuffix(lines[1], "->"+to) {
@@ -272,6 +289,42 @@ func TestWatch(t *testing.T) {
 	cancel2()
 	if st := <-done; st != 0 {
 		t.Fatalf("interrupted watch: status %d", st)
+	}
+}
+
+// watch follows a cluster restarted under it (an in-memory "norikv serve"
+// stopped and started again, back at epoch 1) from its first view: the
+// lower epoch is not taken for an old view.
+func TestWatchFollowsRestart(t *testing.T) {
+	c, cl := newCLI(t)
+	shard := cl.ShardOf([]byte("k"))
+	to := "n1"
+	if cl.Leader(shard) == "n1" {
+		to = "n2"
+	}
+	if err := cl.TransferLeader(shard, to); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"watch", "--count", "1", "--target", c.target}, IO{&stdout, &stderr})
+	}()
+	waitFor(t, &stdout, "epoch 0 -> 2 (initial view)")
+	cl = cl.Restart(t)
+	select {
+	case st := <-done:
+		if st != 0 {
+			t.Fatalf("status %d stderr %q", st, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("watch did not follow the restart; stdout %q stderr %q", stdout.String(), stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], "epoch 2 -> 1 (cluster restarted: a new cluster, its epochs start over); 1 leader change(s): shard "+itoa(shard)+" "+to+"->") {
+		t.Fatalf("watch printed %q", stdout.String())
 	}
 }
 
