@@ -248,33 +248,50 @@ func TestCluster(t *testing.T) {
 
 func itoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
 
-func TestWatch(t *testing.T) {
-	c, cl := newCLI(t)
+// watchOne runs "watch --count 1" against c in the background.
+func watchOne(t *testing.T, c *cli) (done chan int, stdout, stderr *syncBuffer) {
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
+	t.Cleanup(cancel)
+	done, stdout, stderr = make(chan int, 1), &syncBuffer{}, &syncBuffer{}
 	go func() {
-		done <- run(ctx, []string{"watch", "--count", "1", "--target", c.target}, IO{&stdout, &stderr})
+		done <- run(ctx, []string{"watch", "--count", "1", "--target", c.target}, IO{stdout, stderr})
 	}()
-	waitFor(t, &stdout, "(initial view); nodes: n1 n2 n3; 64 shard leaders")
-	// Move one leader: the second event names it, and the command exits.
-	shard := cl.ShardOf([]byte("k"))
-	to := "n1"
-	if cl.Leader(shard) == "n1" {
-		to = "n2"
-	}
-	if err := cl.TransferLeader(shard, to); err != nil {
-		t.Fatal(err)
-	}
+	return done, stdout, stderr
+}
+
+// waitExit waits for a watchOne to end with status 0.
+func waitExit(t *testing.T, done chan int, stdout, stderr *syncBuffer) {
+	t.Helper()
 	select {
 	case st := <-done:
 		if st != 0 {
 			t.Fatalf("status %d stderr %q", st, stderr.String())
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatalf("watch --count 1 did not end; stdout %q", stdout.String())
+		t.Fatalf("watch --count 1 did not end; stdout %q stderr %q", stdout.String(), stderr.String())
 	}
+}
+
+// moveLeader moves the leadership of key k's shard to another node.
+func moveLeader(t *testing.T, cl *norikvtest.Cluster) (shard uint32, to string) {
+	t.Helper()
+	shard, to = cl.ShardOf([]byte("k")), "n1"
+	if cl.Leader(shard) == "n1" {
+		to = "n2"
+	}
+	if err := cl.TransferLeader(shard, to); err != nil {
+		t.Fatal(err)
+	}
+	return shard, to
+}
+
+func TestWatch(t *testing.T) {
+	c, cl := newCLI(t)
+	done, stdout, stderr := watchOne(t, c)
+	waitFor(t, stdout, "(initial view); nodes: n1 n2 n3; 64 shard leaders")
+	// Move one leader: the second event names it, and the command exits.
+	shard, to := moveLeader(t, cl)
+	waitExit(t, done, stdout, stderr)
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[1], "1 leader change(s): shard "+itoa(shard)) || !strings.HasSuffix(lines[1], "->"+to) {
 		t.Fatalf("watch printed %q", stdout.String())
@@ -284,7 +301,7 @@ func TestWatch(t *testing.T) {
 	// an error.
 	var out2 syncBuffer
 	ctx2, cancel2 := context.WithCancel(context.Background())
-	go func() { done <- run(ctx2, []string{"watch", "--json", "--target", c.target}, IO{&out2, &stderr}) }()
+	go func() { done <- run(ctx2, []string{"watch", "--json", "--target", c.target}, IO{&out2, stderr}) }()
 	waitFor(t, &out2, `"previous_epoch":0`)
 	cancel2()
 	if st := <-done; st != 0 {
@@ -297,31 +314,11 @@ func TestWatch(t *testing.T) {
 // lower epoch is not taken for an old view.
 func TestWatchFollowsRestart(t *testing.T) {
 	c, cl := newCLI(t)
-	shard := cl.ShardOf([]byte("k"))
-	to := "n1"
-	if cl.Leader(shard) == "n1" {
-		to = "n2"
-	}
-	if err := cl.TransferLeader(shard, to); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"watch", "--count", "1", "--target", c.target}, IO{&stdout, &stderr})
-	}()
-	waitFor(t, &stdout, "epoch 0 -> 2 (initial view)")
-	cl = cl.Restart(t)
-	select {
-	case st := <-done:
-		if st != 0 {
-			t.Fatalf("status %d stderr %q", st, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("watch did not follow the restart; stdout %q stderr %q", stdout.String(), stderr.String())
-	}
+	shard, to := moveLeader(t, cl)
+	done, stdout, stderr := watchOne(t, c)
+	waitFor(t, stdout, "epoch 0 -> 2 (initial view)")
+	cl.Restart(t)
+	waitExit(t, done, stdout, stderr)
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[1], "epoch 2 -> 1 (cluster restarted: a new cluster, its epochs start over); 1 leader change(s): shard "+itoa(shard)+" "+to+"->") {
 		t.Fatalf("watch printed %q", stdout.String())
