@@ -44,6 +44,10 @@ type Cluster struct {
 	faults  atomic.Pointer[FaultHook]
 	watches atomic.Int64
 
+	// console is the web console's state (console.go); nil unless
+	// Config.Console.
+	console *console
+
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
 	bg        sync.WaitGroup // the reaper
@@ -101,6 +105,9 @@ func start0(cfg Config, clock func() int64) (*Cluster, error) {
 	}
 	c.SetFaults(cfg.Faults)
 	c.place()
+	if cfg.Console {
+		c.console = newConsole(c)
+	}
 	if cfg.DataDir != "" {
 		if err := c.openStore(); err != nil {
 			return nil, err
@@ -125,6 +132,10 @@ func start0(cfg Config, clock func() int64) (*Cluster, error) {
 	c.topoMu.Lock()
 	c.publishLocked()
 	c.topoMu.Unlock()
+	if c.console != nil {
+		c.bg.Add(1)
+		go c.console.record()
+	}
 	c.bg.Add(1)
 	go c.reaper()
 	return c, nil
