@@ -27,6 +27,8 @@ const serveExamples = `  norikv serve
       ephemeral ports (printed on start)
   norikv serve --tls-cert cert.pem --tls-key key.pem --token s3cret
       TLS, and every request must carry "authorization: Bearer s3cret"
+  norikv serve --no-faults
+      the web console without its buttons that stop, restart or slow nodes
   norikv serve --metrics-addr :9090 --pprof
       Prometheus metrics at :9090/metrics, profiles at :9090/debug/pprof/
 `

@@ -67,9 +67,15 @@ export class Sparkline {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, h);
     let max = 0;
-    for (const s of this.series.values()) for (const v of s.ring.values()) max = Math.max(max, v);
+    let len = 0;
+    for (const s of this.series.values()) {
+      len = Math.max(len, s.ring.values().length);
+      for (const v of s.ring.values()) max = Math.max(max, v);
+    }
     const top = niceMax(max);
-    const step = w / (this.cap - 1);
+    // Few points spread over the width (a new page has a line at once),
+    // then the last `cap` scroll.
+    const step = w / (Math.max(len, 10) - 1);
     ctx.lineWidth = 1.5;
     ctx.lineJoin = "round";
     for (const { ring, colour } of this.series.values()) {

@@ -138,8 +138,9 @@ export class Live {
           const i = [...this.nodes.keys()].indexOf(n.nodeId);
           row.ops.push("ops", nodeOps / secs, palette[i % palette.length]);
           row.lat.push("p99", n.p99Ms, muted());
-          row.figs.textContent = `${fmt(nodeOps / secs)} ops/s · p50 ${fmt(n.p50Ms)} · p99 ${fmt(n.p99Ms)} ms` +
-            (n.delayMs ? ` · slowed +${n.delayMs} ms` : "");
+          row.figs.textContent = !n.up
+            ? "stopped: serves nothing until restarted"
+            : `${fmt(nodeOps / secs)} ops/s · p50 ${fmt(n.p50Ms)} · p99 ${fmt(n.p99Ms)} ms` + (n.delayMs ? ` · slowed +${n.delayMs} ms` : "");
           row.delay.value = String(n.delayMs);
           if (row.delay.value !== String(n.delayMs)) row.delay.value = "0";
         }

@@ -21,6 +21,8 @@ const router = new Router(location.protocol);
 // console from devtools: the view the grid shows and when it first showed.
 const debug = {
   router,
+  /** When this script started running, ms after navigation. */
+  scriptMs: performance.now(),
   firstViewMs: 0,
   views: 0,
   samples: 0,
@@ -284,6 +286,9 @@ $("ev-filter").addEventListener("input", () => {
   timeline.render();
 });
 
+/** A node's id from the view, else its address. */
+const nodeName = (addr: string) => router.view?.nodes.find((n) => n.addr === addr)?.id ?? addr;
+
 /**
  * Keeps one stream open per page, to a running node (the one that served
  * the page first, then the others of the last view): ConsoleService.Watch
@@ -306,16 +311,15 @@ const watcher = {
       const candidates = up?.length ? up : [location.host];
       if (up?.includes(location.host)) candidates.unshift(location.host);
       const addr = candidates[attempt % candidates.length];
-      const node = router.view?.nodes.find((n) => n.addr === addr)?.id ?? addr;
-      streamState("connecting", `connecting to ${node}…`);
+      streamState("connecting", `connecting to ${nodeName(addr)}…`);
       try {
         if (useConsole) {
           const c = router.client(ConsoleService, addr);
           for await (const m of c.watch({ afterSeq: timeline.lastSeq }, { signal })) {
             delay = 250;
             debug.stream = "console";
-            streamState("live", `live · ${protoName()} stream on ${node}`);
             if (m.view) drawView(m.view);
+            streamState("live", `live · stream on ${nodeName(addr)}`);
             if (m.events.length) timeline.add(m.events);
             if (m.sample) {
               debug.samples++;
@@ -328,8 +332,8 @@ const watcher = {
           for await (const view of meta.watchCluster(create(ClusterViewSchema), { signal })) {
             delay = 250;
             debug.stream = "meta";
-            streamState("live", `live · WatchCluster on ${node}`);
             drawView(view);
+            streamState("live", `live · WatchCluster on ${nodeName(addr)}`);
           }
         }
       } catch (err) {
@@ -342,7 +346,7 @@ const watcher = {
         }
         const msg = err instanceof Error ? err.message : String(err);
         $("watch").textContent = `watch on ${addr} ended (${msg}); retrying`;
-        streamState("error", `stream to ${node} failed; retrying`);
+        streamState("error", `stream to ${nodeName(addr)} failed; retrying`);
       }
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 5000);
