@@ -78,9 +78,6 @@ func TestConsoleLive(t *testing.T) {
 	t.Logf("first render: first contentful paint %.0f ms, script running at %.0f ms, grid drawn from the stream's first message at %.0f ms after navigation (%v wall)",
 		eval[float64](t, tab, "(performance.getEntriesByName('first-contentful-paint')[0] || {startTime: 0}).startTime"),
 		eval[float64](t, tab, js("c.scriptMs")), eval[float64](t, tab, js("c.firstViewMs")), time.Since(start).Round(time.Millisecond))
-	t.Logf("the stream's request: %s", eval[string](t, tab,
-		`(e => e ? 'sent at ' + e.startTime.toFixed(0) + ' ms, first bytes at ' + e.responseStart.toFixed(0) + ' ms' : 'not in resource timing')`+
-			`(performance.getEntriesByType('resource').find(e => e.name.includes('ConsoleService/Watch')))`))
 	if s := eval[string](t, tab, js("c.stream")); s != "console" {
 		t.Fatalf("the page streams with %q, want the console stream", s)
 	}
