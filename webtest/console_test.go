@@ -238,11 +238,11 @@ func clientLeaders(cl *norikv.Client) []string {
 	return out
 }
 
-func TestConsole(t *testing.T) {
-	tab := browser(t) // first: without Chromium, fail before starting anything
-	// With the console's service: its stream carries the views, in
-	// either protocol (the wire check below covers it too).
-	c, err := server.Start(server.Config{UI: web.Handler(), Console: true})
+// cluster starts cfg's cluster and a connected Go client of it, both
+// closed when the test ends.
+func cluster(t *testing.T, cfg server.Config) (*server.Cluster, *norikv.Client) {
+	t.Helper()
+	c, err := server.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,6 +257,14 @@ func TestConsole(t *testing.T) {
 	if err := cl.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return c, cl
+}
+
+func TestConsole(t *testing.T) {
+	tab := browser(t) // first: without Chromium, fail before starting anything
+	// With the console's service: its stream carries the views, in
+	// either protocol (the wire check below covers it too).
+	c, cl := cluster(t, server.Config{UI: web.Handler(), Console: true})
 	w := record(t, tab)
 
 	for _, proto := range []struct {

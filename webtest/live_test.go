@@ -52,21 +52,9 @@ func processCPU() time.Duration {
 // server's CPU cost of one idle page.
 func TestConsoleLive(t *testing.T) {
 	tab := browser(t)
-	c, err := server.Start(server.Config{UI: web.Handler(), Console: true, ConsoleControls: true, Shards: 256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	cl, err := norikv.New(norikv.Config{Nodes: c.Addrs()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	c, cl := cluster(t, server.Config{UI: web.Handler(), Console: true, ConsoleControls: true, Shards: 256})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := cl.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
 	// A namespace the Vectors screen should open on.
 	if _, err := cl.VectorCreateIndex(ctx, "docs", 4, norikv.DistanceCosine, norikv.IndexBruteForce); err != nil {
 		t.Fatal(err)
