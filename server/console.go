@@ -162,6 +162,9 @@ func (k *console) note(format string, args ...any) {
 func (k *console) eventsAfter(after uint64) ([]*consolev1.Event, <-chan struct{}) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if after > k.seq {
+		after = 0 // a page that saw another run of the cluster: all of this one's
+	}
 	i, _ := slices.BinarySearchFunc(k.events, after+1, func(e *consolev1.Event, seq uint64) int {
 		switch {
 		case e.Seq < seq:

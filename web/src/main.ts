@@ -315,9 +315,14 @@ const watcher = {
       try {
         if (useConsole) {
           const c = router.client(ConsoleService, addr);
+          let first = true;
           for await (const m of c.watch({ afterSeq: timeline.lastSeq }, { signal })) {
             delay = 250;
             debug.stream = "console";
+            // Older events than we asked for: the cluster was restarted
+            // and numbers its events afresh.
+            if (first && m.events.length && m.events[0].seq <= timeline.lastSeq) timeline.lastSeq = 0n;
+            first = false;
             if (m.view) drawView(m.view);
             streamState("live", `live · stream on ${nodeName(addr)}`);
             if (m.events.length) timeline.add(m.events);
