@@ -81,9 +81,11 @@ func TestConsoleLive(t *testing.T) {
 	waitJS(t, tab, 10*time.Second, "charts get points", js("c.samples >= 3 && c.live.charts.ops.points >= 2 && c.live.charts.keys.points >= 3"))
 	idleOps := eval[float64](t, tab, js("c.live.charts.ops.last('total')"))
 
-	// The load button makes ops/s rise.
+	// The load button makes ops/s rise (from 0: the page's stream is not
+	// counted). The generator is paced to 500 ops/s; a loaded machine
+	// gets less, so the bar is low.
 	run(t, tab, "start load", chromedp.Click(chromedp.ID("load-go")))
-	waitJS(t, tab, 15*time.Second, "ops/s rise under load", js("c.live.charts.ops.last('total') > 100 && c.live.charts.keys.last('keys') > 0"))
+	waitJS(t, tab, 15*time.Second, "ops/s rise under load", js("c.live.charts.ops.last('total') > 20 && c.live.charts.keys.last('keys') > 0"))
 	t.Logf("ops/s: idle %.1f, with the load generator %.0f", idleOps, eval[float64](t, tab, js("c.live.charts.ops.last('total')")))
 
 	// A slowed node shows in its latency chart and the cluster's p99.
