@@ -498,8 +498,8 @@ async function listNamespaces(): Promise<void> {
     const ns = $<HTMLInputElement>("v-ns");
     const names = res.namespaces.map((n) => n.name);
     if (ns.value === ns.defaultValue && names.length && !names.includes(ns.value)) {
-      ns.value = names[0];
-      $<HTMLInputElement>("v-dims").value = String(res.namespaces[0].dimensions);
+      const n = res.namespaces[0];
+      pickNamespace(n.name, n.dimensions, n.distance, n.indexType);
     }
     $("v-ns-list").replaceChildren(...names.map((n) => new Option(n, n)));
     $("v-namespaces").replaceChildren(
@@ -507,6 +507,8 @@ async function listNamespaces(): Promise<void> {
         const li = el("li", n.name === ns.value ? "active" : "", `${n.name} · ${n.dimensions}d · ${n.vectors} vectors`);
         li.dataset.ns = n.name;
         li.dataset.dims = String(n.dimensions);
+        li.dataset.dist = String(n.distance);
+        li.dataset.type = String(n.indexType);
         return li;
       }),
     );
@@ -523,10 +525,18 @@ async function listNamespaces(): Promise<void> {
 $("v-namespaces").addEventListener("click", (e) => {
   const li = (e.target as HTMLElement).closest<HTMLElement>("li[data-ns]");
   if (!li) return;
-  $<HTMLInputElement>("v-ns").value = li.dataset.ns!;
-  $<HTMLInputElement>("v-dims").value = li.dataset.dims!;
+  const d = li.dataset;
+  pickNamespace(d.ns!, Number(d.dims), Number(d.dist), Number(d.type));
   for (const x of document.querySelectorAll("#v-namespaces li")) x.classList.toggle("active", x === li);
 });
+
+/** Fills the create form with an existing namespace's settings. */
+function pickNamespace(name: string, dims: number, distance: number, indexType: number): void {
+  $<HTMLInputElement>("v-ns").value = name;
+  $<HTMLInputElement>("v-dims").value = String(dims);
+  $<HTMLSelectElement>("v-dist").value = String(distance);
+  $<HTMLSelectElement>("v-type").value = String(indexType);
+}
 
 $("v-create-form").addEventListener("submit", async (e) => {
   e.preventDefault();
@@ -567,6 +577,7 @@ $("v-insert-form").addEventListener("submit", async (e) => {
 
 $("v-search-form").addEventListener("submit", async (e) => {
   e.preventDefault();
+  $("v-results").hidden = false;
   const body = $("v-results").querySelector("tbody")!;
   body.replaceChildren();
   pending(vout());
