@@ -87,6 +87,9 @@ func TestConsoleLive(t *testing.T) {
 	run(t, tab, "start load", chromedp.Click(chromedp.ID("load-go")))
 	waitJS(t, tab, 15*time.Second, "ops/s rise under load", js("c.live.charts.ops.last('total') > 20 && c.live.charts.keys.last('keys') > 0"))
 	t.Logf("ops/s: idle %.1f, with the load generator %.0f", idleOps, eval[float64](t, tab, js("c.live.charts.ops.last('total')")))
+	// Each node's calls by RPC and code, in its row's tooltip.
+	waitJS(t, tab, 5*time.Second, "n1's calls by RPC and code",
+		`/Kv\/(Put|Get) ok: /.test(document.querySelector('#nodes [data-node=n1] .figs').title)`)
 
 	// A slowed node shows in its latency chart and the cluster's p99.
 	slow(t, tab, "n2", 200)

@@ -141,6 +141,7 @@ export class Live {
           row.figs.textContent = !n.up
             ? "stopped: serves nothing until restarted"
             : `${fmt(nodeOps / secs)} ops/s · p50 ${fmt(n.p50Ms)} · p99 ${fmt(n.p99Ms)} ms` + (n.delayMs ? ` · slowed +${n.delayMs} ms` : "");
+          row.figs.title = n.calls.map((c) => `${c.rpc} ${c.code}: ${fmt(Number(c.count) / secs)}/s`).join("\n") || "no calls";
           row.delay.value = String(n.delayMs);
           if (row.delay.value !== String(n.delayMs)) row.delay.value = "0";
         }
