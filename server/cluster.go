@@ -48,6 +48,10 @@ type Cluster struct {
 	faults  atomic.Pointer[FaultHook]
 	watches atomic.Int64
 
+	// console is the web console's state (console.go); nil unless
+	// Config.Console.
+	console *console
+
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
 	bg        sync.WaitGroup // the reaper
@@ -108,6 +112,9 @@ func start0(cfg Config, clock func() int64) (*Cluster, error) {
 	c.SetFaults(cfg.Faults)
 	c.place()
 	clusterID := randomHex(8)
+	if cfg.Console {
+		c.console = newConsole(c)
+	}
 	if cfg.DataDir != "" {
 		if err := c.openStore(&clusterID); err != nil {
 			return nil, err
@@ -136,6 +143,10 @@ func start0(cfg Config, clock func() int64) (*Cluster, error) {
 	c.topoMu.Lock()
 	c.publishLocked()
 	c.topoMu.Unlock()
+	if c.console != nil {
+		c.bg.Add(1)
+		go c.console.record()
+	}
 	c.bg.Add(1)
 	go c.reaper()
 	return c, nil

@@ -127,6 +127,18 @@ type Config struct {
 	// may call the nodes; "*" allows any. Requests from other origins are
 	// refused once UI or CORSOrigins is set.
 	CORSOrigins []string
+	// Console serves the web console's dev-only service
+	// (norikv.console.v1.ConsoleService) on every node, behind Token: one
+	// stream per page of live counters (the ones /metrics exports), cluster
+	// events and views, and the vector namespaces. The NoriKV servers do
+	// not have it; the console falls back to Meta.WatchCluster there.
+	Console bool
+	// ConsoleControls, with Console, turns on the console's controls that
+	// break the cluster on purpose: stop and restart a node, delay every
+	// call to a node, run a load generator in the server process. For
+	// development clusters only (`norikv serve` turns it off with
+	// --no-faults).
+	ConsoleControls bool
 
 	// Faults, if set, runs before every unary call a node receives and
 	// may delay it, fail it, fail it after applying it, or break its

@@ -29,7 +29,9 @@
 // (Config.Defects, [Cluster.SetDefects]), [Cluster.SetLeaderQuiet] (a
 // leadership move no view announces), [Cluster.SetRole], and the counters
 // [Cluster.Calls] and [Cluster.Watches]. "norikv serve" exposes none of
-// them.
+// them; its web console has its own controls (Config.Console and
+// Config.ConsoleControls: stop and restart a node, slow one down with a
+// [DelayCalls] hook, run a load generator), off with --no-faults.
 //
 // Most tests should use package norikvtest, which wraps Start for testing.TB.
 package server

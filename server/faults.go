@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -33,6 +34,33 @@ import (
 // ctx); to hold it, block on a channel. The hook may be called from many
 // goroutines at once.
 type FaultHook func(ctx context.Context, node, procedure string, req any) error
+
+// DelayCalls returns a [FaultHook] that makes every call wait
+// delay(node, procedure) first (0: no wait), as a slow or overloaded node
+// would, then hands it to next (nil: serves it). A call whose ctx ends
+// while it waits fails with the ctx's error. It is the one slow-node
+// mechanism: the console's SetNodeDelay control installs it too.
+func DelayCalls(delay func(node, procedure string) time.Duration, next FaultHook) FaultHook {
+	return func(ctx context.Context, node, procedure string, req any) error {
+		if d := delay(node, procedure); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				code := connect.CodeCanceled
+				if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					code = connect.CodeDeadlineExceeded
+				}
+				return connect.NewError(code, ctx.Err())
+			}
+		}
+		if next != nil {
+			return next(ctx, node, procedure, req)
+		}
+		return nil
+	}
+}
 
 // ErrCloseConnection, returned by a [FaultHook] (alone or inside
 // [AfterApply]), aborts the call without a response: the client sees the

@@ -80,6 +80,7 @@ func (n *node) routes() http.Handler {
 	mount(norikvv1connect.NewAdminHandler(&adminService{c: c}, opts...))
 	mount(norikvv1connect.NewVectorHandler(&vectorService{c: c, node: n.idx}, opts...))
 	n.mountIntrospection(mount, opts)
+	n.mountConsole(mount)
 	return n.browser(mux, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.inflight.Add(1)
 		defer n.inflight.Add(-1)

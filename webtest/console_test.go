@@ -238,9 +238,11 @@ func clientLeaders(cl *norikv.Client) []string {
 	return out
 }
 
-func TestConsole(t *testing.T) {
-	tab := browser(t) // first: without Chromium, fail before starting anything
-	c, err := server.Start(server.Config{UI: web.Handler()})
+// cluster starts cfg's cluster and a connected Go client of it, both
+// closed when the test ends.
+func cluster(t *testing.T, cfg server.Config) (*server.Cluster, *norikv.Client) {
+	t.Helper()
+	c, err := server.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,6 +257,14 @@ func TestConsole(t *testing.T) {
 	if err := cl.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return c, cl
+}
+
+func TestConsole(t *testing.T) {
+	tab := browser(t) // first: without Chromium, fail before starting anything
+	// With the console's service: its stream carries the views, in
+	// either protocol (the wire check below covers it too).
+	c, cl := cluster(t, server.Config{UI: web.Handler(), Console: true})
 	w := record(t, tab)
 
 	for _, proto := range []struct {
@@ -286,7 +296,7 @@ func testConsole(t *testing.T, tab context.Context, c *server.Cluster, cl *norik
 	waitJS(t, tab, 10*time.Second, "first cluster view drawn", "window.norikvConsole && window.norikvConsole.views > 0")
 	firstViewMs := eval[float64](t, tab, "window.norikvConsole.firstViewMs")
 	fcpMs := eval[float64](t, tab, "(performance.getEntriesByName('first-contentful-paint')[0] || {startTime: 0}).startTime")
-	t.Logf("time to first render: first contentful paint %.0f ms, shard grid drawn from the first WatchCluster view %.0f ms after navigation (%v wall, load included)",
+	t.Logf("time to first render: first contentful paint %.0f ms, shard grid drawn from the first view %.0f ms after navigation (%v wall, load included)",
 		fcpMs, firstViewMs, time.Since(start).Round(time.Millisecond))
 
 	// The protocol switch restarts the watch over the chosen protocol;
@@ -296,6 +306,10 @@ func testConsole(t *testing.T, tab context.Context, c *server.Cluster, cl *norik
 	waitJS(t, tab, 5*time.Second, "watch restarted", "window.norikvConsole.views > 1 || window.norikvConsole.router.protocol === 'connect'")
 	if checked := eval[string](t, tab, "window.norikvConsole.router.protocol"); checked != proto {
 		t.Fatalf("protocol switch: router speaks %q, want %q", checked, proto)
+	}
+	waitJS(t, tab, 5*time.Second, "the console stream's samples", "window.norikvConsole.samples > 0")
+	if s := eval[string](t, tab, "window.norikvConsole.stream"); s != "console" {
+		t.Fatalf("the page streams with %q, want the console's stream", s)
 	}
 
 	// Grid: the same leader per shard as the Go client's view.
@@ -478,6 +492,14 @@ func TestConsoleToken(t *testing.T) {
 	setValue(t, tab, "token", token)
 	eval[bool](t, tab, "document.getElementById('token').dispatchEvent(new Event('change'))")
 	waitJS(t, tab, 10*time.Second, "view with the token", "window.norikvConsole.views > 0")
+	// This cluster has no console service: the page falls back to
+	// WatchCluster and says why the timeline stays empty.
+	if s := eval[string](t, tab, "window.norikvConsole.stream"); s != "meta" {
+		t.Fatalf("without the console service the page streams with %q, want meta (WatchCluster)", s)
+	}
+	if msg := text(t, tab, "ev-state"); !strings.Contains(msg, "no console service") {
+		t.Fatalf("timeline without the console service says %q", msg)
+	}
 	if code, msg := submit(t, tab, map[string]string{"k-key": "tok", "k-value": "ok"}, "k-put", "k-out"); code != "OK" {
 		t.Fatalf("put with the token: %s %q", code, msg)
 	}

@@ -30,6 +30,8 @@ const serveExamples = `  norikv serve
       ephemeral ports (printed on start)
   norikv serve --tls-cert cert.pem --tls-key key.pem --token s3cret
       TLS, and every request must carry "authorization: Bearer s3cret"
+  norikv serve --no-faults
+      the web console without its buttons that stop, restart or slow nodes
   norikv serve --metrics-addr :9090 --pprof
       Prometheus metrics at :9090/metrics, profiles at :9090/debug/pprof/
 `
@@ -51,6 +53,7 @@ func runServe(ctx context.Context, o IO, args []string) error {
 	syncMode := fs.String("sync", string(server.SyncBatch), "with --data-dir, when to fsync: batch (before acknowledging, one fsync for writes arriving together), always (one fsync per write), none (leave it to the OS: survives a crash of the server, not of the machine)")
 	verbose := fs.Bool("v", false, "log node lifecycle events to stderr")
 	noUI := fs.Bool("no-ui", false, "do not serve the web console at /ui/")
+	noFaults := fs.Bool("no-faults", false, "turn off the console's buttons that break the cluster on purpose (stop and restart a node, slow a node down, the load generator)")
 	var corsOrigins []string
 	fs.Func("cors-origin", "also let web pages from `origin` (e.g. http://localhost:5173; * for any) call the nodes; repeatable. The console's own origin is always allowed", func(v string) error {
 		corsOrigins = append(corsOrigins, v)
@@ -95,6 +98,8 @@ func runServe(ctx context.Context, o IO, args []string) error {
 	}
 	if !*noUI {
 		cfg.UI = web.Handler()
+		cfg.Console = true
+		cfg.ConsoleControls = !*noFaults
 	}
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(o.Stderr, nil))

@@ -96,17 +96,19 @@ export class Router {
   }
 
   /**
-   * Runs one unary call on the leader of routeKey's shard (any node when
-   * routeKey is null, e.g. Admin), following one NOT_LEADER reply.
+   * Runs one unary call on the leader of routeKey's shard (any running
+   * node but `avoid` when routeKey is null, e.g. Admin), following one
+   * NOT_LEADER reply.
    */
   async call<S extends DescService, R>(
     service: S,
     method: string,
     routeKey: string | Uint8Array | null,
     fn: (c: Client<S>) => Promise<R>,
+    avoid = "",
   ): Promise<R> {
     let addr = routeKey === null ? null : this.leaderAddr(this.shardOf(routeKey));
-    addr ??= this.view?.nodes.find((n) => n.role !== "down")?.addr ?? location.host;
+    addr ??= this.view?.nodes.find((n) => n.role !== "down" && n.id !== avoid)?.addr ?? location.host;
     const start = performance.now();
     let followed = false;
     const done = (node: string) => {
