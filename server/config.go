@@ -123,6 +123,15 @@ type Config struct {
 	// may call the nodes; "*" allows any. Requests from other origins are
 	// refused once UI or CORSOrigins is set.
 	CORSOrigins []string
+	// GRPCOnly serves as the production NoriKV server (Rust, tonic) does:
+	// gRPC with binary protobuf over HTTP/2 only. Connect, gRPC-Web, the
+	// JSON codec and HTTP/1.1 are refused the way that server refuses
+	// them (see grpconly.go), so clients and suites can be tested against
+	// the production shape. It is a serving mode, not a defect: the
+	// production server's behaviour is legitimate, and "norikv serve
+	// --grpc-only" offers it. It cannot be combined with UI or
+	// CORSOrigins (browsers speak Connect and gRPC-Web).
+	GRPCOnly bool
 
 	// Faults, if set, runs before every unary call a node receives and
 	// may delay it, fail it, fail it after applying it, or break its

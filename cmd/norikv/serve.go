@@ -27,6 +27,9 @@ const serveExamples = `  norikv serve
       ephemeral ports (printed on start)
   norikv serve --tls-cert cert.pem --tls-key key.pem --token s3cret
       TLS, and every request must carry "authorization: Bearer s3cret"
+  norikv serve --grpc-only
+      serve as the production NoriKV server does: gRPC, binary protobuf,
+      HTTP/2 only (no console); test a client or a suite against that shape
   norikv serve --metrics-addr :9090 --pprof
       Prometheus metrics at :9090/metrics, profiles at :9090/debug/pprof/
 `
@@ -48,6 +51,7 @@ func runServe(ctx context.Context, o IO, args []string) error {
 	syncMode := fs.String("sync", string(server.SyncBatch), "with --data-dir, when to fsync: batch (before acknowledging, one fsync for writes arriving together), always (one fsync per write), none (leave it to the OS: survives a crash of the server, not of the machine)")
 	verbose := fs.Bool("v", false, "log node lifecycle events to stderr")
 	noUI := fs.Bool("no-ui", false, "do not serve the web console at /ui/")
+	grpcOnly := fs.Bool("grpc-only", false, "serve gRPC with binary protobuf over HTTP/2 only, as the production NoriKV server does: Connect, gRPC-Web, JSON and HTTP/1.1 are refused (implies --no-ui)")
 	var corsOrigins []string
 	fs.Func("cors-origin", "also let web pages from `origin` (e.g. http://localhost:5173; * for any) call the nodes; repeatable. The console's own origin is always allowed", func(v string) error {
 		corsOrigins = append(corsOrigins, v)
@@ -73,6 +77,8 @@ func runServe(ctx context.Context, o IO, args []string) error {
 		return usagef("--tls-cert and --tls-key go together")
 	case *lag < 0:
 		return usagef("--replication-lag must not be negative")
+	case *grpcOnly && len(corsOrigins) > 0:
+		return usagef("--grpc-only and --cors-origin do not go together: browsers speak Connect and gRPC-Web")
 	case *syncMode != string(server.SyncBatch) && *syncMode != string(server.SyncAlways) && *syncMode != string(server.SyncNone):
 		return usagef("--sync must be batch, always or none, not %q", *syncMode)
 	}
@@ -89,7 +95,9 @@ func runServe(ctx context.Context, o IO, args []string) error {
 		ReplicationLag:    *lag,
 		DataDir:           *dataDir,
 		Sync:              server.SyncMode(*syncMode),
+		GRPCOnly:          *grpcOnly,
 	}
+	*noUI = *noUI || *grpcOnly
 	if !*noUI {
 		cfg.UI = web.Handler()
 	}
@@ -107,6 +115,9 @@ func runServe(ctx context.Context, o IO, args []string) error {
 	}
 	defer stopMetrics()
 	printBanner(o.Stdout, c, *dataDir, *certFile, *token, !*noUI)
+	if *grpcOnly {
+		fmt.Fprintln(o.Stdout, "gRPC-only: the nodes speak gRPC with binary protobuf over HTTP/2 and refuse everything else")
+	}
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
