@@ -174,6 +174,15 @@ type Report struct {
 	// where the contract allows, or allowed, more than one.
 	MissingKey MissingKeyForm
 	LeaderHint LeaderHintForm
+	// Speaks lists the transports the target serves, in matrix order, as
+	// the probes found (of the declared ones, when SpeaksDeclared: the
+	// features were declared, Options.Speaks). Cells over other
+	// transports were skipped (or, when asked for, failed).
+	Speaks         []string
+	SpeaksDeclared bool
+	// ViewOver is the transport the cluster view was read over, "" when
+	// the target gave none.
+	ViewOver string
 	// Prefix is the run's key and namespace prefix, to find leftovers.
 	Prefix string
 	// Elapsed is the wall time of the whole run.
@@ -270,6 +279,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "\n%d pass, %d fail, %d skip%s in %s (prefix %q)\n", n.Pass, n.Fail, n.Skip, findings, r.Elapsed.Round(time.Millisecond), r.Prefix)
 	fmt.Fprintln(&b, "transports: protocol grpc | web = gRPC-Web | conn = Connect; codec pb = binary protobuf | json; h1 = HTTP/1.1 | h2 = HTTP/2")
+	fmt.Fprintf(&b, "target speaks: %s\n", r.speaksLine())
+	if r.ViewOver != "" {
+		fmt.Fprintf(&b, "cluster view: read over %s\n", r.ViewOver)
+	}
 	fmt.Fprintf(&b, "missing key on Get: %s\n", r.MissingKey.describe())
 	fmt.Fprintf(&b, "leader-hint: %s\n", r.LeaderHint.describe())
 
@@ -295,6 +308,20 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// speaksLine says which transports the target speaks and how that was
+// learnt, e.g. "grpc/pb/h2 only (probed; judged over those only)".
+func (r *Report) speaksLine() string {
+	how := "probed"
+	if r.SpeaksDeclared {
+		how = "declared"
+	}
+	all := len(runnable(AllTransports()))
+	if len(r.Speaks) == all {
+		return fmt.Sprintf("%s (%s)", speaksText(r.Speaks, all), how)
+	}
+	return fmt.Sprintf("%s (%s; the others are not judged)", speaksText(r.Speaks, all), how)
 }
 
 type group struct {
