@@ -69,12 +69,10 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		Counts:     countsJSON{Pass: n.Pass, Fail: n.Fail, Finding: n.Finding, Skip: n.Skip},
 		Findings:   []findingJSON{},
 		MissingKey: r.MissingKey, LeaderHint: r.LeaderHint,
-		Speaks: nonNil(r.Speaks), SpeaksHow: "probed", ViewOver: r.ViewOver,
+		Speaks: nonNil(r.Speaks), ViewOver: r.ViewOver,
 		Prefix: r.Prefix, ElapsedMs: millis(r.Elapsed),
 	}
-	if r.SpeaksDeclared {
-		out.SpeaksHow = "declared"
-	}
+	out.SpeaksHow = r.speaksFrom()
 	cells := map[Defect]int{}
 	for _, res := range r.Results {
 		out.Results = append(out.Results, res.toJSON())

@@ -180,6 +180,10 @@ type Report struct {
 	// transports were skipped (or, when asked for, failed).
 	Speaks         []string
 	SpeaksDeclared bool
+	// Unserved lists the transports the run was told to judge
+	// (Options.Transports or Options.Speaks) that the target does not
+	// serve; their cells failed.
+	Unserved []string
 	// ViewOver is the transport the cluster view was read over, "" when
 	// the target gave none.
 	ViewOver string
@@ -313,15 +317,20 @@ func (r *Report) WriteTable(w io.Writer) error {
 // speaksLine says which transports the target speaks and how that was
 // learnt, e.g. "grpc/pb/h2 only (probed; judged over those only)".
 func (r *Report) speaksLine() string {
-	how := "probed"
-	if r.SpeaksDeclared {
-		how = "declared"
-	}
+	how := r.speaksFrom()
 	all := len(runnable(AllTransports()))
 	if len(r.Speaks) == all {
 		return fmt.Sprintf("%s (%s)", speaksText(r.Speaks, all), how)
 	}
 	return fmt.Sprintf("%s (%s; the others are not judged)", speaksText(r.Speaks, all), how)
+}
+
+// speaksFrom says how Speaks was learnt: "probed" or "declared".
+func (r *Report) speaksFrom() string {
+	if r.SpeaksDeclared {
+		return "declared"
+	}
+	return "probed"
 }
 
 type group struct {

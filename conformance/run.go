@@ -109,6 +109,11 @@ func Run(ctx context.Context, target Target, opts Options) (*Report, error) {
 	rep.Results = results
 	rep.MissingKey, rep.LeaderHint = r.forms()
 	rep.Speaks, rep.SpeaksDeclared = r.speaks(), opts.Speaks != nil
+	for _, t := range selTransports {
+		if st, _ := r.unserved(t); st == StatusFail {
+			rep.Unserved = append(rep.Unserved, t.String())
+		}
+	}
 	if r.view != nil {
 		rep.ViewOver = r.viewOver.String()
 	}
@@ -359,10 +364,6 @@ func isNetError(err error) bool {
 // rather than crashing a command that embeds Run.
 func (r *runner) runCell(ctx context.Context, c caseDef, t Transport) (res Result) {
 	res = Result{Case: c.name, Transport: t.String()}
-	if why := t.unsupported(); why != "" {
-		res.Status, res.Reason = StatusSkip, why
-		return res
-	}
 	if st, why := r.unserved(t); why != "" {
 		res.Status, res.Reason = st, why
 		return res
@@ -397,13 +398,17 @@ func (r *runner) runCell(ctx context.Context, c caseDef, t Transport) (res Resul
 	return res
 }
 
-// unserved says what becomes of a cell over t when the target does not
-// serve t: skipped with the reason, or failed when the run was told to
-// judge t (Options.Transports names it, or Options.Speaks declares it).
+// unserved says what becomes of a cell over t when t cannot be judged:
+// the protocol cannot carry it, or the target does not serve it (skipped
+// with the reason, or failed when the run was told to judge t:
+// Options.Transports names it, or Options.Speaks declares it). The
+// reason is "" when the cell is to be run.
 func (r *runner) unserved(t Transport) (Status, string) {
 	sp := r.opts.Speaks
 	forced := len(r.opts.Transports) > 0 // then every selected transport was asked for
 	switch s, probed := r.served[t]; {
+	case t.unsupported() != "":
+		return StatusSkip, t.unsupported()
 	case forced && s.ok:
 		return StatusPass, ""
 	case forced:

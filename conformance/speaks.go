@@ -244,7 +244,7 @@ func notServed(t Transport, err error) string {
 	case t.HTTP == HTTP1 && strings.Contains(msg, "no application protocol"):
 		return "not served: the target's TLS offers no HTTP/1.1 (ALPN): " + msg
 	case strings.Contains(msg, "invalid content-type:"):
-		return "not served: the target answered in another protocol: " + msg
+		return "not served: the target answered in another protocol or codec: " + msg
 	case strings.Contains(msg, "415") || strings.Contains(msg, "Unsupported Media Type"):
 		return "not served: the target refused the content type: " + describe(err)
 	case t.Codec == CodecJSON && codecFailure(msg):

@@ -46,9 +46,9 @@ func TestSuiteAgainstGRPCOnly(t *testing.T) {
 	for tr, want := range map[string]string{
 		"conn/pb/h1":   "HTTP/2 frames",
 		"web/json/h1":  "HTTP/2 frames",
-		"conn/pb/h2":   `answered in another protocol: invalid content-type: "application/grpc"`,
-		"web/pb/h2":    `answered in another protocol`,
-		"grpc/json/h2": `answered in another protocol`,
+		"conn/pb/h2":   `answered in another protocol or codec: invalid content-type: "application/grpc"`,
+		"web/pb/h2":    `answered in another protocol or codec`,
+		"grpc/json/h2": `answered in another protocol or codec`,
 	} {
 		for _, c := range rep.Cases {
 			if res, _ := rep.Lookup(c, tr); res.Status != StatusSkip || !strings.Contains(res.Reason, want) {
@@ -115,7 +115,7 @@ func TestDeclaredFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res, _ := rep.Lookup("versions", "conn/pb/h2"); res.Status != StatusFail || !strings.HasPrefix(res.Reason, "conn/pb/h2 is declared (--speaks) but the target answered in another protocol") {
+	if res, _ := rep.Lookup("versions", "conn/pb/h2"); res.Status != StatusFail || !strings.HasPrefix(res.Reason, "conn/pb/h2 is declared (--speaks) but the target answered in another protocol or codec") {
 		t.Errorf("declared but unserved conn/pb/h2 = %v %q, want a failure saying so", res.Status, res.Reason)
 	}
 }
