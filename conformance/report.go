@@ -255,8 +255,9 @@ func (r *Report) Lookup(caseName, transport string) (Result, bool) {
 func (r *Report) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
+	shown, hidden := r.columns()
 	fmt.Fprint(tw, "case\t")
-	for _, t := range r.Transports {
+	for _, t := range shown {
 		fmt.Fprintf(tw, "%s\t", t)
 	}
 	fmt.Fprintln(tw)
@@ -266,7 +267,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	for _, c := range r.Cases {
 		fmt.Fprintf(tw, "%s\t", c)
-		for _, t := range r.Transports {
+		for _, t := range shown {
 			cell := "-"
 			if res, ok := idx[[2]string{c, t}]; ok {
 				cell = res.Status.String()
@@ -284,6 +285,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&b, "\n%d pass, %d fail, %d skip%s in %s (prefix %q)\n", n.Pass, n.Fail, n.Skip, findings, r.Elapsed.Round(time.Millisecond), r.Prefix)
 	fmt.Fprintln(&b, "transports: protocol grpc | web = gRPC-Web | conn = Connect; codec pb = binary protobuf | json; h1 = HTTP/1.1 | h2 = HTTP/2")
 	fmt.Fprintf(&b, "target speaks: %s\n", r.speaksLine())
+	if len(hidden) > 0 {
+		fmt.Fprintf(&b, "not in the table (every cell skipped for the transport, see SKIP): %s\n", strings.Join(hidden, ", "))
+	}
 	if r.ViewOver != "" {
 		fmt.Fprintf(&b, "cluster view: read over %s\n", r.ViewOver)
 	}
@@ -312,6 +316,38 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// columns splits the transports into those the grid shows and those it
+// leaves out: transports whose every cell was skipped for the transport's
+// sake (gRPC cannot run over HTTP/1.1; the target does not serve it, or
+// was declared not to). They would be columns of "skip" only; the skip
+// reasons still name each once.
+func (r *Report) columns() (shown, hidden []string) {
+	unserved := map[string]bool{}
+	for _, t := range r.Transports {
+		unserved[t] = true
+	}
+	for _, res := range r.Results {
+		if res.Status != StatusSkip || !transportSkip(res.Reason) {
+			unserved[res.Transport] = false
+		}
+	}
+	for _, t := range r.Transports {
+		if unserved[t] {
+			hidden = append(hidden, t)
+		} else {
+			shown = append(shown, t)
+		}
+	}
+	return shown, hidden
+}
+
+// transportSkip reports whether a skip reason is about the transport, not
+// the case.
+func transportSkip(reason string) bool {
+	return strings.HasPrefix(reason, "not served: ") || strings.HasPrefix(reason, "not declared: ") ||
+		reason == (Transport{ProtocolGRPC, CodecProto, HTTP1}).unsupported()
 }
 
 // speaksLine says which transports the target speaks and how that was
