@@ -14,6 +14,7 @@ import (
 	"connectrpc.com/connect"
 
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+	"github.com/norikv/norikv-go/interceptors"
 )
 
 // This file decides which transports a target speaks, before any case
@@ -189,9 +190,9 @@ func judgeProbes(ts []Transport, errs []error) (out map[Transport]served, reache
 			out[t] = served{reason: notServed(t, err)}
 			answered = true
 		case isNetError(err) || connect.CodeOf(err) == connect.CodeUnavailable && !isServerAnswer(err):
-			out[t] = served{reason: "the connection failed over " + t.String() + " while other transports reach the target: " + describe(err)}
+			out[t] = served{reason: "not served: the connection failed over " + t.String() + " while other transports reach the target: " + describe(err)}
 		case isUnimplemented(err):
-			out[t] = served{reason: "Kv.Get answered " + describe(err) + " over " + t.String() + " while other transports serve it"}
+			out[t] = served{reason: "not served: Kv.Get answered " + describe(err) + " over " + t.String() + " while other transports serve it"}
 			answered = true
 		default:
 			// The server answered in NoriKV's terms (NOT_FOUND, NOT_LEADER,
@@ -224,8 +225,7 @@ func isServerAnswer(err error) bool {
 // are what servers do at the protocol layer, before any NoriKV rule:
 //
 //   - an HTTP/2-only server (tonic, grpc-go, a gRPC-only NoriKV node)
-//     answers an HTTP/1.1 request with HTTP/2 frames: "malformed HTTP
-//     response" starting with a frame header;
+//     answers an HTTP/1.1 request with HTTP/2 frames (interceptors.HTTP2Reply);
 //   - a server answers in another protocol than asked (tonic answers
 //     Connect and gRPC-Web requests in gRPC): connect-go's client reports
 //     "invalid content-type";
@@ -239,7 +239,7 @@ func notServed(t Transport, err error) string {
 		msg = ce.Message()
 	}
 	switch {
-	case t.HTTP == HTTP1 && strings.Contains(msg, `malformed HTTP response "\x00\x00`):
+	case t.HTTP == HTTP1 && http2Reply(msg):
 		return "not served: the target answered HTTP/1.1 with HTTP/2 frames (it speaks HTTP/2 only)"
 	case t.HTTP == HTTP1 && strings.Contains(msg, "no application protocol"):
 		return "not served: the target's TLS offers no HTTP/1.1 (ALPN): " + msg
@@ -252,6 +252,10 @@ func notServed(t Transport, err error) string {
 	}
 	return ""
 }
+
+// http2Reply is interceptors.HTTP2Reply: the SDK and the suite read an
+// HTTP/2-only server's answer to HTTP/1.1 alike.
+func http2Reply(msg string) bool { return interceptors.HTTP2Reply(msg) }
 
 func codecFailure(msg string) bool {
 	msg = strings.ToLower(msg)

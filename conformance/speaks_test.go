@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -181,5 +182,33 @@ func TestNotServed(t *testing.T) {
 		if got := notServed(tc.t, tc.err); (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
 			t.Errorf("notServed(%s, %v) = %q, want %q", tc.t, tc.err, got, tc.want)
 		}
+	}
+}
+
+// TestJudgeProbes: a connection that fails on one transport while others
+// get answers is "not served"; failing everywhere is an unreachable
+// address; an answer in NoriKV's terms (NOT_FOUND, UNAUTHENTICATED) is
+// served; UNIMPLEMENTED counts against a transport only when another
+// serves Kv.Get.
+func TestJudgeProbes(t *testing.T) {
+	h1 := Transport{ProtocolConnect, CodecProto, HTTP1}
+	h2 := Transport{ProtocolGRPC, CodecProto, HTTP2}
+	web := Transport{ProtocolGRPCWeb, CodecProto, HTTP2}
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}
+	out, reached := judgeProbes([]Transport{h1, h2, web}, []error{reset, nil, connect.NewError(connect.CodeUnimplemented, errors.New("404"))})
+	if !reached || out[h1].ok || !strings.HasPrefix(out[h1].reason, "not served: the connection failed over conn/pb/h1") || !out[h2].ok || out[web].ok {
+		t.Errorf("reset h1, served h2, unimplemented web: %+v, %v", out, reached)
+	}
+	if _, reached := judgeProbes([]Transport{h1, h2}, []error{reset, reset}); reached {
+		t.Error("every transport reset: want unreached")
+	}
+	unimpl := connect.NewError(connect.CodeUnimplemented, errors.New("no Kv"))
+	out, _ = judgeProbes([]Transport{h1, h2, web}, []error{connect.NewError(connect.CodeUnauthenticated, errors.New("token")), unimpl, unimpl})
+	if !out[h1].ok || out[h2].ok {
+		t.Errorf("UNAUTHENTICATED, UNIMPLEMENTED: %+v, want the first served (the cases judge the token), the second not", out)
+	}
+	out, _ = judgeProbes([]Transport{h1, h2}, []error{unimpl, unimpl})
+	if !out[h1].ok || !out[h2].ok {
+		t.Errorf("UNIMPLEMENTED everywhere: %+v, want both served (no Kv is for the cases to say)", out)
 	}
 }

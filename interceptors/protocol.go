@@ -27,8 +27,7 @@ var contentTypeMismatch = regexp.MustCompile(`invalid content-type: "([^"]*)"; e
 // error. The signs are what gRPC-only servers (tonic, grpc-go, the
 // embedded server's gRPC-only mode) answer at the protocol layer:
 //
-//   - HTTP/2 frames in reply to an HTTP/1.1 request (net/http's
-//     "malformed HTTP response" starting with a frame header);
+//   - HTTP/2 frames in reply to an HTTP/1.1 request (HTTP2Reply);
 //   - a reply in gRPC to a Connect or gRPC-Web request, or in binary
 //     protobuf to a JSON one (connect-go's "invalid content-type");
 //   - HTTP 415 Unsupported Media Type to a Connect or gRPC-Web request.
@@ -49,7 +48,7 @@ func ProtocolMismatch(protocol, addr string, err error) error {
 	const useGRPC = "; use gRPC (Config.Protocol = norikv.ProtocolGRPC, the default)"
 	var text string
 	switch m := contentTypeMismatch.FindStringSubmatch(msg); {
-	case strings.Contains(msg, `malformed HTTP response "\x00\x00`):
+	case HTTP2Reply(msg):
 		text = node + " does not speak " + protocolName(protocol) + " over HTTP/1.1: it answered with HTTP/2 frames" + grpcOnly + useGRPC
 	case m != nil && isGRPC(m[1]) && strings.HasPrefix(m[2], "application/grpc+json"):
 		text = node + " does not speak the JSON codec: it answered in binary protobuf (" + m[1] + ")" + grpcOnly + "; use binary protobuf (Config.JSON = false, the default)"
@@ -61,6 +60,18 @@ func ProtocolMismatch(protocol, addr string, err error) error {
 		return nil
 	}
 	return connect.NewError(connect.CodeFailedPrecondition, &protocolError{text: text, cause: err})
+}
+
+// HTTP2Reply reports whether msg, net/http's error for an HTTP/1.1
+// exchange, shows an HTTP/2-only server at the other end. Such a server
+// (tonic, grpc-go) writes its SETTINGS frame on every new connection: if
+// the frames come after the request, net/http reads them as a "malformed
+// HTTP response" that starts with a frame header; if they come before
+// it, as bytes on an idle connection ("readLoopPeekFailLocked" with no
+// error). Which one depends on timing, so both count.
+func HTTP2Reply(msg string) bool {
+	return strings.Contains(msg, `malformed HTTP response "\x00\x00`) ||
+		strings.Contains(msg, "readLoopPeekFailLocked") && strings.Contains(msg, "<nil>")
 }
 
 // protocolError is ProtocolMismatch's message, wrapping the sentinel and

@@ -19,6 +19,7 @@ func TestProtocolMismatch(t *testing.T) {
 		want     string
 	}{
 		{connect.ProtocolConnect, frames, "node n:1 does not speak the Connect protocol over HTTP/1.1"},
+		{connect.ProtocolGRPCWeb, connect.NewError(connect.CodeUnavailable, errors.New("net/http: HTTP/1.x transport connection broken: readLoopPeekFailLocked: %!w(<nil>)")), "does not speak gRPC-Web over HTTP/1.1"},
 		{connect.ProtocolGRPCWeb, connect.NewError(connect.CodeUnknown, errors.New(`invalid content-type: "application/grpc"; expecting "application/grpc-web"`)), "does not speak gRPC-Web: it answered in gRPC"},
 		{connect.ProtocolConnect, connect.NewError(connect.CodeUnknown, errors.New("HTTP status 415 Unsupported Media Type")), "415 Unsupported Media Type"},
 		{connect.ProtocolGRPC, connect.NewError(connect.CodeInternal, errors.New(`invalid content-type: "application/grpc"; expecting "application/grpc+json"`)), "does not speak the JSON codec"},

@@ -33,8 +33,8 @@ func (s *grpcServer) put(req *v1.PutRequest) (*v1.PutResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur := s.kv[string(req.GetKey())]
-	if m := req.GetIfMatch(); m != nil && (cur == nil || cur.GetVersion().GetIndex() != m.GetIndex() || cur.GetVersion().GetTerm() != m.GetTerm()) {
-		return nil, status.Error(codes.FailedPrecondition, "version mismatch")
+	if err := ifMatch(cur, req.GetIfMatch()); err != nil {
+		return nil, err
 	}
 	s.idx++
 	v := &v1.Version{Term: 1, Index: s.idx}
@@ -55,12 +55,21 @@ func (s *grpcServer) del(req *v1.DeleteRequest) (*v1.DeleteResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur := s.kv[string(req.GetKey())]
-	if m := req.GetIfMatch(); m != nil && (cur == nil || cur.GetVersion().GetIndex() != m.GetIndex() || cur.GetVersion().GetTerm() != m.GetTerm()) {
-		return nil, status.Error(codes.FailedPrecondition, "version mismatch")
+	if err := ifMatch(cur, req.GetIfMatch()); err != nil {
+		return nil, err
 	}
 	delete(s.kv, string(req.GetKey()))
 	s.idx++
 	return &v1.DeleteResponse{Tombstoned: cur != nil, Version: &v1.Version{Term: 1, Index: s.idx}}, nil
+}
+
+// ifMatch is the compare of a write with if_match m on the key's current
+// entry cur (nil if missing).
+func ifMatch(cur *v1.GetResponse, m *v1.Version) error {
+	if m != nil && (cur == nil || cur.GetVersion().GetIndex() != m.GetIndex() || cur.GetVersion().GetTerm() != m.GetTerm()) {
+		return status.Error(codes.FailedPrecondition, "version mismatch")
+	}
+	return nil
 }
 
 // unary adapts one handler to grpc-go's MethodDesc, as generated code does.
