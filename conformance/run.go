@@ -44,9 +44,11 @@ func CaseNames() []string {
 	return names
 }
 
-// Run checks target over the transport matrix and returns the report. The
-// error is non-nil when the run could not start (no address, no node
-// reachable at all, an unknown case or transport name) or when ctx ended
+// Run checks target over the transport matrix and returns the report,
+// judging the transports the target speaks (see Options.Speaks and
+// Options.Transports). The error is non-nil when the run could not start
+// (no address, no node reachable at all, a node that serves none of the
+// transports, an unknown case or transport name) or when ctx ended
 // it early; in the latter case the partial report is returned too. It is
 // a *ShardCountError when Target.TotalShards differs from the cluster's
 // own count. Rule violations are failures or findings in the report, not
