@@ -210,14 +210,19 @@ func (c *Client) fetchOnce(ctx context.Context) error {
 // watch streams Meta.WatchCluster from the node at addr.
 func (c *Client) watch(ctx context.Context, addr string, onView func(*v1.ClusterView)) error {
 	stream, err := c.meta.WatchCluster(interceptors.WithTarget(ctx, addr), &v1.ClusterView{})
-	if err != nil {
-		return err
+	if err == nil {
+		defer stream.Close()
+		for stream.Receive() {
+			onView(stream.Msg())
+		}
+		err = stream.Err()
 	}
-	defer stream.Close()
-	for stream.Receive() {
-		onView(stream.Msg())
+	// A node that does not speak the configured protocol says so once,
+	// and Connect returns it, rather than a reconnect loop of UNAVAILABLE.
+	if pm := interceptors.ProtocolMismatch(c.cfg.Protocol.connectName(), addr, err); pm != nil {
+		return pm
 	}
-	return stream.Err()
+	return err
 }
 
 // Close cancels every call in flight, stops the cluster watch and event

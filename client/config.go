@@ -12,7 +12,10 @@ import (
 	"connectrpc.com/connect"
 )
 
-// Protocol selects the RPC protocol. Every NoriKV server speaks all three.
+// Protocol selects the RPC protocol. The embedded server speaks all three
+// (unless started gRPC-only); the production NoriKV server speaks gRPC
+// only, and a client set to another protocol gets an error matching
+// ErrProtocolNotServed from Connect and every call.
 type Protocol int
 
 const (
@@ -35,6 +38,17 @@ func (p Protocol) String() string {
 		return "grpcweb"
 	}
 	return fmt.Sprintf("Protocol(%d)", int(p))
+}
+
+// connectName is the protocol's name in connect-go (Peer.Protocol).
+func (p Protocol) connectName() string {
+	switch p {
+	case ProtocolConnect:
+		return connect.ProtocolConnect
+	case ProtocolGRPCWeb:
+		return connect.ProtocolGRPCWeb
+	}
+	return connect.ProtocolGRPC
 }
 
 // HTTPVersion selects the HTTP version under the protocol.

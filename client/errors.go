@@ -86,6 +86,11 @@ var (
 	ErrIndexNotFound = interceptors.ErrIndexNotFound
 	// ErrClosed: the Client was closed.
 	ErrClosed = interceptors.ErrClosed
+	// ErrProtocolNotServed: the nodes do not speak Config.Protocol (or
+	// HTTP version, or codec): the production NoriKV server speaks gRPC
+	// with binary protobuf over HTTP/2 only. FAILED_PRECONDITION, not
+	// retried; the message says what to use.
+	ErrProtocolNotServed = interceptors.ErrProtocolNotServed
 )
 
 // closedError is returned by calls on a closed client.

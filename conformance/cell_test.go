@@ -34,7 +34,7 @@ func TestRoutedIgnoresForeignHint(t *testing.T) {
 	}()
 	fc := startServer(t, 3, 8, server.Defects{ForeignLeaderHint: foreign.Addr().String()})
 	ctx := context.Background()
-	r, err := newRunner(ctx, Target{Addrs: fc.Addrs(), Token: "secret"}, Options{})
+	r, err := newRunner(ctx, Target{Addrs: fc.Addrs(), Token: "secret"}, Options{}, AllTransports())
 	if err != nil {
 		t.Fatal(err)
 	}

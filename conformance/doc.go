@@ -13,6 +13,18 @@
 // HTTP/1.1) and features a target lacks (an UNIMPLEMENTED Vector service)
 // are reported as skipped with the reason, never as passed.
 //
+// Before judging, the suite finds out which transports the target speaks
+// (speaks.go): one cheap call per transport, and the protocol-level
+// refusals of servers that do not speak it (HTTP/2 frames in reply to
+// HTTP/1.1, a reply in another protocol, 415, JSON a binary-only server
+// cannot parse) mark it not served, so its cells are skipped with that
+// reason instead of failing. The production server speaks gRPC with
+// binary protobuf over HTTP/2 only and is judged over that alone
+// (Report.Speaks). The cluster view is read over a served transport,
+// gRPC/h2 first. Options.Speaks declares the features instead, and
+// Options.Transports forces transports, judged even when not served.
+// Report.WriteTable, MarshalJSON and WriteJUnit print the report.
+//
 // The suite judges real clusters, not only this project's server. Where
 // servers in use differ and clients cope with both, it accepts both and
 // says in the report which one the target uses: a missing key on Get is OK

@@ -41,6 +41,9 @@ type reportJSON struct {
 	Findings   []findingJSON  `json:"findings"`
 	MissingKey MissingKeyForm `json:"missing_key"`
 	LeaderHint LeaderHintForm `json:"leader_hint"`
+	Speaks     []string       `json:"speaks"`
+	SpeaksHow  string         `json:"speaks_from"` // "probed" or "declared"
+	ViewOver   string         `json:"view_over"`
 	Prefix     string         `json:"prefix"`
 	ElapsedMs  float64        `json:"elapsed_ms"`
 }
@@ -66,8 +69,10 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		Counts:     countsJSON{Pass: n.Pass, Fail: n.Fail, Finding: n.Finding, Skip: n.Skip},
 		Findings:   []findingJSON{},
 		MissingKey: r.MissingKey, LeaderHint: r.LeaderHint,
+		Speaks: nonNil(r.Speaks), ViewOver: r.ViewOver,
 		Prefix: r.Prefix, ElapsedMs: millis(r.Elapsed),
 	}
+	out.SpeaksHow = r.speaksFrom()
 	cells := map[Defect]int{}
 	for _, res := range r.Results {
 		out.Results = append(out.Results, res.toJSON())

@@ -19,6 +19,8 @@ func TestReportJSON(t *testing.T) {
 			{Case: "cas_delete", Transport: "conn/pb/h2", Status: StatusFail, Reason: "boom", Duration: 2 * time.Millisecond},
 		},
 		MissingKey: MissingKeyOKNoVersion,
+		Speaks:     []string{"conn/pb/h1", "conn/pb/h2"},
+		ViewOver:   "conn/pb/h2",
 		Prefix:     "p/",
 		Elapsed:    1234567 * time.Microsecond,
 	}
@@ -44,6 +46,9 @@ func TestReportJSON(t *testing.T) {
 		}},
 		"missing_key": "ok_no_version",
 		"leader_hint": "not_observed",
+		"speaks":      []any{"conn/pb/h1", "conn/pb/h2"},
+		"speaks_from": "probed",
+		"view_over":   "conn/pb/h2",
 		"prefix":      "p/",
 		"elapsed_ms":  1234.567,
 	}
@@ -58,7 +63,7 @@ func TestReportJSON(t *testing.T) {
 	}
 	got = nil
 	_ = json.Unmarshal(b, &got)
-	for _, k := range []string{"cases", "transports", "results", "findings"} {
+	for _, k := range []string{"cases", "transports", "results", "findings", "speaks"} {
 		if l, ok := got[k].([]any); !ok || len(l) != 0 {
 			t.Errorf("empty report: %s = %#v, want []", k, got[k])
 		}

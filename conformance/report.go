@@ -174,6 +174,19 @@ type Report struct {
 	// where the contract allows, or allowed, more than one.
 	MissingKey MissingKeyForm
 	LeaderHint LeaderHintForm
+	// Speaks lists the transports the target serves, in matrix order, as
+	// the probes found (of the declared ones, when SpeaksDeclared: the
+	// features were declared, Options.Speaks). Cells over other
+	// transports were skipped (or, when asked for, failed).
+	Speaks         []string
+	SpeaksDeclared bool
+	// Unserved lists the transports the run was told to judge
+	// (Options.Transports or Options.Speaks) that the target does not
+	// serve; their cells failed.
+	Unserved []string
+	// ViewOver is the transport the cluster view was read over, "" when
+	// the target gave none.
+	ViewOver string
 	// Prefix is the run's key and namespace prefix, to find leftovers.
 	Prefix string
 	// Elapsed is the wall time of the whole run.
@@ -242,8 +255,9 @@ func (r *Report) Lookup(caseName, transport string) (Result, bool) {
 func (r *Report) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
+	shown, hidden := r.columns()
 	fmt.Fprint(tw, "case\t")
-	for _, t := range r.Transports {
+	for _, t := range shown {
 		fmt.Fprintf(tw, "%s\t", t)
 	}
 	fmt.Fprintln(tw)
@@ -253,7 +267,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	for _, c := range r.Cases {
 		fmt.Fprintf(tw, "%s\t", c)
-		for _, t := range r.Transports {
+		for _, t := range shown {
 			cell := "-"
 			if res, ok := idx[[2]string{c, t}]; ok {
 				cell = res.Status.String()
@@ -270,6 +284,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "\n%d pass, %d fail, %d skip%s in %s (prefix %q)\n", n.Pass, n.Fail, n.Skip, findings, r.Elapsed.Round(time.Millisecond), r.Prefix)
 	fmt.Fprintln(&b, "transports: protocol grpc | web = gRPC-Web | conn = Connect; codec pb = binary protobuf | json; h1 = HTTP/1.1 | h2 = HTTP/2")
+	fmt.Fprintf(&b, "target speaks: %s\n", r.speaksLine())
+	if len(hidden) > 0 {
+		fmt.Fprintf(&b, "not in the table (every cell skipped for the transport, see SKIP): %s\n", strings.Join(hidden, ", "))
+	}
+	if r.ViewOver != "" {
+		fmt.Fprintf(&b, "cluster view: read over %s\n", r.ViewOver)
+	}
 	fmt.Fprintf(&b, "missing key on Get: %s\n", r.MissingKey.describe())
 	fmt.Fprintf(&b, "leader-hint: %s\n", r.LeaderHint.describe())
 
@@ -295,6 +316,57 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// columns splits the transports into those the grid shows and those it
+// leaves out: transports whose every cell was skipped for the transport's
+// sake (gRPC cannot run over HTTP/1.1; the target does not serve it, or
+// was declared not to). They would be columns of "skip" only; the skip
+// reasons still name each once.
+func (r *Report) columns() (shown, hidden []string) {
+	unserved := map[string]bool{}
+	for _, t := range r.Transports {
+		unserved[t] = true
+	}
+	for _, res := range r.Results {
+		if res.Status != StatusSkip || !transportSkip(res.Reason) {
+			unserved[res.Transport] = false
+		}
+	}
+	for _, t := range r.Transports {
+		if unserved[t] {
+			hidden = append(hidden, t)
+		} else {
+			shown = append(shown, t)
+		}
+	}
+	return shown, hidden
+}
+
+// transportSkip reports whether a skip reason is about the transport, not
+// the case.
+func transportSkip(reason string) bool {
+	return strings.HasPrefix(reason, "not served: ") || strings.HasPrefix(reason, "not declared: ") ||
+		reason == (Transport{ProtocolGRPC, CodecProto, HTTP1}).unsupported()
+}
+
+// speaksLine says which transports the target speaks and how that was
+// learnt, e.g. "grpc/pb/h2 only (probed; judged over those only)".
+func (r *Report) speaksLine() string {
+	how := r.speaksFrom()
+	all := len(runnable(AllTransports()))
+	if len(r.Speaks) == all {
+		return fmt.Sprintf("%s (%s)", speaksText(r.Speaks, all), how)
+	}
+	return fmt.Sprintf("%s (%s; the others are not judged)", speaksText(r.Speaks, all), how)
+}
+
+// speaksFrom says how Speaks was learnt: "probed" or "declared".
+func (r *Report) speaksFrom() string {
+	if r.SpeaksDeclared {
+		return "declared"
+	}
+	return "probed"
 }
 
 type group struct {

@@ -8,10 +8,9 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
-
-	"connectrpc.com/connect"
 
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 )
@@ -45,9 +44,11 @@ func CaseNames() []string {
 	return names
 }
 
-// Run checks target over the transport matrix and returns the report. The
-// error is non-nil when the run could not start (no address, no node
-// reachable at all, an unknown case or transport name) or when ctx ended
+// Run checks target over the transport matrix and returns the report,
+// judging the transports the target speaks (see Options.Speaks and
+// Options.Transports). The error is non-nil when the run could not start
+// (no address, no node reachable at all, a node that serves none of the
+// transports, an unknown case or transport name) or when ctx ended
 // it early; in the latter case the partial report is returned too. It is
 // a *ShardCountError when Target.TotalShards differs from the cluster's
 // own count. Rule violations are failures or findings in the report, not
@@ -65,7 +66,7 @@ func Run(ctx context.Context, target Target, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := newRunner(ctx, target, opts)
+	r, err := newRunner(ctx, target, opts, selTransports)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +110,15 @@ func Run(ctx context.Context, target Target, opts Options) (*Report, error) {
 	}
 	rep.Results = results
 	rep.MissingKey, rep.LeaderHint = r.forms()
+	rep.Speaks, rep.SpeaksDeclared = r.speaks(), opts.Speaks != nil
+	for _, t := range selTransports {
+		if st, _ := r.unserved(t); st == StatusFail {
+			rep.Unserved = append(rep.Unserved, t.String())
+		}
+	}
+	if r.view != nil {
+		rep.ViewOver = r.viewOver.String()
+	}
 	rep.Elapsed = time.Since(start)
 	if err := ctx.Err(); err != nil {
 		// Cells cut short fail with the context's error; say so plainly
@@ -162,10 +172,17 @@ type runner struct {
 	prefix  string
 	dialers map[Transport]*dialer
 
+	// served says, per transport probed, whether the target serves it
+	// (speaks.go); probeAddr is the address the probes reached.
+	served    map[Transport]served
+	probeAddr string
+
 	// view is the first cluster view, or nil when the target has no usable
-	// Meta service (viewErr says why).
+	// Meta service (viewErr says why); viewOver is the transport it was
+	// read over.
 	view        *v1.ClusterView
 	viewErr     error
+	viewOver    Transport
 	totalShards int // 0 when unknown
 
 	mu      sync.Mutex
@@ -188,7 +205,7 @@ func (e *ShardCountError) Error() string {
 	return fmt.Sprintf("conformance: shard count mismatch: the cluster has %d shards, the target was given %d (leave the count out to learn it from the cluster)", e.Cluster, e.Configured)
 }
 
-func newRunner(ctx context.Context, target Target, opts Options) (*runner, error) {
+func newRunner(ctx context.Context, target Target, opts Options, sel []Transport) (*runner, error) {
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	r := &runner{
@@ -204,28 +221,42 @@ func newRunner(ctx context.Context, target Target, opts Options) (*runner, error
 	for _, t := range AllTransports() {
 		r.dialers[t] = newDialer(t, target)
 	}
-	// Discover over Connect + protobuf + HTTP/1.1, the combination every
-	// connect-go server accepts, so discovery does not depend on a
-	// transport the matrix is about to judge.
-	d := r.dialers[Transport{ProtocolConnect, CodecProto, HTTP1}]
-	var lastErr error
-	for _, a := range target.Addrs {
-		view, err := firstView(ctx, d.to(a), 5*time.Second)
-		if err == nil {
-			r.view = view
-			lastErr = nil
-			break
+	// Which transports does the target speak? Probe every one it may
+	// (declared, or all) and every one asked for, whatever the selection:
+	// the view is read over any served transport, gRPC/h2 first.
+	var probe []Transport
+	for _, t := range AllTransports() {
+		forced := len(opts.Transports) > 0 && slices.Contains(sel, t)
+		if opts.Speaks == nil || opts.Speaks.Speaks(t) || forced {
+			probe = append(probe, t)
 		}
-		lastErr = err
-		if connect.CodeOf(err) == connect.CodeUnimplemented {
-			break
+	}
+	var err error
+	if r.served, err = r.probe(ctx, probe); err != nil {
+		r.close()
+		return nil, err
+	}
+	var lastErr error
+	order := r.viewOrder()
+	if len(order) == 0 {
+		lastErr = errors.New("no transport served to ask it over")
+	}
+discover:
+	for _, t := range order {
+		for _, a := range target.Addrs {
+			view, err := firstView(ctx, r.dialers[t].to(a), 5*time.Second)
+			if err == nil {
+				r.view, r.viewOver = view, t
+				lastErr = nil
+				break discover
+			}
+			lastErr = fmt.Errorf("over %s: %w", t, err)
+			if isUnimplemented(err) {
+				break discover // the target has no Meta, whatever the transport
+			}
 		}
 	}
 	if lastErr != nil {
-		if isNetError(lastErr) {
-			r.close()
-			return nil, fmt.Errorf("conformance: cannot reach %v: %w", target.Addrs, lastErr)
-		}
 		r.viewErr = lastErr
 	}
 	r.totalShards = target.TotalShards
@@ -335,8 +366,8 @@ func isNetError(err error) bool {
 // rather than crashing a command that embeds Run.
 func (r *runner) runCell(ctx context.Context, c caseDef, t Transport) (res Result) {
 	res = Result{Case: c.name, Transport: t.String()}
-	if why := t.unsupported(); why != "" {
-		res.Status, res.Reason = StatusSkip, why
+	if st, why := r.unserved(t); why != "" {
+		res.Status, res.Reason = st, why
 		return res
 	}
 	start := time.Now()
@@ -367,6 +398,44 @@ func (r *runner) runCell(ctx context.Context, c caseDef, t Transport) (res Resul
 		res.Status, res.Reason = StatusFail, err.Error()
 	}
 	return res
+}
+
+// unserved says what becomes of a cell over t when t cannot be judged:
+// the protocol cannot carry it, or the target does not serve it (skipped
+// with the reason, or failed when the run was told to judge t:
+// Options.Transports names it, or Options.Speaks declares it). The
+// reason is "" when the cell is to be run.
+func (r *runner) unserved(t Transport) (Status, string) {
+	sp := r.opts.Speaks
+	forced := len(r.opts.Transports) > 0 // then every selected transport was asked for
+	switch s, probed := r.served[t]; {
+	case t.unsupported() != "":
+		return StatusSkip, t.unsupported()
+	case forced && s.ok:
+		return StatusPass, ""
+	case forced:
+		return StatusFail, t.String() + " was asked for (--transports) but " + strings.TrimPrefix(s.reason, "not served: ")
+	case sp != nil && !sp.Speaks(t):
+		return StatusSkip, "not declared: the target declares it speaks " + speaksText(r.speaksDeclared(), len(runnable(AllTransports())))
+	case !probed:
+		return StatusSkip, "not probed"
+	case sp != nil && !s.ok:
+		return StatusFail, t.String() + " is declared (--speaks) but " + strings.TrimPrefix(s.reason, "not served: ")
+	case !s.ok:
+		return StatusSkip, s.reason
+	}
+	return StatusPass, ""
+}
+
+// speaksDeclared lists the transports the declared features name.
+func (r *runner) speaksDeclared() []string {
+	var out []string
+	for _, t := range runnable(AllTransports()) {
+		if r.opts.Speaks.Speaks(t) {
+			out = append(out, t.String())
+		}
+	}
+	return out
 }
 
 // skipError marks a cell as skipped: the target lacks a feature the case

@@ -34,8 +34,16 @@ type Options struct {
 	// all.
 	Cases []string
 	// Transports limits the run to these transport names (see
-	// Transport.String); empty means all.
+	// Transport.String); empty means all. Named transports are judged
+	// whatever the probes say: one the target does not serve fails with
+	// the reason, instead of being skipped.
 	Transports []string
+	// Speaks, if set, declares what the target speaks instead of leaving
+	// it to the probes: other transports are skipped as not declared (and
+	// not probed), and a declared one the target does not serve fails.
+	// Nil (the default) probes every transport once and judges those the
+	// target serves.
+	Speaks *Features
 	// Parallelism is how many (case, transport) cells run at once; 0 means
 	// 8. Cells are independent (each writes its own keys), and the TTL
 	// cells spend most of their time waiting, so running them together

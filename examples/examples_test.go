@@ -169,12 +169,15 @@ func exeSuffix() string {
 	return ""
 }
 
+// TestExamples runs every example against an embedded cluster shaped
+// like the production server (gRPC, binary protobuf, HTTP/2 only), so an
+// example that needs more than production offers fails here.
 func TestExamples(t *testing.T) {
 	binaries(t)
 	for name, want := range exampleOutputs {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			out, code := runBin(t, name)
+			out, code := runBin(t, name, "--grpc-only")
 			if code != 0 {
 				t.Fatalf("exit status %d; output:\n%s", code, out)
 			}

@@ -210,7 +210,7 @@ func runNorikv(t *testing.T, args []string, target string) {
 }
 
 func serveUntilInterrupt(t *testing.T, args []string) {
-	bin := filepath.Join(binaries(t), "norikv"+exeSuffix()) // the build is not the server's minute
+	bin := filepath.Join(binaries(t), "norikv"+exeSuffix()) // the build is not the command's minute
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)

@@ -57,6 +57,10 @@ func Convert(ctx context.Context, op string, err error) *Error {
 	case connect.CodeAlreadyExists:
 		e.sentinel = ErrAlreadyExists
 	case connect.CodeFailedPrecondition:
+		if errors.Is(err, ErrProtocolNotServed) {
+			e.sentinel = ErrProtocolNotServed
+			break
+		}
 		if _, nl := wire.ParseNotLeader(err); nl {
 			break
 		}

@@ -119,6 +119,9 @@ func (ri routingInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc
 		if !keyed(req.Any()) {
 			res, err := next(ctx, req)
 			if err != nil {
+				if pm := ProtocolMismatch(req.Peer().Protocol, TargetFrom(ctx), err); pm != nil {
+					return res, pm
+				}
 				if _, nl := ri.r.NotLeader(-1, err); nl {
 					err = &redirect{err: err} // nowhere to go: not routed
 				}
@@ -134,7 +137,9 @@ func (ri routingInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc
 		res, err := next(WithTarget(ctx, addr), req)
 		answered := true
 		if err != nil {
-			if to, nl := ri.r.NotLeader(shard, err); nl {
+			if pm := ProtocolMismatch(req.Peer().Protocol, addr, err); pm != nil {
+				err = pm // the node answered, in a protocol the client does not speak
+			} else if to, nl := ri.r.NotLeader(shard, err); nl {
 				err = &redirect{err: err, to: to}
 			} else if IsConnectionFailure(err) {
 				ri.r.Unreachable(shard, addr)

@@ -102,6 +102,11 @@ func WithDefects(d server.Defects) Option {
 	return func(c *server.Config) { c.Defects = d }
 }
 
+// WithGRPCOnly makes every node serve as the production NoriKV server
+// does, gRPC with binary protobuf over HTTP/2 only, refusing Connect,
+// gRPC-Web, JSON and HTTP/1.1 (see server.Config.GRPCOnly).
+func WithGRPCOnly() Option { return func(c *server.Config) { c.GRPCOnly = true } }
+
 // WithConfig edits the server configuration directly, for settings without
 // an option of their own.
 func WithConfig(f func(*server.Config)) Option { return Option(f) }

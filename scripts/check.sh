@@ -67,5 +67,8 @@ go test -count=1 -run 'Recall' ./vector/
 step "conformance table: the embedded cluster over every transport"
 go run ./cmd/norikv conformance
 
+step "conformance table: the embedded cluster gRPC-only, the production server's shape"
+go run ./cmd/norikv conformance --grpc-only
+
 step "fuzz targets, ${FUZZTIME:-20s} each (set FUZZTIME to change it)"
 bash scripts/fuzz.sh

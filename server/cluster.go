@@ -96,6 +96,8 @@ func start0(cfg Config, clock func() int64) (*Cluster, error) {
 		return nil, fmt.Errorf("server: %d Addrs for %d nodes", len(cfg.Addrs), cfg.Nodes)
 	case cfg.Leader != "" && !validNodeID(cfg.Leader, cfg.Nodes):
 		return nil, fmt.Errorf("server: Leader %q is not a node id (n1..n%d)", cfg.Leader, cfg.Nodes)
+	case cfg.GRPCOnly && (cfg.UI != nil || len(cfg.CORSOrigins) > 0):
+		return nil, errors.New("server: GRPCOnly with UI or CORSOrigins: browsers speak Connect and gRPC-Web, which a gRPC-only node refuses")
 	case cfg.TLSConfig != nil && len(cfg.TLSConfig.Certificates) == 0 && cfg.TLSConfig.GetCertificate == nil:
 		return nil, errors.New("server: TLSConfig has no certificate")
 	}

@@ -139,6 +139,15 @@ type Config struct {
 	// development clusters only (`norikv serve` turns it off with
 	// --no-faults).
 	ConsoleControls bool
+	// GRPCOnly serves as the production NoriKV server (Rust, tonic) does:
+	// gRPC with binary protobuf over HTTP/2 only. Connect, gRPC-Web, the
+	// JSON codec and HTTP/1.1 are refused the way that server refuses
+	// them (see grpconly.go), so clients and suites can be tested against
+	// the production shape. It is a serving mode, not a defect: the
+	// production server's behaviour is legitimate, and "norikv serve
+	// --grpc-only" offers it. It cannot be combined with UI or
+	// CORSOrigins (browsers speak Connect and gRPC-Web).
+	GRPCOnly bool
 
 	// Faults, if set, runs before every unary call a node receives and
 	// may delay it, fail it, fail it after applying it, or break its

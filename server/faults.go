@@ -17,7 +17,9 @@ import (
 // They exist so client and suite tests run against this one server instead
 // of fakes of their own; a new fault goes here (a sentinel or a Defects
 // switch), never into a second server. None of them is reachable from
-// "norikv serve".
+// "norikv serve": a cluster a developer runs keeps the contract. Serving
+// fewer transports, as the production server does, is not a defect but a
+// serving mode, Config.GRPCOnly (grpconly.go), which "serve" offers.
 
 // FaultHook runs before a node serves a unary call: node is the node's id
 // ("n1"), procedure the full RPC name (norikvv1connect.KvPutProcedure) and

@@ -81,7 +81,7 @@ func (n *node) routes() http.Handler {
 	mount(norikvv1connect.NewVectorHandler(&vectorService{c: c, node: n.idx}, opts...))
 	n.mountIntrospection(mount, opts)
 	n.mountConsole(mount)
-	return n.browser(mux, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var h http.Handler = n.browser(mux, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.inflight.Add(1)
 		defer n.inflight.Add(-1)
 		// connect refuses a message over MaxRequestBytes without buffering
@@ -94,6 +94,10 @@ func (n *node) routes() http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	}))
+	if c.cfg.GRPCOnly {
+		h = grpcOnly(h) // outermost: refused traffic reaches nothing else
+	}
+	return h
 }
 
 // serviceOf returns the "/package.Service/" prefix of a plain RPC path
@@ -143,7 +147,10 @@ func (n *node) start() error {
 	}
 	// One port serves gRPC (needs HTTP/2), gRPC-Web and Connect (HTTP/1.1
 	// or HTTP/2): h2c when plaintext, ALPN-negotiated h2 with TLS.
-	srv.Protocols.SetHTTP1(true)
+	// In gRPC-only mode TLS offers h2 alone (ALPN), as tonic does; in
+	// cleartext HTTP/1.1 stays on so grpcOnly can refuse it the way an
+	// HTTP/2-only server does, with HTTP/2 frames (grpconly.go).
+	srv.Protocols.SetHTTP1(cfg.TLSConfig == nil || !cfg.GRPCOnly)
 	if cfg.TLSConfig != nil {
 		srv.Protocols.SetHTTP2(true)
 		srv.TLSConfig = cfg.TLSConfig.Clone()

@@ -27,6 +27,23 @@ const conformanceExamples = `  norikv conformance
       the report as JSON: one object with every cell, the counts, the findings
       and the forms; snake_case names, durations in milliseconds (duration_ms,
       elapsed_ms), lists always [] when empty
+  norikv conformance --target 127.0.0.1:9001 --junit conformance.xml
+      also write JUnit XML (one test case per case × transport) for CI
+  norikv conformance --target 127.0.0.1:9001 --speaks grpc,pb,h2
+      declare what the target speaks instead of probing it (or --features FILE)
+
+Before judging, the suite probes each transport once (a Kv.Get of a key
+nobody wrote) and judges only those the target serves: a server that
+speaks gRPC with binary protobuf over HTTP/2 only, as the production NoriKV
+server does, is judged over grpc/pb/h2, and the other transports are
+skipped once each with the reason ("target speaks: grpc/pb/h2 only"). The
+cluster view is read over a served transport, gRPC/h2 first. --transports
+judges the transports it names: one the target does not serve fails.
+--speaks and --features declare the protocols, codecs and HTTP versions
+the target serves, like connect-go's conformance config: the others are
+skipped as not declared, a declared one not served fails. A features file
+is JSON, e.g. {"protocols": ["grpc"], "codecs": ["pb"], "versions": ["h2"]}
+(connect-go's PROTOCOL_GRPC, CODEC_PROTO, HTTP_VERSION_2 spellings too).
 
 A cell is pass, FAIL, skip (with the reason) or finding: the target breaks
 the contract in a known way that production servers do (if_match on Delete
@@ -50,6 +67,10 @@ func runConformance(ctx context.Context, o IO, args []string) error {
 	allowTopology := fs.Bool("allow-topology-changes", false, "let the suite move shard leaders (always on for the embedded cluster)")
 	parallel := fs.Int("parallel", 0, "cells run at once (default 8)")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
+	junit := fs.String("junit", "", "also write the report as JUnit XML to `file`")
+	speaks := fs.String("speaks", "", "declare what the target speaks, comma-separated `features`: protocols grpc,web,conn; codecs pb,json; HTTP h1,h2 (default: probe)")
+	featuresFile := fs.String("features", "", "declare what the target speaks from a JSON `file` (see below)")
+	grpcOnly := fs.Bool("grpc-only", false, "without --target: the embedded cluster serves gRPC, binary protobuf, HTTP/2 only, as the production server does")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -85,9 +106,28 @@ func runConformance(ctx context.Context, o IO, args []string) error {
 	if opts.Transports, err = splitKnown("--transports", *transports, known); err != nil {
 		return err
 	}
+	switch {
+	case *speaks != "" && *featuresFile != "":
+		return usagef("--speaks and --features both declare the features; give one")
+	case *speaks != "":
+		f, err := conformance.ParseFeatures(*speaks)
+		if err != nil {
+			return usagef("--speaks: %s", strings.TrimPrefix(err.Error(), "conformance: "))
+		}
+		opts.Speaks = &f
+	case *featuresFile != "":
+		f, err := conformance.ReadFeatures(*featuresFile)
+		if err != nil {
+			return err
+		}
+		opts.Speaks = &f
+	}
+	if *grpcOnly && len(tg.Addrs) > 0 {
+		return usagef("--grpc-only is for the embedded cluster; a --target serves what it serves")
+	}
 	if len(tg.Addrs) == 0 {
 		// No target: judge our own embedded server, the way the tests do.
-		c, err := server.Start(server.Config{Nodes: 3, Shards: 64, Token: *token})
+		c, err := server.Start(server.Config{Nodes: 3, Shards: 64, Token: *token, GRPCOnly: *grpcOnly})
 		if err != nil {
 			return err
 		}
@@ -105,6 +145,11 @@ func runConformance(ctx context.Context, o IO, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *junit != "" {
+		if err := writeJUnit(*junit, rep); err != nil {
+			return err
+		}
+	}
 	if *asJSON {
 		if err := printJSON(o.Stdout, rep); err != nil {
 			return err
@@ -115,11 +160,31 @@ func runConformance(ctx context.Context, o IO, args []string) error {
 	return verdict(rep)
 }
 
+// writeJUnit writes rep as JUnit XML to path.
+func writeJUnit(path string, rep *conformance.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteJUnit(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 // verdict is the command's error for a finished run: nil when every cell
 // passed or was skipped; else what failed, or which known defects showed.
 func verdict(rep *conformance.Report) error {
 	n := rep.Counts()
 	total := n.Pass + n.Fail + n.Finding + n.Skip
+	if len(rep.Unserved) > 0 {
+		speaks := strings.Join(rep.Speaks, ", ")
+		if speaks == "" {
+			speaks = "none of them"
+		}
+		return fmt.Errorf("the target does not serve %s, which the run was asked to judge (it speaks %s); %d of %d cells failed", strings.Join(rep.Unserved, ", "), speaks, n.Fail, total)
+	}
 	if rep.Failed() {
 		return fmt.Errorf("%d of %d cells failed (%d passed, %d skipped, %d showed a known defect): the target violates the contract", n.Fail, total, n.Pass, n.Skip, n.Finding)
 	}

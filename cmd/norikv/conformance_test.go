@@ -2,11 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/norikv/norikv-go/conformance"
+	"github.com/norikv/norikv-go/norikvtest"
 )
 
 // TestConformanceShardMismatch: told a shard count the cluster does not
@@ -88,4 +93,38 @@ func TestConformanceVerdict(t *testing.T) {
 			t.Errorf("verdict(%v) = %v, want %q", tc.results, err, tc.want)
 		}
 	}
+}
+
+// TestConformanceGRPCOnlyJUnit: against a gRPC-only cluster the command
+// says what the target speaks, judges that alone and passes; --junit
+// writes one test case per case × transport, the unserved ones skipped.
+func TestConformanceGRPCOnlyJUnit(t *testing.T) {
+	c, _ := newCLI(t, norikvtest.WithGRPCOnly())
+	path := filepath.Join(t.TempDir(), "report.xml")
+	out := c.ok("conformance", "--cases", "versions,watch", "--junit", path)
+	for _, want := range []string{"target speaks: grpc/pb/h2 only (probed", "cluster view: read over grpc/pb/h2", "2 pass, 0 fail, 22 skip"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Tests   int `xml:"tests,attr"`
+		Skipped int `xml:"skipped,attr"`
+		Cases   []struct {
+			Name    string    `xml:"name,attr"`
+			Skipped *struct{} `xml:"skipped"`
+		} `xml:"testsuite>testcase"`
+	}
+	if err := xml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("--junit wrote %s: %v", b, err)
+	}
+	if doc.Tests != 24 || doc.Skipped != 22 || len(doc.Cases) != 24 || doc.Cases[1].Name != "versions/grpc/pb/h2" || doc.Cases[1].Skipped != nil {
+		t.Errorf("JUnit: tests %d skipped %d cases %d, second %+v", doc.Tests, doc.Skipped, len(doc.Cases), doc.Cases[1])
+	}
+	c.fails(exitUsage, `--speaks: unknown feature "xml"`, "conformance", "--speaks", "grpc,xml")
+	c.fails(exitError, "the target does not serve conn/pb/h1, which the run was asked to judge (it speaks grpc/pb/h2); 1 of 1 cells failed", "conformance", "--cases", "versions", "--transports", "conn/pb/h1", "--json")
 }

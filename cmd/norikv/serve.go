@@ -32,6 +32,9 @@ const serveExamples = `  norikv serve
       TLS, and every request must carry "authorization: Bearer s3cret"
   norikv serve --no-faults
       the web console without its buttons that stop, restart or slow nodes
+  norikv serve --grpc-only
+      serve as the production NoriKV server does: gRPC, binary protobuf,
+      HTTP/2 only (no console); test a client or a suite against that shape
   norikv serve --metrics-addr :9090 --pprof
       Prometheus metrics at :9090/metrics, profiles at :9090/debug/pprof/
 `
@@ -54,6 +57,7 @@ func runServe(ctx context.Context, o IO, args []string) error {
 	verbose := fs.Bool("v", false, "log node lifecycle events to stderr")
 	noUI := fs.Bool("no-ui", false, "do not serve the web console at /ui/")
 	noFaults := fs.Bool("no-faults", false, "turn off the console's buttons that break the cluster on purpose (stop and restart a node, slow a node down, the load generator)")
+	grpcOnly := fs.Bool("grpc-only", false, "serve gRPC with binary protobuf over HTTP/2 only, as the production NoriKV server does: Connect, gRPC-Web, JSON and HTTP/1.1 are refused (implies --no-ui)")
 	var corsOrigins []string
 	fs.Func("cors-origin", "also let web pages from `origin` (e.g. http://localhost:5173; * for any) call the nodes; repeatable. The console's own origin is always allowed", func(v string) error {
 		corsOrigins = append(corsOrigins, v)
@@ -79,6 +83,8 @@ func runServe(ctx context.Context, o IO, args []string) error {
 		return usagef("--tls-cert and --tls-key go together")
 	case *lag < 0:
 		return usagef("--replication-lag must not be negative")
+	case *grpcOnly && len(corsOrigins) > 0:
+		return usagef("--grpc-only and --cors-origin do not go together: browsers speak Connect and gRPC-Web")
 	case *syncMode != string(server.SyncBatch) && *syncMode != string(server.SyncAlways) && *syncMode != string(server.SyncNone):
 		return usagef("--sync must be batch, always or none, not %q", *syncMode)
 	}
@@ -95,7 +101,9 @@ func runServe(ctx context.Context, o IO, args []string) error {
 		ReplicationLag:    *lag,
 		DataDir:           *dataDir,
 		Sync:              server.SyncMode(*syncMode),
+		GRPCOnly:          *grpcOnly,
 	}
+	*noUI = *noUI || *grpcOnly
 	if !*noUI {
 		cfg.UI = web.Handler()
 		cfg.Console = true
@@ -115,6 +123,9 @@ func runServe(ctx context.Context, o IO, args []string) error {
 	}
 	defer stopMetrics()
 	printBanner(o.Stdout, c, *dataDir, *certFile, *token, !*noUI)
+	if *grpcOnly {
+		fmt.Fprintln(o.Stdout, "gRPC-only: the nodes speak gRPC with binary protobuf over HTTP/2 and refuse everything else")
+	}
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -106,6 +106,7 @@ func TestServeErrors(t *testing.T) {
 		{[]string{"serve", "--nodes", "2", "--replication", "3"}, 2, "--replication"},
 		{[]string{"serve", "--port", "70000"}, 2, "--port"},
 		{[]string{"serve", "--tls-cert", bad}, 2, "--tls-key"},
+		{[]string{"serve", "--grpc-only", "--cors-origin", "*"}, 2, "--grpc-only and --cors-origin"},
 		{[]string{"serve", "--port", "0", "--tls-cert", bad, "--tls-key", bad}, 1, "TLS key pair"},
 	} {
 		var stdout, stderr syncBuffer

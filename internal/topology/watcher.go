@@ -100,7 +100,7 @@ func (w *watcher) start() {
 // waitReady waits until a view has been applied or the cluster turned out
 // not to serve Meta. It gives up early, with the last watch error, once
 // every seed has failed in a row or a node refused the client for good
-// (UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT): waiting longer
+// (UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT, FAILED_PRECONDITION): waiting longer
 // would only delay the same answer. The watch itself goes on in the
 // background. If ctx ends first it returns ctx's error joined with the
 // last watch error.
@@ -128,10 +128,12 @@ func (w *watcher) waitReady(ctx context.Context) error {
 	}
 }
 
-// permanent reports errors that retrying the same request cannot cure.
+// permanent reports errors that retrying the same request cannot cure,
+// FAILED_PRECONDITION among them: a node that does not speak the client's
+// protocol (interceptors.ProtocolMismatch).
 func permanent(err error) bool {
 	switch connect.CodeOf(err) {
-	case connect.CodeUnauthenticated, connect.CodePermissionDenied, connect.CodeInvalidArgument:
+	case connect.CodeUnauthenticated, connect.CodePermissionDenied, connect.CodeInvalidArgument, connect.CodeFailedPrecondition:
 		return true
 	}
 	return false

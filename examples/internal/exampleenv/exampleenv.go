@@ -49,6 +49,7 @@ func run(body func(ctx context.Context, env *Env) error) error {
 	shards := flag.Int("shards", server.DefaultShards, "the cluster's shard count")
 	protocol := flag.String("protocol", "grpc", "RPC protocol: grpc, connect or grpcweb")
 	token := flag.String("token", "", "bearer token sent with every request")
+	grpcOnly := flag.Bool("grpc-only", false, "the embedded cluster speaks gRPC, binary protobuf, HTTP/2 only, as the production NoriKV server does")
 	flag.Parse()
 
 	env := &Env{Config: norikv.Config{TotalShards: *shards, BearerToken: *token, Timeout: 5 * time.Second}}
@@ -67,7 +68,7 @@ func run(body func(ctx context.Context, env *Env) error) error {
 	} else {
 		// An embedded development cluster on ephemeral loopback ports:
 		// three nodes in this process, gone when the example ends.
-		c, err := server.Start(server.Config{Shards: *shards, Token: *token})
+		c, err := server.Start(server.Config{Shards: *shards, Token: *token, GRPCOnly: *grpcOnly})
 		if err != nil {
 			return err
 		}
