@@ -232,7 +232,7 @@ func runTransfer(ctx context.Context, o IO, args []string) error {
 	}
 	previous := shardLeader(v.Shards[i])
 	var info *v1.ShardInfo
-	err = cf.admin(ctx, func(a norikvv1connect.AdminClient) error {
+	err = cf.admin(ctx, func(ctx context.Context, a norikvv1connect.AdminClient) error {
 		info, err = a.TransferShard(ctx, &v1.ShardInfo{
 			Id:       uint32(*shard),
 			Replicas: []*v1.ShardReplica{{NodeId: *to, Leader: true}},
