@@ -255,7 +255,9 @@ func Example_increment() {
 	client, _ := newClient(cluster.Addrs())
 	defer client.Close()
 	ctx := context.Background()
-	client.Put(ctx, "counter", []byte("41"))
+	if _, err := client.Put(ctx, "counter", []byte("41")); err != nil {
+		panic(err)
+	}
 	if err := increment(ctx, client, "counter"); err != nil {
 		panic(err)
 	}

@@ -34,8 +34,8 @@ import (
 // goroutines at once.
 type FaultHook func(ctx context.Context, node, procedure string, req any) error
 
-// ErrCloseConnection, returned by a [FaultHook] (alone or inside
-// [AfterApply]), aborts the call without a response: the client sees the
+// ErrCloseConnection is what a [FaultHook] returns (alone or inside
+// [AfterApply]) to abort the call without a response: the client sees the
 // connection (HTTP/1.1) or stream (HTTP/2) fail.
 var ErrCloseConnection = errors.New("server: fault: close the connection")
 
@@ -181,7 +181,7 @@ func (f *faultInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		if err == nil {
 			return next(ctx, req)
 		}
-		if a, ok := err.(*afterApply); ok {
+		if a, ok := errors.AsType[*afterApply](err); ok {
 			resp, serr := next(ctx, req)
 			if serr != nil {
 				return resp, serr

@@ -233,8 +233,7 @@ func itoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
 
 func TestWatch(t *testing.T) {
 	c, cl := newCLI(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := t.Context()
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
@@ -407,6 +406,8 @@ func TestTLSWithCA(t *testing.T) {
 	system := &cli{t: t, target: "https://" + strings.Split(c.target, ",")[0]} // system roots only
 	system.fails(exitError, "certificate", "get", "k", "--timeout", "2s")
 	bad := filepath.Join(t.TempDir(), "bad.pem")
-	os.WriteFile(bad, []byte("not a pem"), 0o600)
+	if err := os.WriteFile(bad, []byte("not a pem"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	c.fails(exitError, "no PEM certificate", "get", "k", "--ca", bad)
 }

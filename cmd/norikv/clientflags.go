@@ -115,7 +115,7 @@ func (cf *clientFlags) config() (norikv.Config, error) {
 	if cf.trace {
 		cfg.Observer = newTraceObserver(cf.stderr)
 	}
-	for _, a := range strings.Split(cf.target, ",") {
+	for a := range strings.SplitSeq(cf.target, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			cfg.Nodes = append(cfg.Nodes, a)
 		}
@@ -175,8 +175,7 @@ func (cf *clientFlags) dialWatch(ctx context.Context, fs *flagSet, watch bool) (
 	}
 	if err := c.Connect(ctx); err != nil {
 		c.Close()
-		var ce *norikv.ConnectionError
-		if errors.As(err, &ce) {
+		if ce, ok := errors.AsType[*norikv.ConnectionError](err); ok {
 			return nil, relabel(err, "%s (is a cluster running there? see 'norikv serve')", firstLine(ce))
 		}
 		return nil, err
@@ -197,8 +196,7 @@ func parseVersion(s string) (norikv.Version, error) {
 			return v, nil
 		}
 	}
-	var e *norikv.Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*norikv.Error](err); ok {
 		return norikv.Version{}, usagef("--if-match %s", e.Message)
 	}
 	return norikv.Version{}, usageError{err.Error()}

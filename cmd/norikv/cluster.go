@@ -115,7 +115,7 @@ func printShard(w io.Writer, v *norikv.ClusterView, s norikv.ShardInfo, key stri
 		addr[n.ID] = n.Addr
 	}
 	leader := ""
-	var ids []string
+	ids := make([]string, 0, len(s.Replicas))
 	for _, r := range s.Replicas {
 		ids = append(ids, r.NodeID)
 		if r.Leader {
@@ -239,8 +239,7 @@ func runTransfer(ctx context.Context, o IO, args []string) error {
 		})
 		return err
 	})
-	var e *norikv.Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*norikv.Error](err); ok {
 		// Exit status 1 whatever the code: FAILED_PRECONDITION (a node
 		// that is down) is no version mismatch here.
 		return statusError{exitError, "transfer refused: " + withoutOperation(e)}

@@ -76,7 +76,7 @@ func New(cfg Config) *Manager {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.w = watcher{
 		r:             m.Router,
-		seeds:         m.Router.seeds,
+		seeds:         m.seeds,
 		log:           cfg.Logger,
 		watch:         cfg.Watch,
 		noBackground:  cfg.NoBackgroundWatch,
@@ -100,7 +100,7 @@ func New(cfg Config) *Manager {
 func (m *Manager) Apply(v *v1.ClusterView) {
 	m.applyMu.Lock()
 	defer m.applyMu.Unlock()
-	old, cur, ok := m.Router.install(v)
+	old, cur, ok := m.install(v)
 	if !ok {
 		return
 	}
