@@ -267,13 +267,11 @@ func (c *Client) do(ctx context.Context, operation string, ops []*op) error {
 		}
 		// A node's chunks go one after another, so operations on one
 		// key keep their order across chunks too.
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for _, ch := range chunks(g) {
 				c.sendBatch(cctx, addr, total, ch)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	var again []*op

@@ -49,7 +49,9 @@ func (p *procedureCounter) count(procedure string) (n int, nodes []string) {
 	defer p.mu.Unlock()
 	for k, v := range p.n {
 		var proc, node string
-		fmt.Sscan(k, &proc, &node)
+		if _, err := fmt.Sscan(k, &proc, &node); err != nil {
+			panic(err) // keys are written by this file as "procedure node"
+		}
 		if proc == procedure {
 			n += v
 			nodes = append(nodes, node)

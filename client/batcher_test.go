@@ -22,9 +22,7 @@ func hammer(t *testing.T, c *norikv.Client, n, rounds int) {
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for g := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			key := fmt.Sprintf("g%d", g)
 			for r := range rounds {
 				val := []byte(fmt.Sprintf("%d", r))
@@ -43,7 +41,7 @@ func hammer(t *testing.T, c *norikv.Client, n, rounds int) {
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(errs)

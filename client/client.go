@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -74,9 +75,10 @@ func New(cfg Config) (*Client, error) {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	c.tr = newTransport(&cfg, useTLS, c.dialer)
-	var httpClient connect.HTTPClient = &http.Client{Transport: c.tr}
+	plain := &http.Client{Transport: c.tr}
+	var httpClient connect.HTTPClient = plain
 	if cfg.BearerToken != "" {
-		httpClient = authHTTPClient{base: httpClient.(*http.Client), value: []string{"Bearer " + cfg.BearerToken}}
+		httpClient = authHTTPClient{base: plain, value: []string{"Bearer " + cfg.BearerToken}}
 	}
 	httpClient = interceptors.NewHTTPClient(httpClient)
 
@@ -133,7 +135,7 @@ func New(cfg Config) (*Client, error) {
 		c.retry,
 		interceptors.Routing(c.topo),
 	}), cfg.Interceptors...)
-	callOpts := append(opts[:len(opts):len(opts)], connect.WithInterceptors(chain...))
+	callOpts := append(slices.Clip(opts), connect.WithInterceptors(chain...))
 
 	scheme := "http://"
 	if useTLS {

@@ -206,13 +206,13 @@ func TestUserIdempotencyKeyKept(t *testing.T) {
 	fc := startServer(t, 1, 4)
 	cl := newClient(t, fc, nil)
 	ctx := context.Background()
-	v1_, err := cl.Put(ctx, "k", []byte("a"), WithIdempotencyKey("order-1"))
+	first, err := cl.Put(ctx, "k", []byte("a"), WithIdempotencyKey("order-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	v2, err := cl.Put(ctx, "k", []byte("a"), WithIdempotencyKey("order-1"))
-	if err != nil || v1_ != v2 {
-		t.Fatalf("idempotent put: %v %v %v", v1_, v2, err)
+	if err != nil || first != v2 {
+		t.Fatalf("idempotent put: %v %v %v", first, v2, err)
 	}
 }
 
@@ -496,11 +496,9 @@ func TestStatsCountConnections(t *testing.T) {
 	cl := newClient(t, fc, func(c *Config) { c.DisableWatch = true; c.Protocol = ProtocolConnect; c.HTTPVersion = HTTP1 })
 	var wg sync.WaitGroup
 	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			_, _ = cl.Put(context.Background(), string(rune('a'+i)), []byte("v"))
-		}()
+		})
 	}
 	wg.Wait()
 	s := cl.Stats()

@@ -103,8 +103,7 @@ func closedError(op string) error {
 // asError makes sure err is an *Error. Errors from the generated clients
 // already are (the Errors interceptor); this covers the rest.
 func asError(ctx context.Context, op string, err error) error {
-	var e *Error
-	if errors.As(err, &e) {
+	if _, ok := errors.AsType[*Error](err); ok {
 		return err
 	}
 	return interceptors.Convert(ctx, op, err)

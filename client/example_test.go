@@ -263,8 +263,7 @@ func Example_errorHandling() {
 
 	// Invalid requests fail before anything is sent.
 	_, err = client.Put(ctx, "", []byte("v"))
-	var e *norikv.Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*norikv.Error](err); ok {
 		fmt.Println(e.Code, e.Operation)
 	}
 

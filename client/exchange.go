@@ -146,7 +146,7 @@ func (c *Client) sendBatch(ctx context.Context, addr string, total int, ops []*o
 // took about twice as long with it on loopback).
 func newBatchClient(hc connect.HTTPClient, base string, opts []connect.ClientOption, core, extra []connect.Interceptor) norikvv1connect.KvClient {
 	chain := append(core, extra...)
-	o := append(opts[:len(opts):len(opts)],
+	o := append(slices.Clip(opts),
 		connect.WithInterceptors(chain...),
 		connect.WithAcceptCompression("gzip", nil, nil))
 	return norikvv1connect.NewKvClient(hc, base, o...)

@@ -191,9 +191,7 @@ func TestIntegrationFailover(t *testing.T) {
 				firstErr atomic.Pointer[error]
 			)
 			for w := range 8 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
+				wg.Go(func() {
 					for i := 0; !stop.Load(); i++ {
 						key, val := fmt.Sprintf("w%d-%d", w, i%50), fmt.Sprint(i)
 						if _, err := c.Put(ctx, key, []byte(val)); err != nil {
@@ -209,7 +207,7 @@ func TestIntegrationFailover(t *testing.T) {
 							firstErr.CompareAndSwap(nil, &err)
 						}
 					}
-				}()
+				})
 			}
 			time.Sleep(100 * time.Millisecond)
 			for s := range uint32(16) {

@@ -37,8 +37,7 @@ func TestConnectFailsFastWhenClusterDown(t *testing.T) {
 	cl := newClient(t, fc, func(c *Config) { c.Timeout = time.Minute })
 	start := time.Now()
 	err := cl.Connect(context.Background())
-	var ce *ConnectionError
-	if !errors.As(err, &ce) {
+	if _, ok := errors.AsType[*ConnectionError](err); !ok {
 		t.Fatalf("err = %v, want a *ConnectionError", err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -99,9 +98,7 @@ func TestCloseDuringTraffic(t *testing.T) {
 	_ = cl.OnTopologyChange(func(TopologyEvent) {})
 	var wg sync.WaitGroup
 	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range 200 {
 				_, err := cl.Put(context.Background(), string(rune('a'+w))+string(rune('a'+i%26)), []byte("v"))
 				if errors.Is(err, ErrClosed) {
@@ -112,7 +109,7 @@ func TestCloseDuringTraffic(t *testing.T) {
 					return
 				}
 			}
-		}()
+		})
 	}
 	time.Sleep(20 * time.Millisecond)
 	cl.Close()

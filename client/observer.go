@@ -39,15 +39,28 @@ type BaseObserver struct{}
 
 var _ Observer = BaseObserver{}
 
+// CallStart returns ctx unchanged.
 func (BaseObserver) CallStart(ctx context.Context, _ *interceptors.Call) context.Context { return ctx }
-func (BaseObserver) CallEnd(context.Context, *interceptors.Call)                         {}
+
+// CallEnd does nothing.
+func (BaseObserver) CallEnd(context.Context, *interceptors.Call) {}
+
+// AttemptStart returns ctx unchanged.
 func (BaseObserver) AttemptStart(ctx context.Context, _ *interceptors.Call, _ *interceptors.Attempt) context.Context {
 	return ctx
 }
+
+// AttemptEnd does nothing.
 func (BaseObserver) AttemptEnd(context.Context, *interceptors.Call, *interceptors.Attempt) {}
-func (BaseObserver) TopologyChanged(TopologyEvent)                                         {}
-func (BaseObserver) ConnectionOpened(string)                                               {}
-func (BaseObserver) ConnectionClosed(string)                                               {}
+
+// TopologyChanged does nothing.
+func (BaseObserver) TopologyChanged(TopologyEvent) {}
+
+// ConnectionOpened does nothing.
+func (BaseObserver) ConnectionOpened(string) {}
+
+// ConnectionClosed does nothing.
+func (BaseObserver) ConnectionClosed(string) {}
 
 // observe sets up the observer, once: it is told of dials and topology
 // changes, and obsCalls/obsAttempts are its interceptors. Without an

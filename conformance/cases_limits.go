@@ -63,12 +63,12 @@ func caseLimitsKV(c *cell) error {
 	_, err = c.del(&v1.DeleteRequest{Key: long})
 	invalid(err, "delete with a 1025-byte key")
 
-	max := c.padKey("max", maxKey)
-	c.cleanupKey(max)
-	_, err = c.put(&v1.PutRequest{Key: max, Value: []byte("v")})
+	longest := c.padKey("max", maxKey)
+	c.cleanupKey(longest)
+	_, err = c.put(&v1.PutRequest{Key: longest, Value: []byte("v")})
 	p.add(wantOK(err, "put with a 1024-byte key"))
 	if err == nil {
-		g, err := c.get(&v1.GetRequest{Key: max})
+		g, err := c.get(&v1.GetRequest{Key: longest})
 		p.add(wantOK(err, "get with a 1024-byte key"))
 		if err == nil && string(g.GetValue()) != "v" {
 			p.addf("get with a 1024-byte key: value %q, want \"v\"", g.GetValue())

@@ -152,8 +152,7 @@ func caseVectorData(c *cell) error {
 	for _, t := range []v1.VectorIndexType{bruteForce, hnsw} {
 		name := shortEnum(t.String(), "VECTOR_INDEX_TYPE_")
 		err := vectorDataOn(c, c.ns("data-"+name), t)
-		var sk skipError
-		if errors.As(err, &sk) {
+		if _, ok := errors.AsType[skipError](err); ok {
 			return err
 		}
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -55,8 +56,8 @@ func (c *cell) onCleanup(f func(context.Context)) { c.cleanups = append(c.cleanu
 func (c *cell) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for i := len(c.cleanups) - 1; i >= 0; i-- {
-		c.cleanups[i](ctx)
+	for _, v := range slices.Backward(c.cleanups) {
+		v(ctx)
 	}
 }
 

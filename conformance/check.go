@@ -16,8 +16,7 @@ func describe(err error) string {
 	if err == nil {
 		return "OK"
 	}
-	var ce *connect.Error
-	if errors.As(err, &ce) {
+	if ce, ok := errors.AsType[*connect.Error](err); ok {
 		return fmt.Sprintf("%s: %s", codeName(ce.Code()), ce.Message())
 	}
 	return err.Error()
@@ -114,7 +113,7 @@ func (p *problems) addf(format string, args ...any) {
 }
 
 // finding records that the target shows defect d, and what showed it.
-func (p *problems) finding(d Defect, format string, args ...any) {
+func (p *problems) finding(d Defect, format string, args ...any) { //nolint:goprintffuncname // named for the report's word; every case calls it
 	p.note(d, fmt.Sprintf(format, args...))
 }
 

@@ -62,7 +62,7 @@ func externalTarget(t *testing.T) *Target {
 		return nil
 	}
 	tg := &Target{Token: os.Getenv("NORIKV_CONFORMANCE_TOKEN")}
-	for _, a := range strings.Split(addrs, ",") {
+	for a := range strings.SplitSeq(addrs, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			tg.Addrs = append(tg.Addrs, a)
 		}

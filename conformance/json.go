@@ -66,7 +66,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	n := r.Counts()
 	out := reportJSON{
 		Cases: nonNil(r.Cases), Transports: nonNil(r.Transports), Results: []resultJSON{},
-		Counts:     countsJSON{Pass: n.Pass, Fail: n.Fail, Finding: n.Finding, Skip: n.Skip},
+		Counts:     countsJSON(n),
 		Findings:   []findingJSON{},
 		MissingKey: r.MissingKey, LeaderHint: r.LeaderHint,
 		Speaks: nonNil(r.Speaks), ViewOver: r.ViewOver,

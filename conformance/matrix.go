@@ -66,7 +66,7 @@ func (t Transport) unsupported() string {
 // (gRPC over HTTP/1.1) are always skipped; they stay in the table so the
 // report shows the matrix was considered whole.
 func AllTransports() []Transport {
-	var ts []Transport
+	ts := make([]Transport, 0, 12) // 3 protocols × 2 codecs × 2 HTTP versions
 	for _, p := range []Protocol{ProtocolGRPC, ProtocolGRPCWeb, ProtocolConnect} {
 		for _, c := range []Codec{CodecProto, CodecJSON} {
 			for _, h := range []HTTPVersion{HTTP1, HTTP2} {

@@ -26,8 +26,7 @@ type caseDef struct {
 
 // cases is the suite, in report order. Each file adds its own.
 func cases() []caseDef {
-	var all []caseDef
-	all = append(all, kvCases()...)
+	all := kvCases()
 	all = append(all, limitCases()...)
 	all = append(all, vectorCases()...)
 	all = append(all, clusterCases()...)
@@ -37,8 +36,9 @@ func cases() []caseDef {
 
 // CaseNames lists the suite's cases in report order.
 func CaseNames() []string {
-	var names []string
-	for _, c := range cases() {
+	all := cases()
+	names := make([]string, 0, len(all))
+	for _, c := range all {
 		names = append(names, c.name)
 	}
 	return names

@@ -132,7 +132,7 @@ func TestInstallFromClone(t *testing.T) {
 			// The clone is this tree, as it is now (a fresh clone would
 			// be the last commit).
 			var script []string
-			for _, line := range strings.Split(strings.TrimSpace(tc.setup), "\n") {
+			for line := range strings.SplitSeq(strings.TrimSpace(tc.setup), "\n") {
 				if strings.HasPrefix(line, "git clone ") {
 					line = "ln -s " + root + " norikv-go"
 				}

@@ -262,7 +262,9 @@ func Example_increment() {
 	ctx := context.Background()
 	err := increment(ctx, client, "counter")
 	fmt.Println(errors.Is(err, norikv.ErrKeyNotFound), err)
-	client.Put(ctx, "counter", []byte("41"))
+	if _, err := client.Put(ctx, "counter", []byte("41")); err != nil {
+		panic(err)
+	}
 	if err := increment(ctx, client, "counter"); err != nil {
 		panic(err)
 	}

@@ -2,6 +2,7 @@ package interceptors_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -35,8 +36,8 @@ func chainFor(names []string) []connect.Interceptor {
 }
 
 func wrap(next connect.UnaryFunc, chain []connect.Interceptor) connect.UnaryFunc {
-	for i := len(chain) - 1; i >= 0; i-- {
-		next = chain[i].WrapUnary(next)
+	for _, c := range slices.Backward(chain) {
+		next = c.WrapUnary(next)
 	}
 	return next
 }

@@ -31,8 +31,7 @@ func (e *ConnectionError) Unwrap() error { return e.Err }
 // connectionFailure finds a network-level failure in err's chain and
 // returns it as a *ConnectionError, or nil if err is not one.
 func connectionFailure(err error) *ConnectionError {
-	var ce *ConnectionError
-	if errors.As(err, &ce) {
+	if ce, ok := errors.AsType[*ConnectionError](err); ok {
 		return ce
 	}
 	var op *net.OpError

@@ -27,8 +27,7 @@ func Convert(ctx context.Context, op string, err error) *Error {
 	}
 	code := connect.CodeOf(err)
 	msg := err.Error()
-	var ce *connect.Error
-	if errors.As(err, &ce) {
+	if ce, ok := errors.AsType[*connect.Error](err); ok {
 		msg = ce.Message()
 	}
 	e = &Error{Code: code, Message: msg, Operation: op, cause: err}

@@ -31,8 +31,7 @@ func TestErrorAfterRetriesIsOneLine(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("errors.Is(err, DeadlineExceeded) = false: %v", err)
 	}
-	var ce *connect.Error
-	if !errors.As(err, &ce) {
+	if _, ok := errors.AsType[*connect.Error](err); !ok {
 		t.Fatal("the attempt's *connect.Error is not in the chain")
 	}
 }

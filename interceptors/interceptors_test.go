@@ -124,7 +124,7 @@ func TestHTTPClientRewritesHost(t *testing.T) {
 		got = r.URL.Host
 		return nil, errors.New("stop")
 	}))
-	req, _ := http.NewRequestWithContext(interceptors.WithTarget(context.Background(), "10.0.0.9:7"), "POST", "http://seed:1/x", nil)
+	req, _ := http.NewRequestWithContext(interceptors.WithTarget(context.Background(), "10.0.0.9:7"), http.MethodPost, "http://seed:1/x", nil)
 	_, _ = c.Do(req)
 	if got != "10.0.0.9:7" {
 		t.Fatalf("host = %q", got)

@@ -80,7 +80,7 @@ func TestNotLeaderReturnsTheReply(t *testing.T) {
 	if !errors.As(err, &ce) || ce != reply {
 		t.Fatalf("err = %T %v, want the NOT_LEADER reply", err, err)
 	}
-	if _, ok := err.(*connect.Error); !ok {
+	if _, ok := err.(*connect.Error); !ok { //nolint:errorlint // the reply itself, not something wrapping it, is what is checked
 		t.Fatalf("err is a %T, want the *connect.Error itself", err)
 	}
 }

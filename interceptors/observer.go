@@ -234,8 +234,7 @@ func codeOf(err error) connect.Code {
 	if err == nil {
 		return 0
 	}
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*Error](err); ok {
 		return e.Code
 	}
 	return connect.CodeOf(err)

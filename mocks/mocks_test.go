@@ -19,7 +19,7 @@ import (
 // depends on norikv.KV, not *norikv.Client, so tests can hand it a mock.
 func incrementCounter(ctx context.Context, kv norikv.KV, key string) (int, error) {
 	const maxTries = 5
-	for try := 0; try < maxTries; try++ {
+	for range maxTries {
 		cur, err := kv.Get(ctx, key)
 		if err != nil {
 			return 0, err

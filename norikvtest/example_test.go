@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
@@ -51,8 +52,8 @@ func ExampleStart() {
 func exampleT() (testing.TB, func()) {
 	t := &exampleTB{}
 	return t, func() {
-		for i := len(t.cleanups) - 1; i >= 0; i-- {
-			t.cleanups[i]()
+		for _, v := range slices.Backward(t.cleanups) {
+			v()
 		}
 	}
 }

@@ -183,7 +183,7 @@ func TestGarbageContentType(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		io.Copy(io.Discard, res.Body)
+		_, _ = io.Copy(io.Discard, res.Body) // drained so the connection is reused; the status is what is checked
 		res.Body.Close()
 		if res.StatusCode != http.StatusUnsupportedMediaType {
 			t.Errorf("content type %q: HTTP %d, want 415", ct, res.StatusCode)
@@ -207,7 +207,7 @@ func TestTruncatedFrame(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, res.Body)
+	_, _ = io.Copy(io.Discard, res.Body) // drained so the connection is reused; the status is what is checked
 	res.Body.Close()
 	status, msg := res.Trailer.Get("Grpc-Status"), res.Trailer.Get("Grpc-Message")
 	if status == "" {
@@ -286,9 +286,9 @@ func TestHugeBodyNotBuffered(t *testing.T) {
 }
 
 // waitGoroutinesGone waits until no goroutine's stack mentions fn.
-func waitGoroutinesGone(fn string, max time.Duration) {
+func waitGoroutinesGone(fn string, limit time.Duration) {
 	buf := make([]byte, 1<<20)
-	for deadline := time.Now().Add(max); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if !bytes.Contains(buf[:runtime.Stack(buf, true)], []byte(fn)) {
 			return
 		}

@@ -66,9 +66,7 @@ func TestBatchedWritesExactlyOnceUnderFaults(t *testing.T) {
 	stop := make(chan struct{})
 	var moves atomic.Uint64
 	var bg sync.WaitGroup
-	bg.Add(1)
-	go func() { // leader moves
-		defer bg.Done()
+	bg.Go(func() { // leader moves
 		ids := env.cluster.NodeIDs()
 		for i := 0; ; i++ {
 			select {
@@ -80,7 +78,7 @@ func TestBatchedWritesExactlyOnceUnderFaults(t *testing.T) {
 				moves.Add(1)
 			}
 		}
-	}()
+	})
 
 	type outcome struct {
 		last  norikv.Version
@@ -90,9 +88,7 @@ func TestBatchedWritesExactlyOnceUnderFaults(t *testing.T) {
 	results := make([]outcome, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			key, out := fmt.Sprintf("nat:%d", w), &results[w]
 			for i := range perWorker {
 				val := fmt.Sprintf("w%d-%d", w, i)
@@ -107,12 +103,10 @@ func TestBatchedWritesExactlyOnceUnderFaults(t *testing.T) {
 				}
 				out.last, out.value = v, val
 			}
-		}()
+		})
 	}
 	multiErr := make(chan error, 1)
-	wg.Add(1)
-	go func() { // explicit batches alongside
-		defer wg.Done()
+	wg.Go(func() { // explicit batches alongside
 		for r := range multiRounds {
 			kvs := make([]norikv.KeyValue, multiKeys)
 			for i := range kvs {
@@ -123,7 +117,7 @@ func TestBatchedWritesExactlyOnceUnderFaults(t *testing.T) {
 				return
 			}
 		}
-	}()
+	})
 	wg.Wait()
 	close(stop)
 	bg.Wait()

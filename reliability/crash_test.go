@@ -45,7 +45,7 @@ func startCrashServer(t *testing.T, bin, dir string) *crashServer {
 			lines <- sc.Text()
 		}
 		close(lines)
-		cmd.Wait()
+		_ = cmd.Wait() // killed on purpose: "signal: killed" is expected
 		close(s.done)
 	}()
 	timeout := time.After(30 * time.Second)
@@ -72,7 +72,7 @@ func startCrashServer(t *testing.T, bin, dir string) *crashServer {
 
 // kill is kill -9, and waits until the process is gone.
 func (s *crashServer) kill() {
-	s.cmd.Process.Kill()
+	_ = s.cmd.Process.Kill() // done tells when it is gone
 	<-s.done
 }
 
@@ -125,9 +125,7 @@ func TestCrashDurability(t *testing.T) {
 			wg sync.WaitGroup
 		)
 		for w := range writers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				hotKey := fmt.Sprintf("hot-%d", w)
 				for i := 0; ctx.Err() == nil; i++ {
 					cw := &crashWrite{key: fmt.Sprintf("k-%d-%d-%d", cycle, w, i), value: fmt.Sprintf("value-%d-%d-%d-%s", cycle, w, i, strings.Repeat("x", i%64)), idem: fmt.Sprintf("idem-%d-%d-%d", cycle, w, i)}
@@ -143,7 +141,7 @@ func TestCrashDurability(t *testing.T) {
 					}
 					mu.Unlock()
 				}
-			}()
+			})
 		}
 		time.Sleep(time.Duration(100+rng.IntN(500)) * time.Millisecond) // a random point in the writes
 		srv.kill()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -124,16 +123,4 @@ func (e *faultEnv) restoreAll(t testing.TB) {
 			t.Errorf("restart %s: %v", id, err)
 		}
 	}
-}
-
-// lockedRand is a rand source shared by goroutines.
-type lockedRand struct {
-	mu sync.Mutex
-	r  *rand.Rand
-}
-
-func (l *lockedRand) IntN(n int) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.r.IntN(n)
 }

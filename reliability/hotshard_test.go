@@ -54,9 +54,7 @@ func TestHotShardExactlyOnce(t *testing.T) {
 	results := make([]outcome, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			ctx := context.Background()
 			key, out := keys[w], &results[w]
 			// Each worker owns its key, so its compare-and-swap Puts
@@ -86,7 +84,7 @@ func TestHotShardExactlyOnce(t *testing.T) {
 				}
 				out.last, out.value = v, val
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	mismatches := 0

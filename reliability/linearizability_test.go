@@ -127,9 +127,7 @@ func runLinearizability(t *testing.T, lc linConfig) linReport {
 	var wg sync.WaitGroup
 	for wi := range lc.clients * perClient {
 		c := clients[wi/perClient]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			ci := wi // one porcupine client per worker: its calls are sequential
 			w := &worker{id: ci, c: c, rec: rec, keys: keys, rng: rand.New(rand.NewPCG(uint64(ci), 99)), versions: map[string]norikv.Version{}, stale: stale}
 			defer func() {
@@ -151,7 +149,7 @@ func runLinearizability(t *testing.T, lc linConfig) linReport {
 				}
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	faults := <-faultsDone

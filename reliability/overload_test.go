@@ -61,14 +61,12 @@ func TestRetryBudgetUnderOverload(t *testing.T) {
 	var calls atomic.Uint64
 	var wg sync.WaitGroup
 	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := 0; time.Now().UnixNano() < u.until.Load(); i++ {
 				calls.Add(1)
 				_, _ = cl.Put(context.Background(), "overload", []byte{byte(w), byte(i)})
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	n, a := float64(calls.Load()), float64(u.attempts.Load())
@@ -104,9 +102,7 @@ func TestCancelledCallsReturnPromptly(t *testing.T) {
 	lat := make([]time.Duration, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			ctx, cancel := context.WithCancel(context.Background())
 			if i%4 == 0 {
 				cancel() // already done before the call
@@ -126,7 +122,7 @@ func TestCancelledCallsReturnPromptly(t *testing.T) {
 			if err == nil || !errorsIsCanceled(err) {
 				t.Errorf("call %d: got %v, want context.Canceled", i, err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	slices.Sort(lat)

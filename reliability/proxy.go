@@ -1,6 +1,7 @@
 package reliability
 
 import (
+	"context"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -28,7 +29,7 @@ type Proxy struct {
 
 // NewProxy listens on a loopback port and forwards to target (host:port).
 func NewProxy(target string) (*Proxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +121,8 @@ func (p *Proxy) serve(client net.Conn) {
 	defer p.untrack(client)
 	// A stopped node refuses the dial: the client then sees its
 	// connection closed, as if the node died under it.
-	server, err := net.DialTimeout("tcp", p.target, time.Second)
+	d := net.Dialer{Timeout: time.Second}
+	server, err := d.DialContext(context.Background(), "tcp", p.target)
 	if err != nil {
 		return
 	}

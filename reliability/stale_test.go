@@ -104,10 +104,10 @@ func (s *staleReads) check(t *testing.T, ops []porcupine.Operation, lag time.Dur
 
 	for _, op := range ops {
 		in, out := op.Input.(Input), op.Output.(Output)
-		switch {
-		case in.Kind == OpDelete:
+		switch in.Kind {
+		case OpDelete:
 			deletes[in.Key] = append(deletes[in.Key], [2]int64{op.Call, op.Return})
-		case in.Kind == OpPut || in.Kind == OpCAS:
+		case OpPut, OpCAS:
 			if !out.Unknown && !out.OK {
 				continue // a CAS that lost wrote nothing
 			}

@@ -53,6 +53,9 @@ go vet ./...
 (cd bench && go vet ./...)
 (cd otel && go vet ./...)
 
+step "golangci-lint, every module (scripts/lint.sh, .golangci.yml; first run builds it: minutes, once per build cache)"
+bash scripts/lint.sh
+
 step "tests (race detector on): compiles and runs every package, the longest step (minutes on 2 cores)"
 go test -race -count=1 -timeout 20m ./...
 (cd bench && go test -race -count=1 -timeout 10m ./...)

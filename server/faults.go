@@ -64,8 +64,8 @@ func DelayCalls(delay func(node, procedure string) time.Duration, next FaultHook
 	}
 }
 
-// ErrCloseConnection, returned by a [FaultHook] (alone or inside
-// [AfterApply]), aborts the call without a response: the client sees the
+// ErrCloseConnection is what a [FaultHook] returns (alone or inside
+// [AfterApply]) to abort the call without a response: the client sees the
 // connection (HTTP/1.1) or stream (HTTP/2) fail.
 var ErrCloseConnection = errors.New("server: fault: close the connection")
 
@@ -211,7 +211,7 @@ func (f *faultInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		if err == nil {
 			return next(ctx, req)
 		}
-		if a, ok := err.(*afterApply); ok {
+		if a, ok := errors.AsType[*afterApply](err); ok {
 			resp, serr := next(ctx, req)
 			if serr != nil {
 				return resp, serr

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -176,12 +177,7 @@ func (f *flushWatcher) Flush() {
 func (f *flushWatcher) Unwrap() http.ResponseWriter { return f.ResponseWriter }
 
 func knownService(name string) bool {
-	for _, s := range serviceNames {
-		if s == name {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(serviceNames, name)
 }
 
 type errUnknownService string

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -54,7 +55,7 @@ var grpcProto = protocols[0]
 
 // allProtocols adds Connect's JSON codec to protocols: the wire forms a
 // client of any SDK may use.
-var allProtocols = append(protocols[:len(protocols):len(protocols)],
+var allProtocols = append(slices.Clip(protocols),
 	protocol{name: "connect-json", opts: []connect.ClientOption{connect.WithProtoJSON()}})
 
 // httpClient returns a client for p whose idle connections are closed at

@@ -30,18 +30,18 @@ type fingerprinter struct{ d xxhash.Digest }
 func newFingerprint(op byte) fingerprinter {
 	var f fingerprinter
 	f.d.Reset()
-	f.d.Write([]byte{op})
+	_, _ = f.d.Write([]byte{op}) // xxhash.Digest never fails a write
 	return f
 }
 
 func (f *fingerprinter) bytes(b []byte) {
 	f.u64(uint64(len(b)))
-	f.d.Write(b)
+	_, _ = f.d.Write(b) // xxhash.Digest never fails a write
 }
 
 func (f *fingerprinter) str(s string) {
 	f.u64(uint64(len(s)))
-	f.d.WriteString(s)
+	_, _ = f.d.WriteString(s) // xxhash.Digest never fails a write
 }
 
 func (f *fingerprinter) u64(u uint64) {
@@ -49,7 +49,7 @@ func (f *fingerprinter) u64(u uint64) {
 	for i := range b {
 		b[i] = byte(u >> (8 * i))
 	}
-	f.d.Write(b[:])
+	_, _ = f.d.Write(b[:]) // xxhash.Digest never fails a write
 }
 
 func (f *fingerprinter) floats(v []float32) {
@@ -111,8 +111,8 @@ type idemCache struct {
 	evictions uint64 // entries popped before their ttl to make room (metrics.go)
 }
 
-func newIdemCache(max int, ttl, window time.Duration) *idemCache {
-	return &idemCache{max: max, ttl: int64(ttl), window: int64(min(window, ttl))}
+func newIdemCache(maxEntries int, ttl, window time.Duration) *idemCache {
+	return &idemCache{max: maxEntries, ttl: int64(ttl), window: int64(min(window, ttl))}
 }
 
 var errIdemReused = errors.New("idempotency key was already used for a different request (another key, value or operation); use a new idempotency key per distinct write")

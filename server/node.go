@@ -130,7 +130,7 @@ func (n *node) start() error {
 	if addr == "" {
 		addr = net.JoinHostPort(cfg.Host, "0")
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("server: node %s: %w", n.id, err)
 	}

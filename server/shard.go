@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -72,12 +73,7 @@ func newShard(id uint32) *shard {
 // hasReplica reports whether node holds a replica of s. Caller holds mu or
 // topoMu.
 func (s *shard) hasReplica(node int) bool {
-	for _, r := range s.replicas {
-		if r == node {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(s.replicas, node)
 }
 
 // nextVersion appends one write to the shard's log. Caller holds mu.

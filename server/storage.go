@@ -13,6 +13,7 @@ import (
 
 	"connectrpc.com/connect"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 	"github.com/norikv/norikv-go/vector"
@@ -101,12 +102,12 @@ func (c *Cluster) openStore(clusterID *string) error {
 	default:
 		return fmt.Errorf("server: Sync %q is not one of batch, always, none", cfg.Sync)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("server: data dir: %w", err)
 	}
 	path := filepath.Join(cfg.DataDir, "norikv.db")
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: cfg.Sync == SyncNone})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return fmt.Errorf("server: data dir %s is in use by another server", cfg.DataDir)
 	}
 	if err != nil {
@@ -392,7 +393,7 @@ func (st *store) persist(s *shard, idemKey string, fp uint64, res idemResult, no
 func (st *store) prune(ttl, now int64) error {
 	cut := binary.BigEndian.AppendUint64(nil, uint64(st.wall+now-ttl))
 	var old bool
-	st.db.View(func(tx *bolt.Tx) error {
+	_ = st.db.View(func(tx *bolt.Tx) error { // the callback cannot fail
 		k, _ := tx.Bucket(bucketIdem).Cursor().First()
 		old = k != nil && bytes.Compare(k, cut) < 0
 		return nil

@@ -54,7 +54,7 @@ func (h ttlHeap) Swap(i, j int) {
 }
 
 func (h *ttlHeap) Push(x any) {
-	e := x.(*entry)
+	e := x.(*entry) //nolint:errcheck // container/heap hands back what Push was given: *entry
 	*h = append(*h, e)
 	e.hpos = len(*h)
 }

@@ -38,11 +38,11 @@ func preflight(t *testing.T, addr, origin string) *http.Response {
 }
 
 func TestUIServedAndCORSForItsOwnOrigin(t *testing.T) {
-	ui := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "console at "+r.URL.Path) })
+	ui := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "console at "+r.URL.Path) })
 	c, _ := startTest(t, Config{UI: ui})
 	addrs := c.Addrs()
 
-	if res, body := do(t, http.MethodGet, addrs[1], "/ui/", "", nil); res.StatusCode != 200 || body != "console at /ui/" {
+	if res, body := do(t, http.MethodGet, addrs[1], "/ui/", "", nil); res.StatusCode != http.StatusOK || body != "console at /ui/" {
 		t.Fatalf("GET /ui/ on n2: %d %q, want 200 from Config.UI", res.StatusCode, body)
 	}
 

@@ -241,8 +241,7 @@ func checkDims(field string, got int, ns *vectorNamespace) error {
 // vectorError maps the engine's errors to RPC codes: bad input is the
 // caller's INVALID_ARGUMENT, anything else an internal failure.
 func vectorError(err error) error {
-	var iae *vector.InvalidArgumentError
-	if errors.As(err, &iae) {
+	if _, ok := errors.AsType[*vector.InvalidArgumentError](err); ok {
 		return connect.NewError(connect.CodeInvalidArgument, err)
 	}
 	return connect.NewError(connect.CodeInternal, err)

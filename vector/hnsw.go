@@ -69,7 +69,7 @@ func (h *hnswIndex) Insert(id string, v []float32) error {
 		g.markDeleted(old)
 	}
 	n := g.addNode(id, v, g.randomLevel(h.rng))
-	s := h.scratch.Get().(*searchScratch)
+	s := h.scratch.Get().(*searchScratch) //nolint:errcheck // the pool makes only *searchScratch
 	g.link(s, n, false)
 	h.scratch.Put(s)
 	h.maybeCompact()
@@ -227,7 +227,7 @@ func (h *hnswIndex) SearchEf(query []float32, k, ef int, includeVectors bool) ([
 	if g.maxLevel < 0 || g.live() == 0 {
 		return []Match{}, nil
 	}
-	s := h.scratch.Get().(*searchScratch)
+	s := h.scratch.Get().(*searchScratch) //nolint:errcheck // the pool makes only *searchScratch
 	defer h.scratch.Put(s)
 
 	var qInv float32

@@ -162,7 +162,7 @@ func (g *graph) linkParallel(nodes []uint32, workers int, pool *sync.Pool) {
 		return
 	}
 	if workers <= 1 || len(nodes) < 256 {
-		s := pool.Get().(*searchScratch)
+		s := pool.Get().(*searchScratch) //nolint:errcheck // the pool makes only *searchScratch
 		for _, n := range nodes {
 			g.link(s, n, false)
 		}
@@ -173,7 +173,7 @@ func (g *graph) linkParallel(nodes []uint32, workers int, pool *sync.Pool) {
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			s := pool.Get().(*searchScratch)
+			s := pool.Get().(*searchScratch) //nolint:errcheck // the pool makes only *searchScratch
 			defer pool.Put(s)
 			for {
 				i := next.Add(1) - 1

@@ -108,7 +108,7 @@ func TestHNSWDeletesAndCompaction(t *testing.T) {
 	}
 	// Upsert a few survivors to new positions.
 	moved := gen.draw(13, 50)
-	for i := 0; i < 50; i++ {
+	for i := range 50 {
 		id := ids[i*4]
 		_ = bf.Insert(id, moved[i])
 		_ = hn.Insert(id, moved[i])

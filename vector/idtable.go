@@ -45,7 +45,7 @@ func (t *idTable) hash(id string) uint64 { return maphash.String(t.seed, id) }
 // sameID compares without converting the arena bytes to a string.
 func (t *idTable) sameID(node uint32, id string) bool {
 	b := t.bytesOf(node)
-	return len(b) == len(id) && unsafe.String(unsafe.SliceData(b), len(b)) == id
+	return len(b) == len(id) && unsafe.String(unsafe.SliceData(b), len(b)) == id //nolint:gosec // G103: a read-only view of b for the comparison, no copy; b outlives it
 }
 
 // lookup returns the node most recently set for id.

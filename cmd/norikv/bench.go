@@ -247,7 +247,7 @@ func benchResultFrom(r *loadgen.Result) *benchResult {
 
 func splitAddrs(s string) []string {
 	var out []string
-	for _, a := range strings.Split(s, ",") {
+	for a := range strings.SplitSeq(s, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			out = append(out, a)
 		}

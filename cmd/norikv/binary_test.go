@@ -123,21 +123,19 @@ func startBinary(t *testing.T, args ...string) *process {
 	p := &process{t: t, cmd: cmd, lines: make(chan string, 1024), done: make(chan struct{})}
 	var wg sync.WaitGroup
 	for prefix, r := range map[string]io.Reader{"out: ": stdout, "err: ": stderr} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			sc := bufio.NewScanner(r)
 			for sc.Scan() {
 				p.lines <- prefix + sc.Text()
 			}
-		}()
+		})
 	}
 	go func() { wg.Wait(); close(p.lines) }()
 	t.Cleanup(func() {
 		select {
 		case <-p.done:
 		default:
-			cmd.Process.Kill()
+			_ = cmd.Process.Kill() // it may have exited already
 			p.wait()
 		}
 	})
@@ -182,7 +180,7 @@ func (p *process) wait() int {
 		p.seen = append(p.seen, l)
 		p.mu.Unlock()
 	}
-	p.cmd.Wait()
+	_ = p.cmd.Wait() // the caller reads the status from ProcessState
 	close(p.done)
 	return p.cmd.ProcessState.ExitCode()
 }

@@ -457,6 +457,8 @@ func TestTLSWithCA(t *testing.T) {
 	system := &cli{t: t, target: "https://" + strings.Split(c.target, ",")[0]} // system roots only
 	system.fails(exitError, "certificate", "get", "k", "--timeout", "2s")
 	bad := filepath.Join(t.TempDir(), "bad.pem")
-	os.WriteFile(bad, []byte("not a pem"), 0o600)
+	if err := os.WriteFile(bad, []byte("not a pem"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	c.fails(exitError, "no PEM certificate", "get", "k", "--ca", bad)
 }

@@ -122,7 +122,7 @@ func (cf *clientFlags) config() (norikv.Config, error) {
 	if cf.trace {
 		cfg.Observer = newTraceObserver(cf.stderr)
 	}
-	for _, a := range strings.Split(cf.target, ",") {
+	for a := range strings.SplitSeq(cf.target, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			cfg.Nodes = append(cfg.Nodes, a)
 		}
@@ -236,8 +236,7 @@ func parseVersion(s string) (norikv.Version, error) {
 			return v, nil
 		}
 	}
-	var e *norikv.Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*norikv.Error](err); ok {
 		return norikv.Version{}, usagef("--if-match %s", e.Message)
 	}
 	return norikv.Version{}, usageError{err.Error()}
@@ -245,9 +244,10 @@ func parseVersion(s string) (norikv.Version, error) {
 
 // admin calls f with a raw Admin client (the SDK has no Admin API: it is
 // for operators), speaking as the flags say: protocol, TLS, token, and
-// --timeout for the whole call. Any node serves Admin, so f is tried on
-// each --target node in turn until one is reached.
-func (cf *clientFlags) admin(ctx context.Context, f func(norikvv1connect.AdminClient) error) error {
+// --timeout for the whole call: f must use the ctx it is given, which the
+// timeout bounds. Any node serves Admin, so f is tried on each --target
+// node in turn until one is reached.
+func (cf *clientFlags) admin(ctx context.Context, f func(context.Context, norikvv1connect.AdminClient) error) error {
 	cfg, err := cf.config()
 	if err != nil {
 		return err
@@ -287,7 +287,7 @@ func (cf *clientFlags) admin(ctx context.Context, f func(norikvv1connect.AdminCl
 	for _, n := range cfg.Nodes {
 		a := norikvv1connect.NewAdminClient(&http.Client{Transport: tr}, scheme+interceptors.HostPort(n), opts...)
 		var ce *norikv.ConnectionError
-		if err = f(a); !errors.As(err, &ce) {
+		if err = f(ctx, a); !errors.As(err, &ce) {
 			return cf.explainAuth(err)
 		}
 	}

@@ -115,7 +115,7 @@ func printShard(w io.Writer, v *norikv.ClusterView, s norikv.ShardInfo, key stri
 		addr[n.ID] = n.Addr
 	}
 	leader := ""
-	var ids []string
+	ids := make([]string, 0, len(s.Replicas))
 	for _, r := range s.Replicas {
 		ids = append(ids, r.NodeID)
 		if r.Leader {
@@ -232,15 +232,14 @@ func runTransfer(ctx context.Context, o IO, args []string) error {
 	}
 	previous := shardLeader(v.Shards[i])
 	var info *v1.ShardInfo
-	err = cf.admin(ctx, func(a norikvv1connect.AdminClient) error {
+	err = cf.admin(ctx, func(ctx context.Context, a norikvv1connect.AdminClient) error {
 		info, err = a.TransferShard(ctx, &v1.ShardInfo{
 			Id:       uint32(*shard),
 			Replicas: []*v1.ShardReplica{{NodeId: *to, Leader: true}},
 		})
 		return err
 	})
-	var e *norikv.Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*norikv.Error](err); ok {
 		// Exit status 1 whatever the code: FAILED_PRECONDITION (a node
 		// that is down) is no version mismatch here.
 		return statusError{exitError, "transfer refused: " + withoutOperation(e)}

@@ -78,7 +78,7 @@ func runConformance(ctx context.Context, o IO, args []string) error {
 		return usagef("--parallel must not be negative")
 	}
 	tg := conformance.Target{Token: *token, TotalShards: *shards, AllowTopologyChanges: *allowTopology}
-	for _, a := range strings.Split(*target, ",") {
+	for a := range strings.SplitSeq(*target, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			tg.Addrs = append(tg.Addrs, a)
 		}
@@ -138,8 +138,7 @@ func runConformance(ctx context.Context, o IO, args []string) error {
 		}
 	}
 	rep, err := conformance.Run(ctx, tg, opts)
-	var sce *conformance.ShardCountError
-	if errors.As(err, &sce) {
+	if sce, ok := errors.AsType[*conformance.ShardCountError](err); ok {
 		return fmt.Errorf("shard count mismatch: the cluster has %d shards, --shards says %d (leave --shards out to learn it from the cluster)", sce.Cluster, sce.Configured)
 	}
 	if err != nil {

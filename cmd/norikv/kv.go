@@ -75,7 +75,7 @@ func runGet(ctx context.Context, o IO, args []string) error {
 	if cf.json {
 		out := getJSON{Key: pos[0], Found: true, Version: res.Version.String(), Meta: res.Meta}
 		if utf8.Valid(res.Value) {
-			out.Value = ptr(string(res.Value))
+			out.Value = new(string(res.Value))
 		} else {
 			// JSON strings are UTF-8: encoding/json would replace every
 			// invalid byte with U+FFFD, corrupting the value.
@@ -104,8 +104,6 @@ type getJSON struct {
 	Version     string            `json:"version,omitempty"`
 	Meta        map[string]string `json:"meta,omitempty"`
 }
-
-func ptr[T any](v T) *T { return &v }
 
 const putExamples = `  norikv put user:alice Alice
       prints the new version, e.g. "version 1:5"

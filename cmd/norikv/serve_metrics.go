@@ -40,7 +40,7 @@ func (f metricsFlags) start(c *server.Cluster, o IO) (stop func(), err error) {
 	if *f.addr == "" {
 		return func() {}, nil
 	}
-	ln, err := net.Listen("tcp", *f.addr)
+	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", *f.addr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-addr: %w", err)
 	}

@@ -92,7 +92,9 @@ func TestServe(t *testing.T) {
 func TestServeErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.pem")
-	os.WriteFile(bad, []byte("not a pem"), 0o600)
+	if err := os.WriteFile(bad, []byte("not a pem"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args   []string
 		status int

@@ -36,8 +36,7 @@ func main() {
 		// Invalid requests fail before anything is sent, and are never
 		// retried.
 		_, err = client.Put(ctx, "", []byte("no key"))
-		var e *norikv.Error
-		if errors.As(err, &e) {
+		if e, ok := errors.AsType[*norikv.Error](err); ok {
 			fmt.Println("empty key:", e.Code, "in", e.Operation)
 		}
 
@@ -81,7 +80,7 @@ func getWithFallback(ctx context.Context, client norikv.KV, key, def string) str
 
 // deadAddr returns a loopback address nothing listens on.
 func deadAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}

@@ -21,7 +21,7 @@ func main() {
 			}
 		}
 		if _, err := client.Get(ctx, "stats:missing"); !errors.Is(err, norikv.ErrKeyNotFound) {
-			return fmt.Errorf("get of a missing key = %v", err)
+			return fmt.Errorf("get of a missing key = %w", err)
 		}
 
 		s := client.Stats()

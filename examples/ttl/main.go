@@ -30,7 +30,7 @@ func main() {
 		time.Sleep(ttl + 100*time.Millisecond)
 		_, err = client.Get(ctx, "session:abc123")
 		if !errors.Is(err, norikv.ErrKeyNotFound) {
-			return fmt.Errorf("after the TTL, Get = %v; want ErrKeyNotFound", err)
+			return fmt.Errorf("after the TTL, Get = %w; want ErrKeyNotFound", err)
 		}
 		fmt.Println("after", ttl, "the key expired: not found")
 		return nil

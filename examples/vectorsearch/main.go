@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log"
 	"math/rand/v2"
 
 	norikv "github.com/norikv/norikv-go/client"
@@ -24,7 +25,11 @@ func main() {
 			return err
 		}
 		fmt.Println("index created:", created)
-		defer client.VectorDropIndex(context.WithoutCancel(ctx), ns) // even on error
+		defer func() { // even on error
+			if _, err := client.VectorDropIndex(context.WithoutCancel(ctx), ns); err != nil {
+				log.Printf("dropping %s: %v", ns, err)
+			}
+		}()
 
 		products := []struct {
 			id  string

@@ -2,16 +2,18 @@ package backoff
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
 
 func TestPolicyDelayGrowsAndCaps(t *testing.T) {
 	p := Policy{Initial: 10 * time.Millisecond, Max: 80 * time.Millisecond}
-	want := []time.Duration{10, 20, 40, 80, 80, 80}
+	ms := time.Millisecond
+	want := []time.Duration{10 * ms, 20 * ms, 40 * ms, 80 * ms, 80 * ms, 80 * ms}
 	for i, w := range want {
-		if got := p.Delay(i); got != w*time.Millisecond {
-			t.Errorf("Delay(%d) = %v, want %v", i, got, w*time.Millisecond)
+		if got := p.Delay(i); got != w {
+			t.Errorf("Delay(%d) = %v, want %v", i, got, w)
 		}
 	}
 }
@@ -30,7 +32,7 @@ func TestSleepCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(10 * time.Millisecond); cancel() }()
 	start := time.Now()
-	if err := Sleep(ctx, time.Minute); err != context.Canceled {
+	if err := Sleep(ctx, time.Minute); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Sleep err = %v", err)
 	}
 	if el := time.Since(start); el > time.Second {

@@ -19,12 +19,10 @@ type Budget struct {
 
 // NewBudget returns a full bucket. ratio is the share of requests that may
 // be retried (0.1 = 10%), floor the tokens available before any traffic,
-// and max the bucket's capacity (at least floor).
-func NewBudget(ratio float64, floor, max int) *Budget {
-	if max < floor {
-		max = floor
-	}
-	b := &Budget{ratio: int64(ratio * 1000), maxMilli: int64(max) * 1000}
+// and capacity the bucket's size (at least floor).
+func NewBudget(ratio float64, floor, capacity int) *Budget {
+	capacity = max(capacity, floor)
+	b := &Budget{ratio: int64(ratio * 1000), maxMilli: int64(capacity) * 1000}
 	b.milli.Store(int64(floor) * 1000)
 	return b
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -234,10 +235,8 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 			return
 		}
 		msg := err.Error()
-		for _, e := range firstErrs {
-			if e == msg {
-				return
-			}
+		if slices.Contains(firstErrs, msg) {
+			return
 		}
 		firstErrs = append(firstErrs, msg)
 	}
@@ -252,11 +251,9 @@ func Run(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			runWorker(ctx, t, cfg, keys, uint64(w), &workers[w], hists, &stop, noteErr)
-		}()
+		})
 	}
 
 	res := &Result{}
@@ -398,9 +395,7 @@ func preload(ctx context.Context, t Target, keys []string, cfg Config) error {
 		value[i] = 'p'
 	}
 	for range cfg.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for {
 				i := next.Add(1) - 1
 				if i >= int64(len(keys)) || ctx.Err() != nil {
@@ -412,7 +407,7 @@ func preload(ctx context.Context, t Target, keys []string, cfg Config) error {
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(errc)

@@ -84,13 +84,11 @@ func TestHistogramMergeAndConcurrentRecord(t *testing.T) {
 	a, b := NewHistogram(), NewHistogram()
 	var wg sync.WaitGroup
 	for g := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range 1000 {
 				a.Record(time.Duration(g*1000 + i))
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	b.Record(time.Hour)

@@ -61,7 +61,7 @@ func TestJumpProperties(t *testing.T) {
 	if Jump(42, 0) != 0 || Jump(42, -3) != 0 || Jump(42, 1) != 0 {
 		t.Fatal("degenerate bucket counts must map to 0")
 	}
-	for i := 0; i < 20000; i++ {
+	for range 20000 {
 		h := r.Uint64()
 		n := 1 + r.IntN(2000)
 		a, b := Jump(h, n), Jump(h, n+1)
@@ -79,7 +79,7 @@ func TestJumpProperties(t *testing.T) {
 func TestJumpBalance(t *testing.T) {
 	const shards, keys = 64, 64 << 10
 	var count [shards]int
-	for i := 0; i < keys; i++ {
+	for i := range keys {
 		count[ShardString("key:"+strconv.Itoa(i), shards)]++
 	}
 	for s, c := range count {

@@ -86,7 +86,7 @@ func New(cfg Config) *Manager {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.w = watcher{
 		r:             m.Router,
-		seeds:         m.Router.seeds,
+		seeds:         m.seeds,
 		log:           cfg.Logger,
 		watch:         cfg.Watch,
 		noBackground:  cfg.NoBackgroundWatch,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -307,7 +308,7 @@ func (r *Router) isDown(addr string, now *int64) bool {
 	if *now == 0 {
 		*now = time.Now().UnixNano()
 	}
-	if until.(int64) < *now {
+	if until.(int64) < *now { //nolint:errcheck // r.down holds only int64 deadlines
 		r.down.Delete(addr)
 		return false
 	}
@@ -341,10 +342,5 @@ func (r *Router) pick(addrs []string) string {
 }
 
 func contains(ss []string, s string) bool {
-	for _, v := range ss {
-		if v == s {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(ss, s)
 }

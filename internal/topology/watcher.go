@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -147,7 +148,7 @@ func (w *watcher) watchAddr(i int) string {
 	if addrs := w.r.viewAddrs(); addrs != nil {
 		for _, a := range addrs {
 			if !contains(w.seeds, a) {
-				cands = append(cands[:len(cands):len(cands)], a)
+				cands = append(slices.Clip(cands), a)
 			}
 		}
 	}
@@ -259,9 +260,7 @@ func (w *watcher) watchOnce(parent context.Context, addrs []string, watch WatchF
 	started := time.Now()
 	var byRefresh atomic.Bool
 	done := make(chan struct{})
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
+	w.wg.Go(func() {
 		for {
 			select {
 			case <-w.refresh:
@@ -275,7 +274,7 @@ func (w *watcher) watchOnce(parent context.Context, addrs []string, watch WatchF
 				return
 			}
 		}
-	}()
+	})
 	var (
 		winner  atomic.Int32 // index of the stream that delivered first, or -1
 		applied atomic.Bool
@@ -286,12 +285,10 @@ func (w *watcher) watchOnce(parent context.Context, addrs []string, watch WatchF
 	)
 	winner.Store(-1)
 	for i := range addrs {
-		ctxs[i], cancels[i] = context.WithCancel(ctx)
+		ctxs[i], cancels[i] = context.WithCancel(ctx) //nolint:fatcontext // one ctx per seed, each a child of ctx, none nested
 	}
 	for i, addr := range addrs {
-		streams.Add(1)
-		go func() {
-			defer streams.Done()
+		streams.Go(func() {
 			defer cancels[i]()
 			var timedOut atomic.Bool
 			timer := time.AfterFunc(w.seedTimeout, func() {
@@ -328,7 +325,7 @@ func (w *watcher) watchOnce(parent context.Context, addrs []string, watch WatchF
 					fmt.Errorf("no cluster view from %s within %v", addr, w.seedTimeout))
 				w.r.Suspect(-1, addr)
 			}
-		}()
+		})
 	}
 	streams.Wait()
 	w.watching.Store(false)

@@ -49,8 +49,7 @@ func CheckBatch(req *v1.BatchRequest) *connect.Error {
 // error: its code, message and NOT_LEADER hint.
 func BatchErrorOf(err error) *v1.BatchError {
 	be := &v1.BatchError{Code: uint32(connect.CodeOf(err)), Message: err.Error()}
-	var ce *connect.Error
-	if errors.As(err, &ce) {
+	if ce, ok := errors.AsType[*connect.Error](err); ok {
 		be.Message = ce.Message()
 	}
 	if h, ok := ParseNotLeader(err); ok {

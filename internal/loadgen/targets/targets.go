@@ -122,11 +122,13 @@ func NewRaw(t *Table, protocol string) (*Raw, error) {
 // Close closes idle connections.
 func (r *Raw) Close() { r.tr.CloseIdleConnections() }
 
+// Put writes value under key on the key's node, with no idempotency key.
 func (r *Raw) Put(ctx context.Context, key string, value []byte) error {
 	_, err := r.clients[r.t.Index(key)].Put(ctx, &v1.PutRequest{Key: []byte(key), Value: value})
 	return err
 }
 
+// Get reads key from its node; found is false for a missing key.
 func (r *Raw) Get(ctx context.Context, key string) (bool, error) {
 	res, err := r.clients[r.t.Index(key)].Get(ctx, &v1.GetRequest{Key: []byte(key)})
 	if connect.CodeOf(err) == connect.CodeNotFound {
