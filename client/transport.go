@@ -16,6 +16,9 @@ type countingDialer struct {
 	dialed atomic.Uint64
 	failed atomic.Uint64
 	obs    Observer // nil unless Config.Observer is set
+	// coalesce merges each connection's writes (coalescingConn): set for
+	// HTTP/2, whose client writes each request in two flushes.
+	coalesce bool
 }
 
 func (cd *countingDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -28,6 +31,9 @@ func (cd *countingDialer) DialContext(ctx context.Context, network, addr string)
 	cd.dialed.Add(1)
 	if cd.obs != nil {
 		cd.obs.ConnectionOpened(addr)
+	}
+	if cd.coalesce {
+		c = newCoalescingConn(c)
 	}
 	return &countedConn{Conn: c, d: cd, addr: addr}, nil
 }
@@ -79,6 +85,7 @@ func newTransport(cfg *Config, useTLS bool, dialer *countingDialer) *http.Transp
 		}
 	}
 	var p http.Protocols
+	dialer.coalesce = version == HTTP2
 	switch {
 	case version == HTTP2 && useTLS:
 		p.SetHTTP2(true)
