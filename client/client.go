@@ -74,7 +74,7 @@ func New(cfg Config) (*Client, error) {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	c.tr = newTransport(&cfg, useTLS, c.dialer)
-	var httpClient connect.HTTPClient = &http.Client{Transport: c.tr}
+	var httpClient connect.HTTPClient = &http.Client{Transport: c.dialer.tracked(c.tr)}
 	if cfg.BearerToken != "" {
 		httpClient = authHTTPClient{base: httpClient.(*http.Client), value: []string{"Bearer " + cfg.BearerToken}}
 	}

@@ -17,6 +17,11 @@ import (
 // buffer out whenever it is not empty, so the frames of every stream that
 // wrote meanwhile (and a request's HEADERS and DATA) leave in one syscall.
 //
+// While its client has at most one request being sent (quiet), a Write
+// finding nothing queued and no write in progress goes straight to the
+// socket instead: with nothing to merge with, handing it to the writer
+// goroutine would only add a wake-up to the call's latency.
+//
 // A write error is sticky: it fails every later Write, and the connection
 // is closed so its reader fails too and net/http drops the connection and
 // fails its streams, as it would have on the failed Write itself. Writers
@@ -31,6 +36,8 @@ type coalescingConn struct {
 	spare   []byte    // the writer's buffer, swapped with buf
 	err     error     // sticky: the first write error, or net.ErrClosed
 	closing bool      // Close was called: write what is queued, then stop
+	busy    bool      // a write to the socket is in progress (either path)
+	quiet   func() bool
 	wake    chan struct{}
 	stopped chan struct{} // closed when the writer goroutine returns
 }
@@ -38,14 +45,17 @@ type coalescingConn struct {
 // maxPending bounds the bytes waiting to be written before Write blocks.
 const maxPending = 1 << 20
 
-func newCoalescingConn(c net.Conn) *coalescingConn {
-	cc := &coalescingConn{Conn: c, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+// newCoalescingConn wraps c. quiet (nil: never) reports whether a Write
+// may go straight to the socket when nothing else is queued.
+func newCoalescingConn(c net.Conn, quiet func() bool) *coalescingConn {
+	cc := &coalescingConn{Conn: c, quiet: quiet, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
 	cc.cond.L = &cc.mu
 	go cc.writeLoop()
 	return cc
 }
 
-// Write queues p and returns; the writer goroutine sends it.
+// Write queues p and returns; the writer goroutine sends it. When quiet
+// it writes p itself.
 func (c *coalescingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	for c.err == nil && len(c.buf) > maxPending {
@@ -56,16 +66,39 @@ func (c *coalescingConn) Write(p []byte) (int, error) {
 		c.mu.Unlock()
 		return 0, err
 	}
+	if !c.busy && len(c.buf) == 0 && c.quiet != nil && c.quiet() {
+		c.busy = true
+		c.mu.Unlock()
+		n, err := c.Conn.Write(p)
+		c.mu.Lock()
+		c.busy = false
+		queued := len(c.buf) > 0
+		c.mu.Unlock()
+		if err != nil {
+			c.fail(err)
+			c.Conn.Close()
+			return n, err
+		}
+		if queued { // written meanwhile: the writer goroutine stood aside
+			c.signal()
+		}
+		return n, nil
+	}
 	wasEmpty := len(c.buf) == 0
 	c.buf = append(c.buf, p...)
 	c.mu.Unlock()
 	if wasEmpty {
-		select {
-		case c.wake <- struct{}{}:
-		default: // already woken
-		}
+		c.signal()
 	}
 	return len(p), nil
+}
+
+// signal wakes the writer goroutine.
+func (c *coalescingConn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default: // already woken
+	}
 }
 
 // writeLoop writes out whatever is queued until the conn fails or closes.
@@ -78,14 +111,21 @@ func (c *coalescingConn) writeLoop() {
 				c.mu.Unlock()
 				return
 			}
-			if len(c.buf) == 0 {
+			if len(c.buf) == 0 || c.busy {
+				// Nothing to do, or a direct Write is on the socket: it
+				// signals again when done if anything queued meanwhile.
 				c.mu.Unlock()
 				break
 			}
 			c.buf, c.spare = c.spare[:0], c.buf
+			c.busy = true
 			c.cond.Broadcast()
 			c.mu.Unlock()
-			if _, err := c.Conn.Write(c.spare); err != nil {
+			_, err := c.Conn.Write(c.spare)
+			c.mu.Lock()
+			c.busy = false
+			c.mu.Unlock()
+			if err != nil {
 				c.fail(err)
 				c.Conn.Close()
 				return
@@ -120,10 +160,7 @@ func (c *coalescingConn) Close() error {
 	c.cond.Broadcast()
 	c.mu.Unlock()
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(closeFlush))
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.signal()
 	<-c.stopped
 	return c.Conn.Close()
 }

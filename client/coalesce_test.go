@@ -5,15 +5,30 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
 // Concurrent writers' bytes all arrive, each write whole and in the order
-// its writer made them, and Close sends what was still queued.
+// its writer made them, and Close sends what was still queued: queued
+// (never quiet), written directly whenever possible (always quiet), and
+// the two mixed.
 func TestCoalescingConnDeliversEveryWrite(t *testing.T) {
+	var flip atomic.Uint32
+	quiets := map[string]func() bool{
+		"queued": nil,
+		"direct": func() bool { return true },
+		"mixed":  func() bool { return flip.Add(1)%2 == 0 },
+	}
+	for name, quiet := range quiets {
+		t.Run(name, func(t *testing.T) { testCoalescingDelivery(t, quiet) })
+	}
+}
+
+func testCoalescingDelivery(t *testing.T, quiet func() bool) {
 	a, b := net.Pipe()
-	c := newCoalescingConn(a)
+	c := newCoalescingConn(a, quiet)
 	got := make(chan []byte)
 	go func() {
 		all, _ := io.ReadAll(b)
@@ -64,7 +79,7 @@ func TestCoalescingConnDeliversEveryWrite(t *testing.T) {
 // reader (net/http's read loop) fails too and the connection is dropped.
 func TestCoalescingConnWriteErrorIsSticky(t *testing.T) {
 	a, b := net.Pipe()
-	c := newCoalescingConn(a)
+	c := newCoalescingConn(a, nil)
 	defer c.Close()
 	b.Close() // the peer is gone: the writer's next Write fails
 	_, _ = c.Write([]byte("lost"))
@@ -87,7 +102,7 @@ func TestCoalescingConnWriteErrorIsSticky(t *testing.T) {
 func TestCoalescingConnBoundsQueue(t *testing.T) {
 	a, b := net.Pipe() // unbuffered: nothing is taken while b is not read
 	defer b.Close()
-	c := newCoalescingConn(a)
+	c := newCoalescingConn(a, nil)
 	chunk := make([]byte, 64<<10)
 	done := make(chan int)
 	go func() {

@@ -19,6 +19,32 @@ type countingDialer struct {
 	// coalesce merges each connection's writes (coalescingConn): set for
 	// HTTP/2, whose client writes each request in two flushes.
 	coalesce bool
+	// sending counts the client's requests between RoundTrip's start and
+	// its response headers, when their frames are written (tracked).
+	sending atomic.Int64
+}
+
+// quiet reports whether at most one request of the client is being sent:
+// then a connection's write has nothing to merge with (coalescingConn).
+func (cd *countingDialer) quiet() bool { return cd.sending.Load() <= 1 }
+
+// tracked returns tr counting the requests being sent, for quiet.
+func (cd *countingDialer) tracked(tr *http.Transport) http.RoundTripper {
+	if !cd.coalesce {
+		return tr
+	}
+	return sendingTransport{tr, &cd.sending}
+}
+
+type sendingTransport struct {
+	*http.Transport
+	n *atomic.Int64
+}
+
+func (t sendingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.n.Add(1)
+	defer t.n.Add(-1)
+	return t.Transport.RoundTrip(r)
 }
 
 func (cd *countingDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -33,7 +59,7 @@ func (cd *countingDialer) DialContext(ctx context.Context, network, addr string)
 		cd.obs.ConnectionOpened(addr)
 	}
 	if cd.coalesce {
-		c = newCoalescingConn(c)
+		c = newCoalescingConn(c, cd.quiet)
 	}
 	return &countedConn{Conn: c, d: cd, addr: addr}, nil
 }
