@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -45,6 +46,17 @@ type hello struct {
 // say where they are, and serve until stdin closes (the parent exited or
 // closed it).
 func childServe() error {
+	if path := os.Getenv(childEnv + "_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	nodes, _ := strconv.Atoi(os.Getenv(childEnv + "_NODES"))
 	ttl, _ := time.ParseDuration(os.Getenv(childEnv + "_IDEM_TTL"))
 	cl, err := server.Start(server.Config{Nodes: nodes, IdempotencyTTL: ttl})
@@ -76,14 +88,15 @@ type remoteCluster struct {
 	view  *v1.ClusterView
 }
 
-// startRemote re-executes this binary as a cluster server.
-func startRemote(nodes int, idemTTL time.Duration) (*remoteCluster, error) {
+// startRemote re-executes this binary as a cluster server, which writes
+// a CPU profile of its whole life to cpuprofile if set.
+func startRemote(nodes int, idemTTL time.Duration, cpuprofile string) (*remoteCluster, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), childEnv+"=1", childEnv+"_NODES="+strconv.Itoa(nodes), childEnv+"_IDEM_TTL="+idemTTL.String())
+	cmd.Env = append(os.Environ(), childEnv+"=1", childEnv+"_NODES="+strconv.Itoa(nodes), childEnv+"_IDEM_TTL="+idemTTL.String(), childEnv+"_CPUPROFILE="+cpuprofile)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

@@ -84,7 +84,7 @@ func main() {
 		steady     = flag.Duration("steady", 0, "instead of the table: run norikv-grpc at -steady-conc for this long and report heap and goroutines")
 		steadyConc = flag.Int("steady-conc", 64, "concurrency of -steady")
 		steadyProt = flag.String("steady-protocol", "grpc", "protocol of -steady")
-		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the measured runs (client and server)")
+		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the measured runs (client and server; with -server-process the server's goes to FILE.server)")
 		memprofile = flag.String("memprofile", "", "write an allocation profile at exit")
 	)
 	flag.Parse()
@@ -217,7 +217,11 @@ func run(ctx context.Context, w io.Writer, o opts) error {
 	var cl cluster
 	var echoAddr string
 	if o.serverProcess {
-		r, err := startRemote(o.nodes, o.idemTTL)
+		var serverProfile string
+		if o.cpuprofile != "" {
+			serverProfile = o.cpuprofile + ".server"
+		}
+		r, err := startRemote(o.nodes, o.idemTTL, serverProfile)
 		if err != nil {
 			return err
 		}
