@@ -17,7 +17,7 @@ import (
 // buffer out whenever it is not empty, so the frames of every stream that
 // wrote meanwhile (and a request's HEADERS and DATA) leave in one syscall.
 //
-// While its client has at most one request being sent (quiet), a Write
+// While its client has few requests being sent (quiet), a Write
 // finding nothing queued and no write in progress goes straight to the
 // socket instead: with nothing to merge with, handing it to the writer
 // goroutine would only add a wake-up to the call's latency.
