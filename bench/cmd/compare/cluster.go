@@ -46,17 +46,11 @@ type hello struct {
 // say where they are, and serve until stdin closes (the parent exited or
 // closed it).
 func childServe() error {
-	if path := os.Getenv(childEnv + "_CPUPROFILE"); path != "" {
-		f, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := cpuProfile(os.Getenv(childEnv + "_CPUPROFILE"))
+	if err != nil {
+		return err
 	}
+	defer stop()
 	nodes, _ := strconv.Atoi(os.Getenv(childEnv + "_NODES"))
 	ttl, _ := time.ParseDuration(os.Getenv(childEnv + "_IDEM_TTL"))
 	cl, err := server.Start(server.Config{Nodes: nodes, IdempotencyTTL: ttl})
@@ -86,6 +80,23 @@ type remoteCluster struct {
 	stdin io.Closer
 	h     hello
 	view  *v1.ClusterView
+}
+
+// cpuProfile starts a CPU profile written to path ("": none) and returns
+// the function that ends it.
+func cpuProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // startRemote re-executes this binary as a cluster server, which writes

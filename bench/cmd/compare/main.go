@@ -248,17 +248,11 @@ func run(ctx context.Context, w io.Writer, o opts) error {
 	if o.steady > 0 {
 		o.clients = []string{"norikv-" + o.steadyProt}
 	}
-	if o.cpuprofile != "" {
-		f, err := os.Create(o.cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cpuProfile(o.cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	if o.memprofile != "" {
 		runtime.MemProfileRate = 4096
 		defer func() {
