@@ -75,7 +75,7 @@ func New(cfg Config) (*Client, error) {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	c.tr = newTransport(&cfg, useTLS, c.dialer)
-	plain := &http.Client{Transport: c.tr}
+	plain := &http.Client{Transport: c.dialer.tracked(c.tr)}
 	var httpClient connect.HTTPClient = plain
 	if cfg.BearerToken != "" {
 		httpClient = authHTTPClient{base: plain, value: []string{"Bearer " + cfg.BearerToken}}

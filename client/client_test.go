@@ -342,6 +342,35 @@ func TestConfigTimeoutBoundsCall(t *testing.T) {
 	}
 }
 
+// The call's deadline bounds its first attempt too when that attempt has
+// no bound of its own (the retry interceptor folds the two deadlines into
+// one timer until an attempt fails): a hung node costs Timeout, not more.
+func TestConfigTimeoutBoundsHungFirstAttempt(t *testing.T) {
+	fc := startServer(t, 1, 4)
+	fc.SetFaults(func(ctx context.Context, _, _ string, _ any) error {
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
+		}
+		return ctx.Err()
+	})
+	cl := newClient(t, fc, func(c *Config) {
+		c.Timeout = 200 * time.Millisecond
+		c.Retry = RetryConfig{AttemptTimeout: -1}
+	})
+	start := time.Now()
+	_, err := cl.Get(context.Background(), "k")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want DeadlineExceeded", err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("took %v; the 200ms call timeout did not bound the attempt", el)
+	}
+	if r := cl.Stats().Requests.Retries; r != 0 {
+		t.Fatalf("retries = %d after the call's deadline", r)
+	}
+}
+
 func TestValidationFailsWithoutRoundTrip(t *testing.T) {
 	fc := startServer(t, 1, 4)
 	cl := newClient(t, fc, func(c *Config) { c.DisableWatch = true })

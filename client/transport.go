@@ -16,6 +16,45 @@ type countingDialer struct {
 	dialed atomic.Uint64
 	failed atomic.Uint64
 	obs    Observer // nil unless Config.Observer is set
+	// coalesce merges each connection's writes (coalescingConn): set for
+	// HTTP/2, whose client writes each request in two flushes.
+	coalesce bool
+	// sending counts the client's requests between RoundTrip's start and
+	// its response headers, when their frames are written (tracked).
+	sending atomic.Int64
+}
+
+// quiet reports whether few requests of the client are being sent: then
+// a connection's writes have little to merge with and go straight to the
+// socket (coalescingConn). Above it, with many small requests being sent
+// (unary calls at c = 64 and beyond), merging saves most write syscalls.
+// Natural batching keeps at most two exchanges per node in flight, so
+// batches always go straight: measured, handing their writes to the
+// writer goroutine, which waits its turn behind a thousand runnable
+// callers at c = 1024, halved batched gRPC's throughput there.
+func (cd *countingDialer) quiet() bool { return cd.sending.Load() <= quietSending }
+
+// quietSending is the most requests being sent at which writes go
+// straight to the socket.
+const quietSending = 8
+
+// tracked returns tr counting the requests being sent, for quiet.
+func (cd *countingDialer) tracked(tr *http.Transport) http.RoundTripper {
+	if !cd.coalesce {
+		return tr
+	}
+	return sendingTransport{tr, &cd.sending}
+}
+
+type sendingTransport struct {
+	*http.Transport
+	n *atomic.Int64
+}
+
+func (t sendingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.n.Add(1)
+	defer t.n.Add(-1)
+	return t.Transport.RoundTrip(r)
 }
 
 func (cd *countingDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -28,6 +67,9 @@ func (cd *countingDialer) DialContext(ctx context.Context, network, addr string)
 	cd.dialed.Add(1)
 	if cd.obs != nil {
 		cd.obs.ConnectionOpened(addr)
+	}
+	if cd.coalesce {
+		c = newCoalescingConn(c, cd.quiet)
 	}
 	return &countedConn{Conn: c, d: cd, addr: addr}, nil
 }
@@ -79,6 +121,7 @@ func newTransport(cfg *Config, useTLS bool, dialer *countingDialer) *http.Transp
 		}
 	}
 	var p http.Protocols
+	dialer.coalesce = version == HTTP2
 	switch {
 	case version == HTTP2 && useTLS:
 		p.SetHTTP2(true)

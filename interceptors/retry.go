@@ -145,11 +145,15 @@ func (r *Retry) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		r.requests.Add(1)
 		r.budget.Deposit()
+		// The call's own deadline, if it is earlier than ctx's. It is
+		// armed only if an attempt fails (call.arm): the first attempt's
+		// deadline is the earlier of it and the attempt's, one timer
+		// instead of two on the path nearly every call takes.
+		var call callDeadline
 		if r.p.Timeout > 0 {
 			if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > r.p.Timeout {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, r.p.Timeout)
-				defer cancel()
+				call.at = time.Now().Add(r.p.Timeout)
+				defer call.release()
 			}
 		}
 		safe := idempotent(req.Spec().IdempotencyLevel)
@@ -166,11 +170,50 @@ func (r *Retry) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		} else if keyed {
 			safe = true
 		}
-		res, err := r.loop(ctx, req, next, safe)
+		res, err := r.loop(ctx, &call, req, next, safe)
 		if err != nil {
 			r.failures.Add(1)
 		}
 		return res, err
+	}
+}
+
+// callDeadline is a call's own deadline (Timeout) before it is armed: a
+// time, folded into the first attempt's deadline, and a timer-backed ctx
+// only once an attempt has failed.
+type callDeadline struct {
+	at     time.Time // zero: none, or armed
+	cancel context.CancelFunc
+}
+
+// attempt returns the deadline of an attempt while the call's is not
+// armed: the earlier of the call's and now + attemptTimeout (if > 0).
+func (c *callDeadline) attempt(attemptTimeout time.Duration) (time.Time, bool) {
+	if c.at.IsZero() {
+		return time.Time{}, false
+	}
+	if attemptTimeout > 0 {
+		if a := time.Now().Add(attemptTimeout); a.Before(c.at) {
+			return a, true
+		}
+	}
+	return c.at, true
+}
+
+// arm returns ctx bounded by the call's deadline, from now on the ctx of
+// the call's backoffs and later attempts; ctx itself once armed.
+func (c *callDeadline) arm(ctx context.Context) context.Context {
+	if c.at.IsZero() {
+		return ctx
+	}
+	ctx, c.cancel = context.WithDeadline(ctx, c.at)
+	c.at = time.Time{}
+	return ctx
+}
+
+func (c *callDeadline) release() {
+	if c.cancel != nil {
+		c.cancel()
 	}
 }
 
@@ -182,11 +225,14 @@ func idempotent(l connect.IdempotencyLevel) bool {
 // loop runs the attempts. safe says the call may be repeated after any
 // retryable failure; otherwise only after one that proves the node did not
 // apply it.
-func (r *Retry) loop(ctx context.Context, req connect.AnyRequest, next connect.UnaryFunc, safe bool) (connect.AnyResponse, error) {
+func (r *Retry) loop(ctx context.Context, call *callDeadline, req connect.AnyRequest, next connect.UnaryFunc, safe bool) (connect.AnyResponse, error) {
 	redirects, attempt := 0, 0
 	for {
 		actx, cancel := ctx, context.CancelFunc(nil)
-		if r.p.AttemptTimeout > 0 {
+		switch dl, ok := call.attempt(r.p.AttemptTimeout); {
+		case ok:
+			actx, cancel = context.WithDeadline(ctx, dl)
+		case r.p.AttemptTimeout > 0:
 			actx, cancel = context.WithTimeout(ctx, r.p.AttemptTimeout)
 		}
 		res, err := next(actx, req)
@@ -196,6 +242,8 @@ func (r *Retry) loop(ctx context.Context, req connect.AnyRequest, next connect.U
 		if err == nil {
 			return res, nil
 		}
+		// From here on ctx carries the call's deadline, as a timer.
+		ctx = call.arm(ctx)
 		rd, notLeader := redirectOf(err)
 		if notLeader {
 			err = rd.err // the reply itself goes back, not the router's note on it

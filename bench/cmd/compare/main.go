@@ -1,10 +1,12 @@
 // Command compare measures the norikv SDK (at its defaults, which batch
 // concurrent calls, and with -unary, DisableAutoBatch) against the raw
-// generated Connect client, a plain grpc-go client, all against one
-// embedded cluster in this process, and go-redis against a local
-// redis-server when one is installed; it prints throughput, p50, p99, CPU
-// per operation and connections dialled per second for each client and
-// concurrency, with the ratios.
+// generated Connect client and a plain grpc-go client, all against one
+// NoriKV cluster (embedded in this process, or in a process of its own
+// with -server-process), go-redis and rueidis against a local
+// redis-server when one is installed, and a 100-byte TCP echo (the floor
+// of a round trip); it prints throughput, p50, p99, CPU per operation and
+// connections dialled per second for each client and concurrency, with
+// the ratios.
 //
 // Runs are interleaved (every client once per round, rounds repeated) and
 // the median of the rounds is reported, so a noisy machine skews all
@@ -12,6 +14,7 @@
 // absolute figures only on an idle machine.
 //
 //	go -C bench run ./cmd/compare                       # the table
+//	go -C bench run ./cmd/compare -server-process       # the same, the cluster in its own process
 //	go -C bench run ./cmd/compare -steady 60s           # heap and goroutines under 64-way load
 //	go -C bench run ./cmd/compare -cpuprofile cpu.out -clients norikv-grpc -conc 64
 //	go -C bench run ./cmd/compare -multiget                 # MultiGet of 100 keys vs 100 Gets
@@ -33,8 +36,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/norikv/norikv-go/bench/goredis"
 	"github.com/norikv/norikv-go/bench/grpcgo"
+	"github.com/norikv/norikv-go/bench/redisbench"
 	norikv "github.com/norikv/norikv-go/client"
 	"github.com/norikv/norikv-go/internal/loadgen"
 	"github.com/norikv/norikv-go/internal/loadgen/targets"
@@ -45,17 +48,26 @@ var allClients = []string{
 	"norikv-grpc", "norikv-grpc-unary", "raw-grpc", "grpc-go",
 	"norikv-connect", "norikv-connect-unary", "raw-connect",
 	"norikv-grpcweb", "raw-grpcweb",
-	"go-redis",
+	"go-redis", "rueidis", "tcp-echo",
 }
 
-// defaultClients is the race of issue 19: the SDK batched and unary on
-// both protocols, grpc-go and go-redis.
+// defaultClients is the race of issues 19 and 24: the SDK batched and
+// unary on both protocols (unary gRPC is what a production server, gRPC
+// only and without Kv.Batch, gets), the raw Connect gRPC client, grpc-go,
+// both Redis clients and the TCP echo floor.
 var defaultClients = []string{
-	"norikv-grpc", "norikv-grpc-unary", "grpc-go",
-	"norikv-connect", "norikv-connect-unary", "go-redis",
+	"norikv-grpc", "norikv-grpc-unary", "raw-grpc", "grpc-go",
+	"norikv-connect", "norikv-connect-unary", "go-redis", "rueidis", "tcp-echo",
 }
 
 func main() {
+	if os.Getenv(childEnv) != "" {
+		if err := childServe(); err != nil {
+			fmt.Fprintln(os.Stderr, "compare (server process):", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var (
 		clients    = flag.String("clients", strings.Join(defaultClients, ","), "clients to run, of "+strings.Join(allClients, ","))
 		concs      = flag.String("conc", "1,64,256,1024", "concurrencies")
@@ -65,13 +77,14 @@ func main() {
 		valueSize  = flag.Int("value-size", 100, "value size in bytes")
 		keys       = flag.Int("keys", 10_000, "key space")
 		readRatio  = flag.Float64("read-ratio", 0.5, "share of Gets")
-		nodes      = flag.Int("nodes", server.DefaultNodes, "embedded cluster nodes")
+		nodes      = flag.Int("nodes", server.DefaultNodes, "cluster nodes")
+		serverProc = flag.Bool("server-process", false, "run the NoriKV cluster (and the TCP echo server) in a process of its own, as redis-server runs; cpu/op adds its CPU")
 		idemTTL    = flag.Duration("idem-ttl", 0, "the embedded server's idempotency TTL (0: its default, 10m; every SDK write leaves an entry that long)")
 		sdkTimeout = flag.Duration("sdk-timeout", 0, "the SDK's Config.Timeout (0: its default, 5s; negative: none, like the raw and grpc-go clients)")
 		steady     = flag.Duration("steady", 0, "instead of the table: run norikv-grpc at -steady-conc for this long and report heap and goroutines")
 		steadyConc = flag.Int("steady-conc", 64, "concurrency of -steady")
 		steadyProt = flag.String("steady-protocol", "grpc", "protocol of -steady")
-		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the measured runs (client and server)")
+		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the measured runs (client and server; with -server-process the server's goes to FILE.server)")
 		memprofile = flag.String("memprofile", "", "write an allocation profile at exit")
 	)
 	flag.Parse()
@@ -80,7 +93,7 @@ func main() {
 	if err := run(ctx, os.Stdout, opts{
 		clients: strings.Split(*clients, ","), concs: parseInts(*concs), duration: *duration, rounds: *rounds,
 		cfg:   loadgen.Config{ValueSize: *valueSize, Keys: *keys, ReadRatio: *readRatio},
-		nodes: *nodes, sdkTimeout: *sdkTimeout, idemTTL: *idemTTL,
+		nodes: *nodes, serverProcess: *serverProc, sdkTimeout: *sdkTimeout, idemTTL: *idemTTL,
 		steady: *steady, steadyConc: *steadyConc, steadyProt: *steadyProt,
 		cpuprofile: *cpuprofile, memprofile: *memprofile, multiget: *multiget,
 	}); err != nil {
@@ -96,6 +109,7 @@ type opts struct {
 	rounds                 int
 	cfg                    loadgen.Config
 	nodes                  int
+	serverProcess          bool
 	sdkTimeout             time.Duration
 	idemTTL                time.Duration
 	steady                 time.Duration
@@ -124,12 +138,13 @@ type fnCloser func()
 
 func (f fnCloser) Close() { f() }
 
-// errSkip marks a client that cannot run here (go-redis without
-// redis-server): its row is left out with a message.
+// errSkip marks a client that cannot run here (go-redis and rueidis
+// without redis-server): its row is left out with a message.
 type errSkip struct{ error }
 
-// serverCPU is implemented by targets whose server runs in another
-// process (redis-server): its CPU is added to the process's.
+// serverCPU is implemented by servers that run in another process
+// (redis-server, the cluster with -server-process): their CPU is added to
+// the process's.
 type serverCPU interface{ ServerCPU() time.Duration }
 
 // dialCounter is implemented by targets that count the connections they
@@ -139,16 +154,29 @@ type dialCounter interface{ Dials() uint64 }
 func (s sdkTarget) Dials() uint64 { return s.c.Stats().Pool.Dialed }
 
 // newTarget builds one client by name.
-func newTarget(name string, cl *server.Cluster, tab *targets.Table, sdkTimeout time.Duration) (loadgen.Target, closer, error) {
-	if name == "go-redis" {
-		t, err := goredis.Start(64)
-		if errors.Is(err, goredis.ErrNoServer) {
+func newTarget(name string, cl cluster, tab *targets.Table, echoAddr string, o opts) (loadgen.Target, closer, error) {
+	switch name {
+	case "go-redis", "rueidis":
+		var t interface {
+			loadgen.Target
+			closer
+		}
+		var err error
+		if name == "go-redis" {
+			t, err = redisbench.StartGoRedis(64)
+		} else {
+			t, err = redisbench.StartRueidis()
+		}
+		if errors.Is(err, redisbench.ErrNoServer) {
 			return nil, nil, errSkip{err}
 		}
 		if err != nil {
 			return nil, nil, err
 		}
 		return t, t, nil
+	case "tcp-echo":
+		e := &echoTarget{addr: echoAddr, size: o.cfg.ValueSize}
+		return e, e, nil
 	}
 	kind, proto, _ := strings.Cut(name, "-")
 	proto, unary := strings.CutSuffix(proto, "-unary")
@@ -158,7 +186,7 @@ func newTarget(name string, cl *server.Cluster, tab *targets.Table, sdkTimeout t
 		if err != nil {
 			return nil, nil, err
 		}
-		c, err := norikv.New(norikv.Config{Nodes: cl.Addrs(), TotalShards: cl.Shards(), Protocol: p, Timeout: sdkTimeout, DisableAutoBatch: unary})
+		c, err := norikv.New(norikv.Config{Nodes: cl.Addrs(), TotalShards: cl.Shards(), Protocol: p, Timeout: o.sdkTimeout, DisableAutoBatch: unary})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -186,11 +214,33 @@ func newTarget(name string, cl *server.Cluster, tab *targets.Table, sdkTimeout t
 }
 
 func run(ctx context.Context, w io.Writer, o opts) error {
-	cl, err := server.Start(server.Config{Nodes: o.nodes, IdempotencyTTL: o.idemTTL})
-	if err != nil {
-		return err
+	var cl cluster
+	var echoAddr string
+	if o.serverProcess {
+		var serverProfile string
+		if o.cpuprofile != "" {
+			serverProfile = o.cpuprofile + ".server"
+		}
+		r, err := startRemote(o.nodes, o.idemTTL, serverProfile)
+		if err != nil {
+			return err
+		}
+		cl, echoAddr = r, r.h.Echo
+	} else {
+		c, err := server.Start(server.Config{Nodes: o.nodes, IdempotencyTTL: o.idemTTL})
+		if err != nil {
+			return err
+		}
+		echo, err := startEcho()
+		if err != nil {
+			c.Close()
+			return err
+		}
+		defer echo.Close()
+		cl, echoAddr = c, echo.Addr().String()
 	}
 	defer cl.Close()
+	remote, _ := cl.(serverCPU)
 	tab, err := targets.NewTable(cl.View())
 	if err != nil {
 		return err
@@ -198,17 +248,11 @@ func run(ctx context.Context, w io.Writer, o opts) error {
 	if o.steady > 0 {
 		o.clients = []string{"norikv-" + o.steadyProt}
 	}
-	if o.cpuprofile != "" {
-		f, err := os.Create(o.cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cpuProfile(o.cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	if o.memprofile != "" {
 		runtime.MemProfileRate = 4096
 		defer func() {
@@ -225,7 +269,7 @@ func run(ctx context.Context, w io.Writer, o opts) error {
 	tgts := map[string]loadgen.Target{}
 	var kept []string
 	for _, name := range o.clients {
-		t, c, err := newTarget(name, cl, tab, o.sdkTimeout)
+		t, c, err := newTarget(name, cl, tab, echoAddr, o)
 		var skip errSkip
 		if errors.As(err, &skip) {
 			fmt.Fprintf(w, "%s: skipped: %v\n", name, skip.error)
@@ -240,19 +284,32 @@ func run(ctx context.Context, w io.Writer, o opts) error {
 	}
 	o.clients = kept
 
-	// Preload every key once, then warm every client up (connections,
-	// pools, JIT-free but cache- and allocator-warm).
+	// Preload every key once into each store (the NoriKV cluster through
+	// its first client, each redis-server), so Gets hit everywhere; then
+	// warm every client up (connections, pools, cache- and
+	// allocator-warm).
 	base := o.cfg
 	base.Preload = false
 	pre := base
 	pre.Preload, pre.Concurrency, pre.Duration = true, 16, 200*time.Millisecond
-	if _, err := loadgen.Run(ctx, tgts[o.clients[0]], pre); err != nil {
-		return fmt.Errorf("preload: %w", err)
+	clusterLoaded := false
+	for _, name := range o.clients {
+		_, ownStore := tgts[name].(serverCPU) // go-redis, rueidis
+		if name == "tcp-echo" || !ownStore && clusterLoaded {
+			continue
+		}
+		clusterLoaded = clusterLoaded || !ownStore
+		if _, err := loadgen.Run(ctx, tgts[name], pre); err != nil {
+			return fmt.Errorf("preload (%s): %w", name, err)
+		}
 	}
 	maxConc := slices.Max(append([]int{o.steadyConc}, o.concs...))
 	for _, name := range o.clients {
 		wu := base
 		wu.Concurrency, wu.Duration = maxConc, 300*time.Millisecond
+		if name == "tcp-echo" {
+			wu.Concurrency = 1
+		}
 		if _, err := loadgen.Run(ctx, tgts[name], wu); err != nil {
 			return err
 		}
@@ -266,8 +323,12 @@ func run(ctx context.Context, w io.Writer, o opts) error {
 	if o.sdkTimeout != 0 {
 		sdkTO = o.sdkTimeout.String()
 	}
-	fmt.Fprintf(w, "embedded cluster: %d nodes, %d shards; %d-byte values, %d keys, read ratio %.2f; %v per run, median of %d interleaved rounds; GOMAXPROCS %d; SDK timeout %s\n\n",
-		o.nodes, cl.Shards(), base.ValueSize, base.Keys, base.ReadRatio, o.duration, o.rounds, runtime.GOMAXPROCS(0), sdkTO)
+	where := "embedded cluster"
+	if o.serverProcess {
+		where = "cluster in its own process"
+	}
+	fmt.Fprintf(w, "%s: %d nodes, %d shards; %d-byte values, %d keys, read ratio %.2f; %v per run, median of %d interleaved rounds; GOMAXPROCS %d; SDK timeout %s\n\n",
+		where, o.nodes, cl.Shards(), base.ValueSize, base.Keys, base.ReadRatio, o.duration, o.rounds, runtime.GOMAXPROCS(0), sdkTO)
 	results := map[key][]*loadgen.Result{}
 	dials := map[key][]float64{}
 	for r := range o.rounds {
@@ -276,12 +337,18 @@ func run(ctx context.Context, w io.Writer, o opts) error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
+				if name == "tcp-echo" && c != 1 {
+					continue // the floor of one round trip: c = 1 only
+				}
 				cfg := base
 				cfg.Concurrency, cfg.Duration = c, o.duration
 				runtime.GC()
 				var cpu0 time.Duration
 				var dials0 uint64
 				sc, hasCPU := tgts[name].(serverCPU)
+				if !hasCPU && remote != nil {
+					sc, hasCPU = remote, true
+				}
 				if hasCPU {
 					cpu0 = sc.ServerCPU()
 				}
@@ -346,50 +413,69 @@ func median(rs []*loadgen.Result) med {
 
 func printTable(w io.Writer, o opts, results map[key][]*loadgen.Result, dials map[key][]float64) {
 	fmt.Fprintln(w, "ops/s and latency are wall-clock (disturbed by whatever else runs); cpu/op is CPU time per")
-	fmt.Fprintln(w, "operation of this process (client and embedded server) plus, for go-redis, redis-server's.")
+	fmt.Fprintln(w, "operation of this process (client and, unless -server-process, the cluster) plus that of the")
+	fmt.Fprintln(w, "server's own process (redis-server; the cluster with -server-process).")
 	fmt.Fprintln(w, "dials/s: TCP connections the SDK opened per second of the run. Ratios are ours/theirs: higher")
-	fmt.Fprintln(w, "is better for ops, lower for cpu. \"vs unary\" compares the default (batching) SDK with DisableAutoBatch.")
+	fmt.Fprintln(w, "is better for ops, lower for cpu and p50. \"vs unary\" compares the default (batching) SDK with")
+	fmt.Fprintln(w, "DisableAutoBatch; \"p50 vs echo\" divides by tcp-echo's p50 (c = 1 only).")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "conc\tclient\tops/s\tp50\tp99\tcpu/op\tdials/s\tops vs unary\tops vs grpc-go\tops vs go-redis\tcpu vs go-redis\t")
+	cols := []string{"conc", "client", "ops/s", "p50", "p99", "cpu/op", "dials/s", "ops vs unary",
+		"ops vs grpc-go", "cpu vs grpc-go", "ops vs go-redis", "ops vs rueidis", "cpu vs go-redis", "p50 vs echo"}
+	fmt.Fprintln(tw, strings.Join(cols, "\t")+"\t")
 	ratio := func(a, b float64) string {
 		if b == 0 {
 			return ""
 		}
 		return fmt.Sprintf("%.2fx", a/b)
 	}
+	// against returns the ratios of m to other's median at c, in the
+	// fields picked; "" where other did not run.
+	against := func(name, other string, c int, m med, fields ...func(med) float64) []string {
+		out := make([]string, len(fields))
+		if rs := results[key{other, c}]; rs != nil && name != other {
+			om := median(rs)
+			for i, f := range fields {
+				out[i] = ratio(f(m), f(om))
+			}
+		}
+		return out
+	}
+	ops := func(m med) float64 { return m.ops }
+	cpu := func(m med) float64 { return m.cpu }
+	p50 := func(m med) float64 { return m.p50 }
 	for _, c := range o.concs {
 		for _, name := range o.clients {
-			m := median(results[key{name, c}])
-			var vsUnary, vsGRPC, vsRedis, cpuRedis, dialsPerS string
+			rs := results[key{name, c}]
+			if rs == nil {
+				continue
+			}
+			m := median(rs)
+			var vsUnary, dialsPerS string
 			if strings.HasPrefix(name, "norikv-") && !strings.HasSuffix(name, "-unary") {
-				if rs := results[key{name + "-unary", c}]; rs != nil {
-					vsUnary = ratio(m.ops, median(rs).ops)
-				}
-			}
-			if rs := results[key{"grpc-go", c}]; rs != nil && name != "grpc-go" {
-				vsGRPC = ratio(m.ops, median(rs).ops)
-			}
-			if rs := results[key{"go-redis", c}]; rs != nil && name != "go-redis" {
-				r := median(rs)
-				vsRedis, cpuRedis = ratio(m.ops, r.ops), ratio(m.cpu, r.cpu)
+				vsUnary = against(name, name+"-unary", c, m, ops)[0]
 			}
 			if d := dials[key{name, c}]; d != nil {
 				slices.Sort(d)
 				dialsPerS = fmt.Sprintf("%.1f", d[len(d)/2])
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c, name, m.ops,
+			row := []string{strconv.Itoa(c), name, fmt.Sprintf("%.0f", m.ops),
 				loadgen.Dur(time.Duration(m.p50)), loadgen.Dur(time.Duration(m.p99)), loadgen.Dur(time.Duration(m.cpu)),
-				dialsPerS, vsUnary, vsGRPC, vsRedis, cpuRedis)
+				dialsPerS, vsUnary}
+			row = append(row, against(name, "grpc-go", c, m, ops, cpu)...)
+			redis := against(name, "go-redis", c, m, ops, cpu)
+			row = append(row, redis[0], against(name, "rueidis", c, m, ops)[0], redis[1])
+			row = append(row, against(name, "tcp-echo", c, m, p50)...)
+			fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 		}
-		fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t\t\t\t")
+		fmt.Fprintln(tw, strings.Repeat("\t", len(cols)))
 	}
 	tw.Flush()
 }
 
 // multiGet times reading 100 stored keys three ways with the SDK at its
 // defaults: one MultiGet, 100 Gets one after another, 100 Gets at once.
-func multiGet(ctx context.Context, w io.Writer, cl *server.Cluster, o opts) error {
+func multiGet(ctx context.Context, w io.Writer, cl cluster, o opts) error {
 	for _, proto := range []string{"grpc", "connect"} {
 		p, _ := parseProtocol(proto)
 		c, err := norikv.New(norikv.Config{Nodes: cl.Addrs(), TotalShards: cl.Shards(), Protocol: p})
