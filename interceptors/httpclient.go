@@ -42,7 +42,8 @@ func TargetFrom(ctx context.Context) string {
 // NewHTTPClient wraps base (nil: http.DefaultClient) so that each request
 // goes to the host stored in its ctx by WithTarget, which the Routing
 // interceptor does per attempt. Requests without a target keep their
-// URL. Connect copies the URL for every call, so rewriting it is safe.
+// URL. Connect copies the URL for every call, so rewriting it is safe; the
+// header map it shares between attempts is copied per attempt.
 func NewHTTPClient(base connect.HTTPClient) connect.HTTPClient {
 	if base == nil {
 		base = http.DefaultClient
@@ -57,5 +58,11 @@ func (c routingHTTPClient) Do(req *http.Request) (*http.Response, error) {
 		req.URL.Host = addr
 		req.Host = ""
 	}
+	// Connect hands every attempt of a call the call's one header map and
+	// writes into it per attempt (gRPC's grpc-timeout), while the
+	// transport of an attempt given up on may still be encoding it
+	// (net/http's HTTP/2 client does so on its own goroutine): a data
+	// race. Each attempt's transport gets a map of its own.
+	req.Header = req.Header.Clone()
 	return c.base.Do(req)
 }
