@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -97,13 +98,15 @@ func HostPort(addr string) string {
 func Routing(r Router) connect.Interceptor {
 	h, _ := r.(HealthRouter)
 	sc, _ := r.(ShardCounter)
-	return routingInterceptor{r: r, h: h, sc: sc}
+	rr, _ := r.(ReplicaRouter)
+	return routingInterceptor{r: r, h: h, sc: sc, rr: rr}
 }
 
 type routingInterceptor struct {
 	r  Router
-	h  HealthRouter // nil if r does not track node health
-	sc ShardCounter // nil if r's count is fixed
+	h  HealthRouter  // nil if r does not track node health
+	sc ShardCounter  // nil if r's count is fixed
+	rr ReplicaRouter // nil if r does not choose replicas by latency (latency.go)
 }
 
 // totalShards is the shard count for one attempt.
@@ -130,7 +133,13 @@ func (ri routingInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc
 			return nil, err
 		}
 		shard, needLeader, _ := ShardOf(req.Any(), n)
-		addr := ri.r.Route(shard, needLeader)
+		var addr string
+		var stale time.Time // set for a stale read fed to rr
+		if !needLeader && ri.rr != nil {
+			addr, stale = routeStale(ctx, ri.rr, shard), time.Now()
+		} else {
+			addr = ri.r.Route(shard, needLeader)
+		}
 		res, err := next(WithTarget(ctx, addr), req)
 		answered := true
 		if err != nil {
@@ -150,6 +159,9 @@ func (ri routingInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc
 		}
 		if answered && ri.h != nil {
 			ri.h.Answered(addr)
+		}
+		if !stale.IsZero() {
+			ri.rr.ReadEnded(addr, time.Since(stale), answered)
 		}
 		return res, err
 	}
