@@ -123,67 +123,82 @@ func (c *Client) getHedged(ctx context.Context, o *op) error {
 	if obs := c.cfg.Observer; obs != nil {
 		ctx, end = interceptors.StartHedgedCall(ctx, obs, c.router, norikvv1connect.KvGetProcedure, o.getReq.Get)
 	}
-	race := &interceptors.Hedge{}
-	fctx, fcancel := context.WithCancel(interceptors.WithHedge(ctx, race, false))
-	defer fcancel()
-
-	var (
-		mu       sync.Mutex
-		settled  bool               // an answer is taken
-		hedgeWon bool               // it is the hedge's
-		hcancel  context.CancelFunc // the hedge's, once sent
-		ho       *op                // the hedge's request and result
-	)
-	hedged := make(chan struct{}) // closed when the timer's function is done
+	r := &hedgedRead{c: c, ctx: ctx, first: o, hedged: make(chan struct{})}
+	var fctx context.Context
+	fctx, r.fcancel = context.WithCancel(interceptors.WithHedge(ctx, &r.race, false))
+	defer r.fcancel()
 	start := time.Now()
-	timer := time.AfterFunc(h.delay(), func() {
-		defer close(hedged)
-		mu.Lock()
-		if settled {
-			mu.Unlock()
-			return
-		}
-		if !h.budget.Withdraw() {
-			h.refused.Add(1)
-			mu.Unlock()
-			return
-		}
-		var hctx context.Context
-		hctx, hcancel = context.WithCancel(interceptors.WithHedge(ctx, race, true))
-		ho = &op{kind: opGet}
-		ho.getReq.Get = o.getReq.Get // read-only: both requests send it
-		ho.req.Op = &ho.getReq
-		h.sent.Add(1)
-		mu.Unlock()
-		defer hcancel()
-		c.unary(hctx, ho)
-		mu.Lock()
-		if !settled && answered(ho.err) {
-			settled, hedgeWon = true, true
-			race.Lost()
-			fcancel()
-		}
-		mu.Unlock()
-	})
+	timer := time.AfterFunc(h.delay(), r.hedge)
 	c.unary(fctx, o)
 	if ctx.Err() == nil {
 		h.observe(time.Since(start))
 	}
 	if !timer.Stop() {
-		mu.Lock()
-		if !settled && answered(o.err) {
-			settled = true
-			if hcancel != nil {
-				hcancel()
+		r.mu.Lock()
+		if !r.settled && answered(o.err) {
+			r.settled = true
+			if r.hcancel != nil {
+				r.hcancel()
 			}
 		}
-		mu.Unlock()
-		<-hedged
-		if hedgeWon {
+		r.mu.Unlock()
+		<-r.hedged
+		if r.hedgeWon {
 			h.won.Add(1)
-			o.get, o.err = ho.get, ho.err
+			o.get, o.err = r.second.get, r.second.err
 		}
 	}
-	end(o.err, hedgeWon)
+	end(o.err, r.hedgeWon)
 	return o.err
+}
+
+// hedgedRead is one hedged Get's state, in one allocation.
+type hedgedRead struct {
+	c       *Client
+	ctx     context.Context // the call's
+	first   *op
+	fcancel context.CancelFunc // the first request's
+	race    interceptors.Hedge
+	hedged  chan struct{} // closed when hedge has returned
+
+	mu       sync.Mutex
+	settled  bool               // an answer is taken
+	hedgeWon bool               // it is the hedge's
+	hcancel  context.CancelFunc // the hedge's, once sent
+	second   op                 // the hedge's request and result
+}
+
+// hedge is the timer's function: it sends the hedge unless the read has
+// its answer or the budget is spent, and if the hedge answers first, takes
+// its answer and cancels the first request.
+func (r *hedgedRead) hedge() {
+	defer close(r.hedged)
+	h := r.c.hedger
+	r.mu.Lock()
+	if r.settled {
+		r.mu.Unlock()
+		return
+	}
+	if !h.budget.Withdraw() {
+		h.refused.Add(1)
+		r.mu.Unlock()
+		return
+	}
+	var hctx context.Context
+	hctx, r.hcancel = context.WithCancel(interceptors.WithHedge(r.ctx, &r.race, true))
+	ho := &r.second
+	ho.kind = opGet
+	ho.getReq.Get = r.first.getReq.Get // read-only: both requests send it
+	ho.req.Op = &ho.getReq
+	h.sent.Add(1)
+	r.mu.Unlock()
+	defer r.hcancel()
+	r.c.unary(hctx, ho)
+	r.mu.Lock()
+	if !r.settled && answered(ho.err) {
+		r.settled, r.hedgeWon = true, true
+		r.race.Lost()
+		r.fcancel()
+	}
+	r.mu.Unlock()
 }
