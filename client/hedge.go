@@ -123,15 +123,14 @@ func (c *Client) getHedged(ctx context.Context, o *op) error {
 	if obs := c.cfg.Observer; obs != nil {
 		ctx, end = interceptors.StartHedgedCall(ctx, obs, c.router, norikvv1connect.KvGetProcedure, o.getReq.Get)
 	}
-	r := &hedgedRead{c: c, ctx: ctx, first: o, hedged: make(chan struct{})}
+	r := &hedgedRead{c: c, ctx: ctx, start: time.Now(), first: o, hedged: make(chan struct{})}
 	var fctx context.Context
 	fctx, r.fcancel = context.WithCancel(interceptors.WithHedge(ctx, &r.race, false))
 	defer r.fcancel()
-	start := time.Now()
 	timer := time.AfterFunc(h.delay(), r.hedge)
 	c.unary(fctx, o)
 	if ctx.Err() == nil {
-		h.observe(time.Since(start))
+		h.observe(time.Since(r.start))
 	}
 	if !timer.Stop() {
 		r.mu.Lock()
@@ -156,6 +155,7 @@ func (c *Client) getHedged(ctx context.Context, o *op) error {
 type hedgedRead struct {
 	c       *Client
 	ctx     context.Context // the call's
+	start   time.Time       // the read's
 	first   *op
 	fcancel context.CancelFunc // the first request's
 	race    interceptors.Hedge
@@ -184,8 +184,16 @@ func (r *hedgedRead) hedge() {
 		r.mu.Unlock()
 		return
 	}
-	var hctx context.Context
-	hctx, r.hcancel = context.WithCancel(interceptors.WithHedge(r.ctx, &r.race, true))
+	hctx := interceptors.WithHedge(r.ctx, &r.race, true)
+	// Config.Timeout bounds the read from its start, not the hedge's.
+	if t := r.c.cfg.timeout(); t > 0 {
+		if dl, ok := hctx.Deadline(); !ok || dl.After(r.start.Add(t)) {
+			hctx, r.hcancel = context.WithDeadline(hctx, r.start.Add(t))
+		}
+	}
+	if r.hcancel == nil {
+		hctx, r.hcancel = context.WithCancel(hctx)
+	}
 	ho := &r.second
 	ho.kind = opGet
 	ho.getReq.Get = r.first.getReq.Get // read-only: both requests send it
