@@ -86,7 +86,10 @@ func HostPort(addr string) string {
 // Routing returns the interceptor that sends each attempt of a keyed
 // request to the right node: the key's (GetKey) or namespace's
 // (GetNamespace) shard by the contract hash, then the shard's leader from
-// r, or any replica for stale_ok reads (GetConsistency). It stores the
+// r, or any replica for stale_ok reads (GetConsistency): if r is a
+// ReplicaRouter, the one it picks by latency, fed with each stale
+// attempt's time (and sent away from the first request's replica for a
+// hedge: WithHedge). It stores the
 // node in the attempt's ctx for the HTTP client from NewHTTPClient, and
 // feeds NOT_LEADER replies and connection failures back to r, and, if r is
 // a HealthRouter, attempts that timed out and replies. Requests with
