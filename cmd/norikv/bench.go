@@ -111,6 +111,7 @@ func runBench(ctx context.Context, o IO, args []string) error {
 
 	nodes, shards := splitAddrs(f.target), f.shards
 	targetName := f.target
+	names := map[string]string{} // the embedded cluster's node ids by address
 	if len(nodes) == 0 {
 		// Every SDK write carries an idempotency key and the server keeps
 		// each for its TTL: at the default 10 minutes a long run at 10k
@@ -123,6 +124,9 @@ func runBench(ctx context.Context, o IO, args []string) error {
 		defer cl.Close()
 		if err := stale.checkSlowNode(cl); err != nil {
 			return err
+		}
+		for _, id := range cl.NodeIDs() {
+			names[cl.Addr(id)] = id
 		}
 		nodes, shards = cl.Addrs(), cl.Shards()
 		targetName = fmt.Sprintf("embedded cluster (%d nodes, %d shards)", len(nodes), shards)
@@ -179,7 +183,7 @@ func runBench(ctx context.Context, o IO, args []string) error {
 	if g := res.PerOp["get"]; g != nil {
 		gets = g.Ops
 	}
-	writeStaleReport(stdout, stats, gets)
+	writeStaleReport(stdout, stats, gets, names)
 	return nil
 }
 

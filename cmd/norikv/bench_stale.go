@@ -140,8 +140,9 @@ func (h *hedgeTrace) CallEnd(ctx context.Context, call *interceptors.Call) {
 	h.t.forget(call)
 }
 
-// writeStaleReport prints the stale-read counters after bench's result.
-func writeStaleReport(w io.Writer, s norikv.Stats, gets uint64) {
+// writeStaleReport prints the stale-read counters after bench's result;
+// names maps addresses to node ids (the embedded cluster's), if known.
+func writeStaleReport(w io.Writer, s norikv.Stats, gets uint64, names map[string]string) {
 	if s.Hedges.Sent+s.Hedges.Refused == 0 && len(s.Replicas) == 0 {
 		return
 	}
@@ -152,6 +153,10 @@ func writeStaleReport(w io.Writer, s norikv.Stats, gets uint64) {
 	fmt.Fprintf(w, "hedges sent %d (%.2f%% of Gets), won %d, refused by the hedge budget %d, delay now %v\n",
 		s.Hedges.Sent, share, s.Hedges.Won, s.Hedges.Refused, s.Hedges.Delay.Round(10*time.Microsecond))
 	for _, r := range s.Replicas {
-		fmt.Fprintf(w, "  stale reads to %s: %d (latency estimate %v)\n", r.Addr, r.Reads, r.Latency.Round(10*time.Microsecond))
+		node := r.Addr
+		if id := names[r.Addr]; id != "" {
+			node = id + " " + r.Addr
+		}
+		fmt.Fprintf(w, "  stale reads to %s: %d (latency estimate %v)\n", node, r.Reads, r.Latency.Round(10*time.Microsecond))
 	}
 }
