@@ -173,6 +173,7 @@ func runBench(ctx context.Context, o IO, args []string) error {
 			Connections: stats.Pool.ActiveConnections, Dialed: stats.Pool.Dialed,
 			BudgetExhausted: stats.Requests.BudgetExhausted,
 			Hedges:          benchHedges{stats.Hedges.Sent, stats.Hedges.Won, stats.Hedges.Refused},
+			Replicas:        benchReplicas(stats, names),
 		})
 	}
 	fmt.Fprintf(stdout, "target %s, protocol %s%s\n", targetName, proto, map[bool]string{true: " (interrupted)"}[interrupted])
@@ -198,6 +199,8 @@ type benchReport struct {
 	Dialed          uint64       `json:"connections_dialed"`
 	BudgetExhausted uint64       `json:"retries_refused_by_budget"`
 	Hedges          benchHedges  `json:"hedges"`
+	// Replicas are the nodes stale reads went to (norikv.ReplicaStats).
+	Replicas []benchReplica `json:"stale_reads"`
 }
 
 // benchHedges counts hedged stale_ok Gets (norikv.HedgeStats).

@@ -160,3 +160,19 @@ func writeStaleReport(w io.Writer, s norikv.Stats, gets uint64, names map[string
 		fmt.Fprintf(w, "  stale reads to %s: %d (latency estimate %v)\n", node, r.Reads, r.Latency.Round(10*time.Microsecond))
 	}
 }
+
+// benchReplica is one node's stale reads in bench --json.
+type benchReplica struct {
+	Node    string  `json:"node,omitempty"` // the embedded cluster's id
+	Addr    string  `json:"addr"`
+	Reads   uint64  `json:"reads"`
+	Latency float64 `json:"latency_estimate_ms"`
+}
+
+func benchReplicas(s norikv.Stats, names map[string]string) []benchReplica {
+	out := []benchReplica{}
+	for _, r := range s.Replicas {
+		out = append(out, benchReplica{Node: names[r.Addr], Addr: r.Addr, Reads: r.Reads, Latency: millis(r.Latency)})
+	}
+	return out
+}
