@@ -6,11 +6,17 @@ import (
 )
 
 // ClusterView is the cluster as the client last saw it: nodes, and for
-// each shard its replicas and leader. Epoch only grows.
+// each shard its replicas and leader. Epoch only grows within one
+// Incarnation.
 type ClusterView struct {
 	Epoch  uint64
 	Nodes  []ClusterNode
 	Shards []ShardInfo
+	// Incarnation names the run of the cluster the view belongs to: it
+	// changes when the cluster restarts and its epochs start over (see
+	// TopologyEvent.Restarted). Compare it only for equality. Empty from
+	// servers that do not send one (the Rust server).
+	Incarnation string
 }
 
 // ClusterNode is one server.
@@ -46,9 +52,22 @@ type ShardReplica struct {
 // for the first view the client learns) to CurrentEpoch. Its slices
 // belong to the subscriber it was delivered to, which may sort, modify
 // or keep them.
+//
+// Within one incarnation of the cluster the epoch only grows, and an
+// older view is ignored. When the cluster restarts without its epochs (an
+// in-memory "norikv serve" stopped and started, or a server that lost its
+// state), the client adopts the new cluster's view within about a second
+// of reconnecting, whatever its epoch, and the event has Restarted set.
 type TopologyEvent struct {
 	PreviousEpoch uint64
 	CurrentEpoch  uint64
+	// Restarted reports a view of another incarnation of the cluster: it
+	// restarted (or the client now talks to another cluster), epochs
+	// started over, so CurrentEpoch may be below PreviousEpoch. The nodes
+	// and leaders are diffed against the view left behind. From a server
+	// that sends no incarnation, a lower epoch is taken for a restart
+	// once the watch has held it for a few seconds with nothing newer.
+	Restarted     bool
 	AddedNodes    []string // node ids
 	RemovedNodes  []string // node ids
 	LeaderChanges []LeaderChange
@@ -73,7 +92,7 @@ func (c *Client) ClusterView() *ClusterView {
 }
 
 func viewFrom(v *v1.ClusterView) *ClusterView {
-	out := &ClusterView{Epoch: v.GetEpoch()}
+	out := &ClusterView{Epoch: v.GetEpoch(), Incarnation: v.GetIncarnation()}
 	for _, n := range v.GetNodes() {
 		out.Nodes = append(out.Nodes, ClusterNode{ID: n.GetId(), Addr: n.GetAddr(), Role: n.GetRole()})
 	}
@@ -119,6 +138,7 @@ func eventFrom(e topology.Event) TopologyEvent {
 	ev := TopologyEvent{
 		PreviousEpoch: e.PreviousEpoch,
 		CurrentEpoch:  e.CurrentEpoch,
+		Restarted:     e.Restarted,
 		AddedNodes:    e.AddedNodes,
 		RemovedNodes:  e.RemovedNodes,
 	}

@@ -17,8 +17,8 @@ func installBlocks(t *testing.T) (workspace, replace, tidy string) {
 		switch {
 		case strings.Contains(b, "go work init"):
 			workspace = b
-		case strings.Contains(b, "-replace="):
-			replace = b
+		case replace == "" && strings.Contains(b, "-replace="):
+			replace = b // the SDK's; a later one is the otel module's
 		case b == "go mod tidy\n":
 			tidy = b
 		}

@@ -84,6 +84,11 @@ func coreOperations(ctx context.Context, client norikv.KV) error {
 func increment(ctx context.Context, client norikv.KV, key string) error {
 	for {
 		cur, err := client.Get(ctx, key)
+		if errors.Is(err, norikv.ErrKeyNotFound) {
+			// Compare-and-swap has no "only if absent": two increments of a
+			// missing key could both write 1. Create counters once, first.
+			return fmt.Errorf("counter %q does not exist: create it first (Put %q): %w", key, "0", err)
+		}
 		if err != nil {
 			return err
 		}
@@ -255,13 +260,17 @@ func Example_increment() {
 	client, _ := newClient(cluster.Addrs())
 	defer client.Close()
 	ctx := context.Background()
+	err := increment(ctx, client, "counter")
+	fmt.Println(errors.Is(err, norikv.ErrKeyNotFound), err)
 	client.Put(ctx, "counter", []byte("41"))
 	if err := increment(ctx, client, "counter"); err != nil {
 		panic(err)
 	}
 	res, _ := client.Get(ctx, "counter")
 	fmt.Println(string(res.Value))
-	// Output: 42
+	// Output:
+	// true counter "counter" does not exist: create it first (Put "0"): norikv: Get key "counter" not_found: key not found
+	// 42
 }
 
 func Example_watchTopology() {

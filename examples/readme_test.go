@@ -133,6 +133,13 @@ func coverCommand(t *testing.T, w []string, env []string, target string) bool {
 		mustContain(t, "../.ci/run", "bash scripts/check.sh")
 	case join == "go get github.com/norikv/norikv-go/otel":
 		mustContain(t, "../otel/go.mod", "module github.com/norikv/norikv-go/otel\n")
+	case join == "go mod edit -require=github.com/norikv/norikv-go/otel@v0.0.0 -replace=github.com/norikv/norikv-go/otel=../norikv-go/otel":
+		// The otel module from a clone: its own replace of the SDK is
+		// ignored in a dependency, hence the README's second line (the
+		// SDK's replace, which TestInstallFromClone runs).
+		mustContain(t, "../otel/go.mod", "module github.com/norikv/norikv-go/otel\n")
+		mustContain(t, "../otel/go.mod", "github.com/norikv/norikv-go v0.0.0\n")
+		mustContain(t, "../otel/go.mod", "replace github.com/norikv/norikv-go => ../\n")
 	case join == "go -C otel test -run ExampleInstrument -v":
 		mustContain(t, "../otel/example_test.go", "func ExampleInstrument() {")
 		mustContain(t, "../scripts/check.sh", "(cd otel && go test -race")
@@ -203,9 +210,10 @@ func runNorikv(t *testing.T, args []string, target string) {
 }
 
 func serveUntilInterrupt(t *testing.T, args []string) {
+	bin := filepath.Join(binaries(t), "norikv"+exeSuffix()) // the build is not the server's minute
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binaries(t), "norikv"+exeSuffix()), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = binEnv()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

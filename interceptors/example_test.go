@@ -62,5 +62,5 @@ func Example_rawClient() {
 	// Output:
 	// written: true
 	// redirects: 1
-	// norikv: Get invalid_argument: validation error: key: must be at least 1 bytes
+	// norikv: Get invalid_argument: validation error: key: must not be empty (at least 1 byte)
 }

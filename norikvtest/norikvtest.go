@@ -26,6 +26,7 @@ import (
 type Cluster struct {
 	*server.Cluster
 	tls bool
+	cfg server.Config
 }
 
 // Endpoints returns every node's base URL ("http://host:port", or https
@@ -119,7 +120,26 @@ func Start(tb testing.TB, opts ...Option) *Cluster {
 		tb.Fatalf("norikvtest: %v", err)
 	}
 	tb.Cleanup(func() { sc.Close() })
-	return &Cluster{Cluster: sc, tls: cfg.TLSConfig != nil}
+	return &Cluster{Cluster: sc, tls: cfg.TLSConfig != nil, cfg: cfg}
+}
+
+// Restart closes c and starts a cluster with the same options on the same
+// addresses, as when "norikv serve" is stopped and started again: a client
+// connected to c stays connected and finds the new cluster there. The new
+// cluster is a new incarnation (ClusterView.incarnation) at a low epoch;
+// in memory it starts empty, with WithDataDir it finds c's data and
+// continues its epoch. Use the returned Cluster from then on.
+func (c *Cluster) Restart(tb testing.TB) *Cluster {
+	tb.Helper()
+	cfg := c.cfg
+	cfg.Addrs = c.Addrs()
+	c.Close()
+	sc, err := server.Start(cfg)
+	if err != nil {
+		tb.Fatalf("norikvtest: restart: %v", err)
+	}
+	tb.Cleanup(func() { sc.Close() })
+	return &Cluster{Cluster: sc, tls: c.tls, cfg: c.cfg}
 }
 
 // LeadAll moves the leadership of every shard to node id, one

@@ -38,6 +38,10 @@ type Cluster struct {
 	topoMu sync.Mutex
 	epoch  uint64
 	views  viewBroadcast
+	// incarnation names this run's sequence of epochs in every view
+	// (ClusterView.incarnation; see newIncarnation). Set before the
+	// first view, never changed.
+	incarnation string
 
 	// Test hooks (faults.go).
 	defect  atomic.Pointer[Defects]
@@ -84,6 +88,8 @@ func start0(cfg Config, clock func() int64) (*Cluster, error) {
 		return nil, fmt.Errorf("server: replication factor %d is more than the %d nodes", cfg.ReplicationFactor, cfg.Nodes)
 	case cfg.BasePort < 0 || cfg.BasePort+cfg.Nodes-1 > 65535:
 		return nil, fmt.Errorf("server: ports %d..%d are out of range", cfg.BasePort, cfg.BasePort+cfg.Nodes-1)
+	case cfg.Addrs != nil && len(cfg.Addrs) != cfg.Nodes:
+		return nil, fmt.Errorf("server: %d Addrs for %d nodes", len(cfg.Addrs), cfg.Nodes)
 	case cfg.Leader != "" && !validNodeID(cfg.Leader, cfg.Nodes):
 		return nil, fmt.Errorf("server: Leader %q is not a node id (n1..n%d)", cfg.Leader, cfg.Nodes)
 	case cfg.TLSConfig != nil && len(cfg.TLSConfig.Certificates) == 0 && cfg.TLSConfig.GetCertificate == nil:
@@ -101,14 +107,19 @@ func start0(cfg Config, clock func() int64) (*Cluster, error) {
 	}
 	c.SetFaults(cfg.Faults)
 	c.place()
+	clusterID := randomHex(8)
 	if cfg.DataDir != "" {
-		if err := c.openStore(); err != nil {
+		if err := c.openStore(&clusterID); err != nil {
 			return nil, err
 		}
 	}
+	c.incarnation = newIncarnation(clusterID)
 	for i := range cfg.Nodes {
 		n := newNode(c, i)
-		if cfg.BasePort != 0 {
+		switch {
+		case cfg.Addrs != nil:
+			n.addr = cfg.Addrs[i]
+		case cfg.BasePort != 0:
 			n.addr = net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.BasePort+i))
 		}
 		c.nodes = append(c.nodes, n)

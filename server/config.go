@@ -67,6 +67,10 @@ type Config struct {
 	// BasePort is node n1's port; node i listens on BasePort+i-1. 0 picks
 	// ephemeral ports (a restarted node keeps its port either way).
 	BasePort int
+	// Addrs, if set, are the nodes' addresses ("host:port"), one per node
+	// in order, instead of Host and BasePort: to start a cluster again
+	// where a closed one listened (norikvtest's Cluster.Restart).
+	Addrs []string
 	// TLSConfig, if set, makes every node serve TLS (HTTP/1.1 and h2).
 	// It must hold a certificate.
 	TLSConfig *tls.Config

@@ -61,6 +61,7 @@ var (
 	bucketVec    = []byte("vec")
 	keyShape     = []byte("shape")
 	keyEpoch     = []byte("epoch")
+	keyClusterID = []byte("cluster-id")
 )
 
 // store is a cluster's open data dir.
@@ -88,8 +89,10 @@ func (s *shard) recordVector(op vecOp) {
 }
 
 // openStore opens (or creates) cfg.DataDir and loads it into c's shards and
-// idempotency cache. Called by start0 before any node serves.
-func (c *Cluster) openStore() error {
+// idempotency cache. Called by start0 before any node serves. clusterID
+// is the id a new data dir records; a data dir that has one replaces it
+// with its own (see newIncarnation).
+func (c *Cluster) openStore(clusterID *string) error {
 	cfg := c.cfg
 	switch cfg.Sync {
 	case "":
@@ -113,7 +116,7 @@ func (c *Cluster) openStore() error {
 	// about a millisecond, so that is what a batch waits.
 	db.MaxBatchDelay = time.Millisecond
 	st := &store{db: db, mode: cfg.Sync, wall: time.Now().UnixNano() - c.clock()}
-	if err := st.load(c); err != nil {
+	if err := st.load(c, clusterID); err != nil {
 		db.Close()
 		return err
 	}
@@ -128,7 +131,7 @@ func (st *store) shape(c *Cluster) []byte {
 	return fmt.Appendf(nil, "nodes=%d shards=%d replication=%d", c.cfg.Nodes, len(c.shards), c.cfg.ReplicationFactor)
 }
 
-func (st *store) load(c *Cluster) error {
+func (st *store) load(c *Cluster, clusterID *string) error {
 	now := c.clock()
 	nowWall := st.wall + now
 	return st.db.Update(func(tx *bolt.Tx) error {
@@ -144,6 +147,11 @@ func (st *store) load(c *Cluster) error {
 				c.cfg.DataDir, got, want)
 		}
 		if err := meta.Put(keyShape, want); err != nil {
+			return err
+		}
+		if v := meta.Get(keyClusterID); v != nil {
+			*clusterID = string(v)
+		} else if err := meta.Put(keyClusterID, []byte(*clusterID)); err != nil {
 			return err
 		}
 		if v := meta.Get(keyEpoch); v != nil {

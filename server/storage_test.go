@@ -57,13 +57,19 @@ func TestDataDirSurvivesRestart(t *testing.T) {
 	if err := c1.TransferLeader(0, "n2"); err != nil {
 		t.Fatal(err)
 	}
-	epoch := c1.View().Epoch
+	epoch, inc1 := c1.View().Epoch, c1.View().GetIncarnation()
 	time.Sleep(2 * time.Millisecond) // c's 1 ms TTL runs out in wall-clock time
 	c1.Close()
 
 	c2, _ := startTest(t, cfg)
 	if got := c2.View().Epoch; got <= epoch {
-		t.Fatalf("view epoch after restart %d, not above %d: clients would ignore the new views", got, epoch)
+		t.Fatalf("view epoch after restart %d, not above %d: clients that ignore incarnations would ignore the new views", got, epoch)
+	}
+	// Every start is a new incarnation; the data dir keeps the cluster id.
+	id1, run1, _ := strings.Cut(inc1, ".")
+	id2, run2, _ := strings.Cut(c2.View().GetIncarnation(), ".")
+	if id1 == "" || run1 == "" || id1 != id2 || run1 == run2 {
+		t.Fatalf("incarnations %q then %q: want the same cluster id and another run", inc1, c2.View().GetIncarnation())
 	}
 	if got := getKey(t, c2, "a"); string(got.Value) != "alpha" || got.Version.GetTerm() != va.Term || got.Version.GetIndex() != va.Index {
 		t.Fatalf("after restart a = %q %v, want alpha %v", got.Value, got.Version, va)

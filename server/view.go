@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"sync/atomic"
 
 	"google.golang.org/protobuf/proto"
@@ -38,9 +40,10 @@ func (c *Cluster) publishLocked() {
 		c.store.saveEpoch(c)
 	}
 	v := &v1.ClusterView{
-		Epoch:  c.epoch,
-		Nodes:  make([]*v1.ClusterNode, len(c.nodes)),
-		Shards: make([]*v1.ShardInfo, len(c.shards)),
+		Epoch:       c.epoch,
+		Nodes:       make([]*v1.ClusterNode, len(c.nodes)),
+		Shards:      make([]*v1.ShardInfo, len(c.shards)),
+		Incarnation: c.incarnation,
 	}
 	for i, n := range c.nodes {
 		role := "voter"
@@ -70,4 +73,23 @@ func (c *Cluster) shardInfoLocked(s *shard) *v1.ShardInfo {
 // View returns the current cluster view (a copy the caller may keep).
 func (c *Cluster) View() *v1.ClusterView {
 	return proto.CloneOf(c.views.load().view)
+}
+
+// newIncarnation names one run of the cluster: its cluster id (random for
+// an in-memory cluster, kept in the data dir of a durable one), a dot, and
+// a random run id. Every start is a new incarnation, durable or not: all
+// nodes restart together in this one process, so no node of the previous
+// run can still be serving, and a client then adopts the new run's views
+// even if the epoch stored in the data dir was lost (a crash with
+// Sync "none", a failed saveEpoch). A durable cluster also continues its
+// epoch, for clients that predate the field and compare epochs alone. The
+// shared cluster id tells a person reading two incarnations that they are
+// runs of the same durable cluster; clients only compare for equality.
+func newIncarnation(clusterID string) string { return clusterID + "." + randomHex(4) }
+
+// randomHex is n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
 }

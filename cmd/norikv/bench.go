@@ -62,7 +62,7 @@ func runBench(ctx context.Context, o IO, args []string) error {
 	var f benchFlags
 	fs := newFlagSet(o, "bench", "[flags]", benchExamples)
 	fs.StringVar(&f.target, "target", "", "comma-separated node `addresses` (host:port); default: start an embedded cluster")
-	fs.IntVar(&f.shards, "shards", server.DefaultShards, "the target cluster's shard count (ignored for the embedded cluster)")
+	fs.IntVar(&f.shards, "shards", 0, "the target cluster's shard count `N` (default: learnt from the cluster, as by every other command; ignored for the embedded cluster)")
 	fs.StringVar(&f.protocol, "protocol", "grpc", "grpc, connect or grpcweb")
 	fs.IntVar(&f.concurrency, "concurrency", 64, "concurrent workers, each with one call in flight")
 	fs.durationVar(&f.duration, "duration", 10*time.Second, "how long to measure (a `duration`: 30s, 2m)")
@@ -104,8 +104,8 @@ func runBench(ctx context.Context, o IO, args []string) error {
 		return usagef("--read-ratio must be in [0, 1]")
 	case f.zipfS <= 1:
 		return usagef("--zipf-s must be greater than 1")
-	case f.shards < 1:
-		return usagef("--shards must be at least 1")
+	case f.shards < 0:
+		return usagef("--shards must not be negative (0, the default: learn it from the cluster)")
 	}
 	stdout, stderr := o.Stdout, o.Stderr
 

@@ -105,8 +105,10 @@ type process struct {
 
 func startBinary(t *testing.T, args ...string) *process {
 	t.Helper()
-	cmd := exec.Command(norikvBinary(t), args...)
-	cmd.Env = binEnv()
+	bin := norikvBinary(t)
+	cmd := exec.Command(bin, args...)
+	// As if installed: the serve banner's commands then say "norikv".
+	cmd.Env = append(binEnv(), "PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -95,8 +95,14 @@ func TestGetPutDel(t *testing.T) {
 	if r := c.run("get", "user:alice", "--json"); r.status != exitNotFound || r.stdout != `{"key":"user:alice","found":false}`+"\n" {
 		t.Fatalf("get --json of a missing key: status %d stdout %q", r.status, r.stdout)
 	}
-	// Deleting a missing key succeeds, as in the SDK.
-	c.ok("del", "user:alice", "--protocol", "grpcweb")
+	// Deleting a missing key succeeds, as in the SDK, and says that nothing
+	// was there (the server's DeleteResponse.tombstoned).
+	if got := c.ok("del", "user:alice", "--protocol", "grpcweb"); got != "not found (nothing deleted)\n" {
+		t.Fatalf("del of a missing key = %q", got)
+	}
+	if got := c.ok("del", "nothing-here", "--json"); got != `{"key":"nothing-here","deleted":false}`+"\n" {
+		t.Fatalf("del --json of a missing key = %q", got)
+	}
 }
 
 func TestPutCompareAndSwap(t *testing.T) {
@@ -163,6 +169,7 @@ func TestUsageErrors(t *testing.T) {
 		{"--shards must not be negative", []string{"get", "k", "--shards", "-1"}},
 		{`invalid value "5" for flag -ttl: missing unit: write 5s or 5ms (units: ns, us, ms, s, m, h)`, []string{"put", "k", "v", "--ttl", "5"}},
 		{`invalid value "soon" for flag -timeout: not a duration: write e.g. 5s, 500ms`, []string{"get", "k", "--timeout", "soon"}},
+		{"--timeout 1ns: want at least 1ms (e.g. 5s or 500ms)", []string{"get", "k", "--timeout", "1ns"}},
 		{"--count must not be negative", []string{"watch", "--count", "-1"}},
 		{"exclusive", []string{"cluster", "--shard", "1", "--key", "k"}},
 		{"no shard 64", []string{"cluster", "--shard", "64"}},
@@ -183,10 +190,20 @@ func TestUsageErrors(t *testing.T) {
 
 func TestUnreachableAndToken(t *testing.T) {
 	c, _ := newCLI(t, norikvtest.WithToken("s3cret"))
-	c.fails(exitError, "bearer token", "put", "k", "v", "--shards", "64")
+	t.Setenv(tokenEnv, "")
+	c.fails(exitError, "the cluster wants a token: pass --token TOKEN or set NORIKV_TOKEN", "put", "k", "v", "--shards", "64")
+	c.fails(exitError, "the cluster refused the --token given", "get", "k", "--token", "wrong")
 	c.ok("put", "k", "v", "--token", "s3cret")
 	c.ok("cluster", "transfer", "--shard", "0", "--to", "n1", "--token", "s3cret")
-	c.fails(exitError, "unauthenticated", "cluster", "transfer", "--shard", "0", "--to", "n1", "--shards", "64")
+	c.fails(exitError, "the cluster wants a token", "cluster", "transfer", "--shard", "0", "--to", "n1", "--shards", "64")
+	// NORIKV_TOKEN is --token's default.
+	t.Setenv(tokenEnv, "s3cret")
+	if got := c.ok("get", "k"); got != "v" {
+		t.Fatalf("get with NORIKV_TOKEN = %q", got)
+	}
+	t.Setenv(tokenEnv, "stale")
+	c.fails(exitError, "the cluster refused the token in NORIKV_TOKEN", "get", "k")
+	t.Setenv(tokenEnv, "")
 	if got := c.ok("get", "k", "--token", "s3cret", "--protocol", "grpcweb"); got != "v" {
 		t.Fatalf("get = %q", got)
 	}
@@ -231,33 +248,50 @@ func TestCluster(t *testing.T) {
 
 func itoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
 
-func TestWatch(t *testing.T) {
-	c, cl := newCLI(t)
+// watchOne runs "watch --count 1" against c in the background.
+func watchOne(t *testing.T, c *cli) (done chan int, stdout, stderr *syncBuffer) {
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	done := make(chan int, 1)
+	t.Cleanup(cancel)
+	done, stdout, stderr = make(chan int, 1), &syncBuffer{}, &syncBuffer{}
 	go func() {
-		done <- run(ctx, []string{"watch", "--count", "2", "--target", c.target}, IO{&stdout, &stderr})
+		done <- run(ctx, []string{"watch", "--count", "1", "--target", c.target}, IO{stdout, stderr})
 	}()
-	waitFor(t, &stdout, "(initial view); nodes: n1 n2 n3; 64 shard leaders")
-	// Move one leader: the second event names it, and the command exits.
-	shard := cl.ShardOf([]byte("k"))
-	to := "n1"
-	if cl.Leader(shard) == "n1" {
-		to = "n2"
-	}
-	if err := cl.TransferLeader(shard, to); err != nil {
-		t.Fatal(err)
-	}
+	return done, stdout, stderr
+}
+
+// waitExit waits for a watchOne to end with status 0.
+func waitExit(t *testing.T, done chan int, stdout, stderr *syncBuffer) {
+	t.Helper()
 	select {
 	case st := <-done:
 		if st != 0 {
 			t.Fatalf("status %d stderr %q", st, stderr.String())
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatalf("watch --count 2 did not end; stdout %q", stdout.String())
+		t.Fatalf("watch --count 1 did not end; stdout %q stderr %q", stdout.String(), stderr.String())
 	}
+}
+
+// moveLeader moves the leadership of key k's shard to another node.
+func moveLeader(t *testing.T, cl *norikvtest.Cluster) (shard uint32, to string) {
+	t.Helper()
+	shard, to = cl.ShardOf([]byte("k")), "n1"
+	if cl.Leader(shard) == "n1" {
+		to = "n2"
+	}
+	if err := cl.TransferLeader(shard, to); err != nil {
+		t.Fatal(err)
+	}
+	return shard, to
+}
+
+func TestWatch(t *testing.T) {
+	c, cl := newCLI(t)
+	done, stdout, stderr := watchOne(t, c)
+	waitFor(t, stdout, "(initial view); nodes: n1 n2 n3; 64 shard leaders")
+	// Move one leader: the second event names it, and the command exits.
+	shard, to := moveLeader(t, cl)
+	waitExit(t, done, stdout, stderr)
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[1], "1 leader change(s): shard "+itoa(shard)) || !strings.HasSuffix(lines[1], "->"+to) {
 		t.Fatalf("watch printed %q", stdout.String())
@@ -267,11 +301,27 @@ func TestWatch(t *testing.T) {
 	// an error.
 	var out2 syncBuffer
 	ctx2, cancel2 := context.WithCancel(context.Background())
-	go func() { done <- run(ctx2, []string{"watch", "--json", "--target", c.target}, IO{&out2, &stderr}) }()
+	go func() { done <- run(ctx2, []string{"watch", "--json", "--target", c.target}, IO{&out2, stderr}) }()
 	waitFor(t, &out2, `"previous_epoch":0`)
 	cancel2()
 	if st := <-done; st != 0 {
 		t.Fatalf("interrupted watch: status %d", st)
+	}
+}
+
+// watch follows a cluster restarted under it (an in-memory "norikv serve"
+// stopped and started again, back at epoch 1) from its first view: the
+// lower epoch is not taken for an old view.
+func TestWatchFollowsRestart(t *testing.T) {
+	c, cl := newCLI(t)
+	shard, to := moveLeader(t, cl)
+	done, stdout, stderr := watchOne(t, c)
+	waitFor(t, stdout, "epoch 0 -> 2 (initial view)")
+	cl.Restart(t)
+	waitExit(t, done, stdout, stderr)
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], "epoch 2 -> 1 (cluster restarted: a new cluster, its epochs start over); 1 leader change(s): shard "+itoa(shard)+" "+to+"->") {
+		t.Fatalf("watch printed %q", stdout.String())
 	}
 }
 

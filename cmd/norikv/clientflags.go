@@ -48,9 +48,12 @@ type clientFlags struct {
 	timeout  time.Duration
 	json     bool
 	token    string
-	caFile   string
-	trace    bool
-	stderr   io.Writer // where --trace prints (trace.go)
+	// tokenFlag reports --token on the command line (else token is
+	// NORIKV_TOKEN's, if set).
+	tokenFlag bool
+	caFile    string
+	trace     bool
+	stderr    io.Writer // where --trace prints (trace.go)
 }
 
 // addClientFlags registers the common flags on fs.
@@ -61,7 +64,11 @@ func addClientFlags(fs *flagSet) *clientFlags {
 	fs.IntVar(&cf.shards, "shards", 0, "the cluster's shard count `N` (default: learnt from the cluster; needed only for clusters that do not serve Meta.WatchCluster)")
 	fs.durationVar(&cf.timeout, "timeout", norikv.DefaultTimeout, "bound on each call, retries included (a `duration`: 5s, 500ms)")
 	fs.BoolVar(&cf.json, "json", false, "print JSON instead of text")
-	fs.StringVar(&cf.token, "token", "", "bearer `token` sent with every request")
+	cf.token = os.Getenv(tokenEnv)
+	fs.Func("token", "bearer `token` sent with every request (default: $"+tokenEnv+")", func(v string) error {
+		cf.token, cf.tokenFlag = v, true
+		return nil
+	})
 	fs.StringVar(&cf.caFile, "ca", "", "PEM `file` of the CA that signed the servers' certificates (implies TLS)")
 	fs.BoolVar(&cf.trace, "trace", false, "print each call with its attempts (node, retry or redirect, timing) to stderr")
 	cf.stderr = fs.stderr
@@ -123,6 +130,10 @@ func (cf *clientFlags) config() (norikv.Config, error) {
 	if len(cfg.Nodes) == 0 {
 		return cfg, usagef("--target names no node")
 	}
+	if cf.timeout < time.Millisecond {
+		// The SDK's own message is about Go's time.Duration.
+		return cfg, usagef("--timeout %v: want at least 1ms (e.g. 5s or 500ms)", cf.timeout)
+	}
 	if cf.shards < 0 {
 		return cfg, usagef("--shards must not be negative (0, the default: learn it from the cluster)")
 	}
@@ -173,15 +184,43 @@ func (cf *clientFlags) dialWatch(ctx context.Context, fs *flagSet, watch bool) (
 	if err != nil {
 		return nil, usageError{err.Error()}
 	}
+	start := time.Now()
 	if err := c.Connect(ctx); err != nil {
 		c.Close()
+		if cf.trace {
+			// Connect fetches the view, not a call the observer sees:
+			// without this line a dead target traces nothing.
+			fmt.Fprintf(cf.stderr, "trace Connect (the cluster view, asked of %s) %s %s\n",
+				strings.Join(cfg.Nodes, ","), ms(time.Since(start)), firstLine(err))
+		}
 		var ce *norikv.ConnectionError
 		if errors.As(err, &ce) {
 			return nil, relabel(err, "%s (is a cluster running there? see 'norikv serve')", firstLine(ce))
 		}
-		return nil, err
+		return nil, cf.explainAuth(err)
 	}
 	return c, nil
+}
+
+// tokenEnv is the environment variable --token defaults to.
+const tokenEnv = "NORIKV_TOKEN"
+
+// explainAuth turns the cluster's refusal of the bearer token into what to
+// do on this command line: the server's own text names an HTTP header,
+// which the user never writes here.
+func (cf *clientFlags) explainAuth(err error) error {
+	var e *norikv.Error
+	if !errors.As(err, &e) || (e.Code != norikv.CodeUnauthenticated && e.Code != norikv.CodePermissionDenied) {
+		return err
+	}
+	switch {
+	case cf.token == "":
+		return relabel(err, "the cluster wants a token: pass --token TOKEN or set %s (the token its 'norikv serve --token' was given)", tokenEnv)
+	case cf.token == os.Getenv(tokenEnv) && !cf.tokenFlag:
+		return relabel(err, "the cluster refused the token in %s: check it is the one the cluster was started with", tokenEnv)
+	default:
+		return relabel(err, "the cluster refused the --token given: check it is the one the cluster was started with")
+	}
 }
 
 // parseVersion reads --if-match: a version as Version.String writes it
@@ -249,7 +288,7 @@ func (cf *clientFlags) admin(ctx context.Context, f func(norikvv1connect.AdminCl
 		a := norikvv1connect.NewAdminClient(&http.Client{Transport: tr}, scheme+interceptors.HostPort(n), opts...)
 		var ce *norikv.ConnectionError
 		if err = f(a); !errors.As(err, &ce) {
-			return err
+			return cf.explainAuth(err)
 		}
 	}
 	return err

@@ -177,7 +177,8 @@ func runPut(ctx context.Context, o IO, args []string) error {
 }
 
 const delExamples = `  norikv del user:alice
-      deleting a missing key succeeds
+      prints "deleted", or "not found (nothing deleted)" for a missing key
+      (exit status 0 either way: the key is gone)
   norikv del counter --if-match 1:7
       only if counter is still at version 1:7 (else exit status 4)
 ` + exitStatusHelp
@@ -206,17 +207,21 @@ func runDel(ctx context.Context, o IO, args []string) error {
 		return err
 	}
 	defer c.Close()
-	if err := c.Delete(ctx, pos[0], delOpts...); err != nil {
+	// A batch of one is sent as a single Delete call; unlike
+	// Client.Delete, its result says whether a live key was removed
+	// (DeleteResponse.tombstoned).
+	var b norikv.Batch
+	d := b.Delete(pos[0], delOpts...)
+	_ = c.Do(ctx, &b) // its error is d's
+	deleted, err := d.Result()
+	if err != nil {
 		return w.explain(err)
 	}
-	if cf.json {
-		return printJSON(o.Stdout, struct {
-			Key     string `json:"key"`
-			Deleted bool   `json:"deleted"`
-		}{pos[0], true})
-	}
-	_, err = fmt.Fprintln(o.Stdout, "deleted")
-	return err
+	return report(o, cf, struct {
+		Key     string `json:"key"`
+		Deleted bool   `json:"deleted"`
+	}{pos[0], deleted},
+		ifElse(deleted, "deleted", "not found (nothing deleted)"))
 }
 
 // writeFlags are the flags put and del share.

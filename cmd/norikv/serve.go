@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -149,6 +152,39 @@ func printBanner(w io.Writer, c *server.Cluster, dataDir, certFile, token string
 	if certFile != "" {
 		fmt.Fprintf(&flags, " --ca %s", certFile)
 	}
-	fmt.Fprintf(w, "Ctrl-C to stop. In another terminal, try:\n  norikv put user:alice Alice%s\n  norikv get user:alice%s\n  norikv cluster%s\n",
-		flags.String(), flags.String(), flags.String())
+	self, installed := selfCommand()
+	fmt.Fprintf(w, "Ctrl-C to stop. In another terminal, try:\n  %[1]s put user:alice Alice%[2]s\n  %[1]s get user:alice%[2]s\n  %[1]s cluster%[2]s\n",
+		self, flags.String())
+	if !installed {
+		fmt.Fprintf(w, "(or install the command once, 'go install ./cmd/norikv' from this repository, and type 'norikv' instead of %q)\n", self)
+	}
+}
+
+// selfCommand is how to run this command again from another terminal as
+// it was started: "norikv" if that is what PATH finds; "go run ./cmd/norikv"
+// under go run (its binary is a temporary file that goes away with it),
+// assuming the repository root as working directory, as the README has
+// it; else the path it was started by. installed reports "norikv".
+func selfCommand() (cmd string, installed bool) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "norikv", true
+	}
+	if p, err := exec.LookPath("norikv"); err == nil {
+		if a, b := statOf(p), statOf(exe); a != nil && b != nil && os.SameFile(a, b) {
+			return "norikv", true
+		}
+	}
+	if strings.Contains(filepath.ToSlash(exe), "/go-build") {
+		return "go run ./cmd/norikv", false
+	}
+	return os.Args[0], false
+}
+
+func statOf(path string) os.FileInfo {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil
+	}
+	return fi
 }

@@ -24,6 +24,12 @@ func TestTraceFlag(t *testing.T) {
 	if r := c.run("put", "k", "v"); r.stderr != "" {
 		t.Fatalf("without --trace, stderr %q", r.stderr)
 	}
+	// An unreachable target: the failed fetch of the view is traced too.
+	dead := &cli{t: t, target: "127.0.0.1:1"}
+	r = dead.run("get", "k", "--trace", "--timeout", "500ms")
+	if r.status != exitError || !regexp.MustCompile(`(?m)^trace Connect \(the cluster view, asked of 127\.0\.0\.1:1\) \d+\.\dms .*127\.0\.0\.1:1`).MatchString(r.stderr) {
+		t.Fatalf("--trace against a dead target: status %d stderr %q", r.status, r.stderr)
+	}
 }
 
 // The trace shows a redirect: the first attempt's NOT_LEADER, then the

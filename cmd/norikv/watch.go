@@ -18,11 +18,15 @@ const watchExamples = `  norikv watch
       one line per change of cluster view, until Ctrl-C; the first line is the
       view as found (epoch 0 -> N, every node added). When the cluster goes
       away (e.g. "norikv serve" stopped) it says so on stderr, keeps trying
-      and says when it has reconnected
-  norikv watch --count 2
-      stop after two events
+      and says when it has reconnected; a cluster that came back as a new
+      one (an in-memory "norikv serve" started again) is followed from its
+      first view, on a line that says "cluster restarted"
+  norikv watch --count 1
+      print the view as found, then stop after the next change
   norikv watch --json
-      one JSON object per event
+      one JSON object per event; the first has "initial":true and counts the
+      shards each node leads ("leaders_per_node") instead of listing every
+      shard: 'norikv cluster --json' prints the whole view
 `
 
 // maxLeaderLines bounds the leader moves printed per event: a node stop
@@ -32,7 +36,7 @@ const maxLeaderLines = 4
 func runWatch(ctx context.Context, o IO, args []string) error {
 	fs := newFlagSet(o, "watch", "[flags]", watchExamples)
 	cf := addClientFlags(fs)
-	count := fs.Int("count", 0, "exit after `N` events (0: run until interrupted)")
+	count := fs.Int("count", 0, "exit after `N` changes, not counting the first line (the view as found); 0: run until interrupted")
 	pos, err := fs.parseInterspersed(args)
 	if err != nil {
 		return err
@@ -65,18 +69,7 @@ func runWatch(ctx context.Context, o IO, args []string) error {
 	if v == nil {
 		return fmt.Errorf("the cluster does not serve Meta: there are no topology events to watch")
 	}
-	first := norikv.TopologyEvent{CurrentEpoch: v.Epoch}
-	for _, n := range v.Nodes {
-		first.AddedNodes = append(first.AddedNodes, n.ID)
-	}
-	for _, s := range v.Shards {
-		for _, r := range s.Replicas {
-			if r.Leader {
-				first.LeaderChanges = append(first.LeaderChanges, norikv.LeaderChange{Shard: s.ID, Current: r.NodeID})
-			}
-		}
-	}
-	if err := printEvent(o.Stdout, first, cf.json); err != nil {
+	if err := printInitial(o.Stdout, v, cf.json); err != nil {
 		return err
 	}
 	// The SDK reconnects on its own; polling whether its stream is open
@@ -89,7 +82,7 @@ func runWatch(ctx context.Context, o IO, args []string) error {
 	defer tick.Stop()
 	closedPolls, lost := 0, false
 	last := v.Epoch
-	for n := 1; *count == 0 || n < *count; {
+	for n := 0; *count == 0 || n < *count; {
 		select {
 		case <-ctx.Done():
 			return nil // interrupted: a normal way to stop watching
@@ -105,7 +98,7 @@ func runWatch(ctx context.Context, o IO, args []string) error {
 				watchStatus(o.Stderr, "lost the cluster: the watch stream ended; reconnecting (Ctrl-C to stop)")
 			}
 		case e := <-events:
-			if e.CurrentEpoch <= last {
+			if e.CurrentEpoch <= last && !e.Restarted {
 				continue // already shown in the first line
 			}
 			last = e.CurrentEpoch
@@ -131,6 +124,42 @@ func watchStatus(w io.Writer, msg string) {
 	fmt.Fprintf(w, "norikv watch: %s %s\n", time.Now().Format("15:04:05.000"), msg)
 }
 
+// printInitial prints the view as found, the first line. Its leaders are
+// counted per node, not listed per shard: a 1024-shard cluster's list made
+// a 30 KB line that said nothing a person reads ('norikv cluster' lists
+// them).
+func printInitial(w io.Writer, v *norikv.ClusterView, asJSON bool) error {
+	nodes := make([]string, 0, len(v.Nodes))
+	for _, n := range v.Nodes {
+		nodes = append(nodes, n.ID)
+	}
+	perNode := map[string]int{}
+	leaders := 0
+	for _, s := range v.Shards {
+		for _, r := range s.Replicas {
+			if r.Leader {
+				perNode[r.NodeID]++
+				leaders++
+			}
+		}
+	}
+	if asJSON {
+		return printJSON(w, struct {
+			Initial        bool           `json:"initial"`
+			PreviousEpoch  uint64         `json:"previous_epoch"`
+			CurrentEpoch   uint64         `json:"current_epoch"`
+			Incarnation    string         `json:"incarnation,omitempty"`
+			AddedNodes     []string       `json:"added_nodes"`
+			RemovedNodes   []string       `json:"removed_nodes"`
+			Shards         int            `json:"shards"`
+			LeadersPerNode map[string]int `json:"leaders_per_node"`
+		}{true, 0, v.Epoch, v.Incarnation, nodes, []string{}, len(v.Shards), perNode})
+	}
+	_, err := fmt.Fprintf(w, "%s epoch 0 -> %d (initial view); nodes: %s; %d shard leaders\n",
+		time.Now().Format("15:04:05.000"), v.Epoch, strings.Join(nodes, " "), leaders)
+	return err
+}
+
 func printEvent(w io.Writer, e norikv.TopologyEvent, asJSON bool) error {
 	if asJSON {
 		type leaderChange struct {
@@ -141,10 +170,11 @@ func printEvent(w io.Writer, e norikv.TopologyEvent, asJSON bool) error {
 		out := struct {
 			PreviousEpoch uint64         `json:"previous_epoch"`
 			CurrentEpoch  uint64         `json:"current_epoch"`
+			Restarted     bool           `json:"restarted,omitempty"`
 			AddedNodes    []string       `json:"added_nodes"`
 			RemovedNodes  []string       `json:"removed_nodes"`
 			LeaderChanges []leaderChange `json:"leader_changes"`
-		}{e.PreviousEpoch, e.CurrentEpoch, orEmpty(e.AddedNodes), orEmpty(e.RemovedNodes), []leaderChange{}}
+		}{e.PreviousEpoch, e.CurrentEpoch, e.Restarted, orEmpty(e.AddedNodes), orEmpty(e.RemovedNodes), []leaderChange{}}
 		for _, lc := range e.LeaderChanges {
 			out.LeaderChanges = append(out.LeaderChanges, leaderChange(lc))
 		}
@@ -152,11 +182,8 @@ func printEvent(w io.Writer, e norikv.TopologyEvent, asJSON bool) error {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s epoch %d -> %d", time.Now().Format("15:04:05.000"), e.PreviousEpoch, e.CurrentEpoch)
-	if e.PreviousEpoch == 0 {
-		// The first view: every leader is "new", which says nothing.
-		fmt.Fprintf(&b, " (initial view); nodes: %s; %d shard leaders\n", strings.Join(e.AddedNodes, " "), len(e.LeaderChanges))
-		_, err := io.WriteString(w, b.String())
-		return err
+	if e.Restarted {
+		b.WriteString(" (cluster restarted: a new cluster, its epochs start over)")
 	}
 	if len(e.AddedNodes) > 0 {
 		fmt.Fprintf(&b, "; nodes added: %s", strings.Join(e.AddedNodes, " "))

@@ -13,6 +13,10 @@
 // changes the picture (a new view, a hint, an unreachable or suspect
 // node) goes through the slow path.
 //
+// Views: epochs compare only within one incarnation of the cluster
+// (ClusterView.incarnation); a restarted cluster's view is adopted
+// whatever its epoch, an older view of the same one never (accept.go).
+//
 // Trust: a NOT_LEADER hint is followed only to a seed or a node of the
 // view. Liveness: before the first view every seed is asked at once, so
 // a hung seed costs nothing; a node that times out is suspect, tried last

@@ -37,7 +37,12 @@ type Config struct {
 	// suspect. Before the first view every seed is asked at once, so one
 	// hung seed costs nothing while another answers. Default 2s.
 	SeedTimeout time.Duration
-	Logger      *slog.Logger
+	// EpochDropGrace is how long the watch stream must hold a view whose
+	// epoch is below the client's, from a server that sends no
+	// incarnation, before the client takes it for a cluster that
+	// restarted and lost its epoch and adopts it (accept.go). Default 3s.
+	EpochDropGrace time.Duration
+	Logger         *slog.Logger
 }
 
 // Manager is one client's view of the cluster: a Router (which node
@@ -50,6 +55,8 @@ type Manager struct {
 	w watcher
 
 	applyMu   sync.Mutex // serialises view installation and its events
+	retired   []string   // incarnations left behind (accept.go); under applyMu
+	log       *slog.Logger
 	closeOnce sync.Once
 
 	subsMu  sync.Mutex
@@ -65,7 +72,10 @@ func New(cfg Config) *Manager {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{subs: map[uint64]*subscriber{}}
+	if cfg.EpochDropGrace <= 0 {
+		cfg.EpochDropGrace = 3 * time.Second
+	}
+	m := &Manager{subs: map[uint64]*subscriber{}, log: cfg.Logger}
 	m.Router = NewRouter(RouterConfig{
 		Seeds:       cfg.Seeds,
 		TotalShards: cfg.TotalShards,
@@ -83,7 +93,8 @@ func New(cfg Config) *Manager {
 		seedTimeout:   cfg.SeedTimeout,
 		reconnect:     backoff.New(cfg.Reconnect.Or(backoff.WatchReconnect)),
 		unimplemented: backoff.New(cfg.Unimplemented.Or(backoff.WatchUnimplemented)),
-		apply:         m.Apply,
+		offer:         m.offer,
+		dropGrace:     cfg.EpochDropGrace,
 		refresh:       make(chan struct{}, 1),
 		ready:         make(chan struct{}),
 		failed:        make(chan struct{}, 1),
@@ -94,19 +105,11 @@ func New(cfg Config) *Manager {
 	return m
 }
 
-// Apply installs v if its epoch is newer than the current view's, resets
-// the leader cache from it, and notifies subscribers. The watcher calls
-// it; tests and static setups may call it directly.
-func (m *Manager) Apply(v *v1.ClusterView) {
-	m.applyMu.Lock()
-	defer m.applyMu.Unlock()
-	old, cur, ok := m.Router.install(v)
-	if !ok {
-		return
-	}
-	m.w.markReady()
-	m.publish(diff(old, cur))
-}
+// Apply installs v if it wins over the current view (a higher epoch of
+// the same incarnation, or another incarnation: see accept.go), resets the
+// leader cache from it, and notifies subscribers. The watcher calls it;
+// tests and static setups may call it directly.
+func (m *Manager) Apply(v *v1.ClusterView) { m.offer(v, false) }
 
 // RequestRefresh asks the watcher to fetch a fresh view. Requests coalesce:
 // any number of them before the watcher acts cause one refresh.

@@ -253,16 +253,12 @@ func (r *Router) Shards(context.Context) (int, error) {
 	return 0, connect.NewError(connect.CodeInvalidArgument, errors.New("TotalShards is 0 and there is no cluster watch to learn it from"))
 }
 
-// install makes v the current view if its epoch is newer, learning or
-// checking the shard count and resetting the leader cache from it. It
-// returns the view it replaced and the new one; ok is false if v was not
-// newer. Callers serialise it (Manager.Apply holds applyMu), so events
-// follow views in order.
-func (r *Router) install(v *v1.ClusterView) (old, cur *snapshot, ok bool) {
+// install makes v the current view, learning or checking the shard count
+// and resetting the leader cache from it. It returns the view it replaced
+// and the new one. Whether v wins is decided before (Manager.offer, which
+// holds applyMu: events follow views in order).
+func (r *Router) install(v *v1.ClusterView) (old, cur *snapshot) {
 	old = r.snap.Load()
-	if old != nil && v.GetEpoch() <= old.view.GetEpoch() {
-		return nil, nil, false
-	}
 	r.learnShards(v)
 	cur = buildSnapshot(v, r.TotalShards())
 	skipDownReplicas(v, cur)
@@ -273,7 +269,7 @@ func (r *Router) install(v *v1.ClusterView) (old, cur *snapshot, ok bool) {
 		}
 	}
 	r.views.Add(1)
-	return old, cur, true
+	return old, cur
 }
 
 // hasView reports whether a view has been installed.

@@ -57,6 +57,11 @@ func buildSnapshot(v *v1.ClusterView, totalShards int) *snapshot {
 type Event struct {
 	PreviousEpoch uint64
 	CurrentEpoch  uint64
+	// Restarted reports a view of another incarnation of the cluster (it
+	// restarted without its epoch, or the client now talks to another
+	// cluster): epochs started over, so CurrentEpoch may be below
+	// PreviousEpoch, and the diff is against the view left behind.
+	Restarted     bool
 	AddedNodes    []string // node ids
 	RemovedNodes  []string // node ids
 	LeaderChanges []LeaderChange

@@ -29,8 +29,10 @@ const minRefreshInterval = 200 * time.Millisecond
 // time), reconnects under its own backoff policies, rotates over seeds and
 // view nodes passing suspect ones by, and tracks readiness. It reads the
 // Router only to choose where to watch and marks nodes suspect on it;
-// views go to apply (Manager.Apply), which installs them and publishes
-// the events.
+// views go to offer (Manager.offer), which decides whether they win,
+// installs them and publishes the events. A view below the client's epoch
+// that no incarnation explains is adopted only if its stream holds it for
+// dropGrace (epochDrop).
 type watcher struct {
 	r             *Router
 	seeds         []string // the Router's
@@ -40,7 +42,8 @@ type watcher struct {
 	seedTimeout   time.Duration
 	reconnect     *backoff.Backoffer
 	unimplemented *backoff.Backoffer
-	apply         func(*v1.ClusterView)
+	offer         func(v *v1.ClusterView, force bool) verdict // Manager.offer
+	dropGrace     time.Duration                               // Config.EpochDropGrace
 
 	refresh chan struct{} // cap 1: coalesces refresh requests
 	ready   chan struct{} // closed once a view arrived or Meta is unimplemented
@@ -296,6 +299,8 @@ func (w *watcher) watchOnce(parent context.Context, addrs []string, watch WatchF
 				}
 			})
 			defer timer.Stop()
+			drop := &epochDrop{w: w}
+			defer drop.stop()
 			errs[i] = watch(ctxs[i], addr, func(v *v1.ClusterView) {
 				if w := winner.Load(); w != int32(i) {
 					if w >= 0 || !winner.CompareAndSwap(-1, int32(i)) {
@@ -310,7 +315,11 @@ func (w *watcher) watchOnce(parent context.Context, addrs []string, watch WatchF
 				}
 				applied.Store(true)
 				w.watching.Store(true)
-				w.apply(v)
+				if w.offer(v, false) == unsure {
+					drop.hold(v)
+				} else {
+					drop.clear()
+				}
 			})
 			if timedOut.Load() {
 				errs[i] = connect.NewError(connect.CodeDeadlineExceeded,
@@ -337,4 +346,72 @@ func firstError(errs []error) error {
 		}
 	}
 	return errs[0]
+}
+
+// epochDrop is one watch stream's view below the client's epoch that no
+// incarnation explains (verdict unsure): a node lagging behind, or a
+// cluster that restarted and lost its epoch. If the stream still holds
+// such a view dropGrace after the first one, with no view since that was
+// newer or equal to the client's, the latest is adopted (offer with
+// force). A lagging node catches up well within that; a restarted cluster
+// does not.
+type epochDrop struct {
+	w       *watcher
+	mu      sync.Mutex
+	view    *v1.ClusterView // the stream's latest unsure view; nil: none
+	timer   *time.Timer     // running while view is held
+	stopped bool            // the stream ended
+}
+
+// hold records v, starting the grace period if it is not running.
+func (d *epochDrop) hold(v *v1.ClusterView) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return
+	}
+	d.view = v
+	if d.timer == nil {
+		d.w.wg.Add(1)
+		d.timer = time.AfterFunc(d.w.dropGrace, d.fire)
+	}
+}
+
+// clear forgets the held view: the stream sent one that was not below the
+// client's.
+func (d *epochDrop) clear() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.view = nil
+	d.stopTimer()
+}
+
+// stop ends the tracking with the stream: a drop the stream did not hold
+// for the whole grace period proves nothing.
+func (d *epochDrop) stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stopped = true
+	d.view = nil
+	d.stopTimer()
+}
+
+// stopTimer stops a pending timer. Caller holds mu.
+func (d *epochDrop) stopTimer() {
+	if d.timer != nil && d.timer.Stop() {
+		d.w.wg.Done() // fire will not run
+	}
+	d.timer = nil
+}
+
+func (d *epochDrop) fire() {
+	defer d.w.wg.Done()
+	d.mu.Lock()
+	v := d.view
+	d.view, d.timer = nil, nil
+	stopped := d.stopped
+	d.mu.Unlock()
+	if v != nil && !stopped && d.w.ctx.Err() == nil {
+		d.w.offer(v, true)
+	}
 }

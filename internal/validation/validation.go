@@ -10,6 +10,7 @@ package validation
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -44,7 +45,7 @@ func Check(m proto.Message) *connect.Error {
 	if !errors.As(err, &ve) {
 		return connect.NewError(connect.CodeInternal, err)
 	}
-	cerr := connect.NewError(connect.CodeInvalidArgument, ve)
+	cerr := connect.NewError(connect.CodeInvalidArgument, reworded{ve})
 	if d, derr := connect.NewErrorDetail(ve.ToProto()); derr == nil {
 		cerr.AddDetail(d)
 	}
@@ -71,3 +72,16 @@ func checkUTF8(m protoreflect.Message) *connect.Error {
 	}
 	return nil
 }
+
+// wording mends protovalidate's English where a limit of one makes it read
+// wrong: a key or id that "must be at least 1 bytes" must not be empty.
+var wording = strings.NewReplacer("must be at least 1 bytes", "must not be empty (at least 1 byte)")
+
+// reworded is a validation error with wording's message; errors.As still
+// finds the *protovalidate.ValidationError.
+type reworded struct {
+	ve *protovalidate.ValidationError
+}
+
+func (r reworded) Error() string { return wording.Replace(r.ve.Error()) }
+func (r reworded) Unwrap() error { return r.ve }

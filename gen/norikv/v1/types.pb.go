@@ -264,7 +264,16 @@ type ClusterView struct {
 	// Every node of the cluster.
 	Nodes []*ClusterNode `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
 	// Every shard of the cluster with its replicas.
-	Shards        []*ShardInfo `protobuf:"bytes,3,rep,name=shards,proto3" json:"shards,omitempty"`
+	Shards []*ShardInfo `protobuf:"bytes,3,rep,name=shards,proto3" json:"shards,omitempty"`
+	// Names the sequence of epochs this view belongs to: epochs of two views
+	// compare only when their incarnations are equal. A cluster that restarts
+	// with its epoch (a durable one) keeps its incarnation; one that starts
+	// over (a new cluster, or one that lost its epoch) takes a new, unique one,
+	// so a client that sees another incarnation adopts the view whatever its
+	// epoch, and one of the same incarnation only if its epoch is higher.
+	// Empty from servers that predate it (the Rust server): clients then fall
+	// back on the epoch alone. At most 128 bytes.
+	Incarnation   string `protobuf:"bytes,5,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -318,6 +327,13 @@ func (x *ClusterView) GetShards() []*ShardInfo {
 		return x.Shards
 	}
 	return nil
+}
+
+func (x *ClusterView) GetIncarnation() string {
+	if x != nil {
+		return x.Incarnation
+	}
+	return ""
 }
 
 // NotLeader is attached as an error detail to UNAVAILABLE "NOT_LEADER"
@@ -403,11 +419,12 @@ const file_norikv_v1_types_proto_rawDesc = "" +
 	"\x06leader\x18\x02 \x01(\bR\x06leader\"P\n" +
 	"\tShardInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x123\n" +
-	"\breplicas\x18\x02 \x03(\v2\x17.norikv.v1.ShardReplicaR\breplicas\"\x7f\n" +
+	"\breplicas\x18\x02 \x03(\v2\x17.norikv.v1.ShardReplicaR\breplicas\"\xa1\x01\n" +
 	"\vClusterView\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12,\n" +
 	"\x05nodes\x18\x02 \x03(\v2\x16.norikv.v1.ClusterNodeR\x05nodes\x12,\n" +
-	"\x06shards\x18\x03 \x03(\v2\x14.norikv.v1.ShardInfoR\x06shards\"_\n" +
+	"\x06shards\x18\x03 \x03(\v2\x14.norikv.v1.ShardInfoR\x06shards\x12 \n" +
+	"\vincarnation\x18\x05 \x01(\tR\vincarnation\"_\n" +
 	"\tNotLeader\x12\x14\n" +
 	"\x05shard\x18\x01 \x01(\rR\x05shard\x12\x1b\n" +
 	"\tleader_id\x18\x02 \x01(\tR\bleaderId\x12\x1f\n" +

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file norikv/v1/types.proto.
  */
 export const file_norikv_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChVub3Jpa3YvdjEvdHlwZXMucHJvdG8SCW5vcmlrdi52MSImCgdWZXJzaW9uEgwKBHRlcm0YASABKAQSDQoFaW5kZXgYAiABKAQiNQoLQ2x1c3Rlck5vZGUSCgoCaWQYASABKAkSDAoEYWRkchgCIAEoCRIMCgRyb2xlGAMgASgJIi8KDFNoYXJkUmVwbGljYRIPCgdub2RlX2lkGAEgASgJEg4KBmxlYWRlchgCIAEoCCJCCglTaGFyZEluZm8SCgoCaWQYASABKA0SKQoIcmVwbGljYXMYAiADKAsyFy5ub3Jpa3YudjEuU2hhcmRSZXBsaWNhImkKC0NsdXN0ZXJWaWV3Eg0KBWVwb2NoGAEgASgEEiUKBW5vZGVzGAIgAygLMhYubm9yaWt2LnYxLkNsdXN0ZXJOb2RlEiQKBnNoYXJkcxgDIAMoCzIULm5vcmlrdi52MS5TaGFyZEluZm8iQgoJTm90TGVhZGVyEg0KBXNoYXJkGAEgASgNEhEKCWxlYWRlcl9pZBgCIAEoCRITCgtsZWFkZXJfYWRkchgDIAEoCWIGcHJvdG8z");
+  fileDesc("ChVub3Jpa3YvdjEvdHlwZXMucHJvdG8SCW5vcmlrdi52MSImCgdWZXJzaW9uEgwKBHRlcm0YASABKAQSDQoFaW5kZXgYAiABKAQiNQoLQ2x1c3Rlck5vZGUSCgoCaWQYASABKAkSDAoEYWRkchgCIAEoCRIMCgRyb2xlGAMgASgJIi8KDFNoYXJkUmVwbGljYRIPCgdub2RlX2lkGAEgASgJEg4KBmxlYWRlchgCIAEoCCJCCglTaGFyZEluZm8SCgoCaWQYASABKA0SKQoIcmVwbGljYXMYAiADKAsyFy5ub3Jpa3YudjEuU2hhcmRSZXBsaWNhIn4KC0NsdXN0ZXJWaWV3Eg0KBWVwb2NoGAEgASgEEiUKBW5vZGVzGAIgAygLMhYubm9yaWt2LnYxLkNsdXN0ZXJOb2RlEiQKBnNoYXJkcxgDIAMoCzIULm5vcmlrdi52MS5TaGFyZEluZm8SEwoLaW5jYXJuYXRpb24YBSABKAkiQgoJTm90TGVhZGVyEg0KBXNoYXJkGAEgASgNEhEKCWxlYWRlcl9pZBgCIAEoCRITCgtsZWFkZXJfYWRkchgDIAEoCWIGcHJvdG8z");
 
 /**
  * Version identifies one write to a shard. Versions of writes to the same
@@ -163,6 +163,20 @@ export type ClusterView = Message<"norikv.v1.ClusterView"> & {
    * @generated from field: repeated norikv.v1.ShardInfo shards = 3;
    */
   shards: ShardInfo[];
+
+  /**
+   * Names the sequence of epochs this view belongs to: epochs of two views
+   * compare only when their incarnations are equal. A cluster that restarts
+   * with its epoch (a durable one) keeps its incarnation; one that starts
+   * over (a new cluster, or one that lost its epoch) takes a new, unique one,
+   * so a client that sees another incarnation adopts the view whatever its
+   * epoch, and one of the same incarnation only if its epoch is higher.
+   * Empty from servers that predate it (the Rust server): clients then fall
+   * back on the epoch alone. At most 128 bytes.
+   *
+   * @generated from field: string incarnation = 5;
+   */
+  incarnation: string;
 };
 
 /**
