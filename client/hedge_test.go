@@ -218,7 +218,9 @@ func TestHedgeBudgetCapsHedges(t *testing.T) {
 	st := cl.Stats().Hedges
 	maxHedges := uint64(hedgeBudgetFloor + defaultHedgeBudget*workers*each)
 	t.Logf("%d reads: %+v; the nodes got %d stale Gets", workers*each, st, count(reads, "all"))
-	if st.Sent == 0 || st.Sent > maxHedges || st.Refused == 0 || st.Sent+st.Refused != workers*each {
+	// Sent+Refused is every read whose timer fired before its answer: all
+	// of them, unless the machine delays a 5ms timer past a 100ms reply.
+	if st.Sent == 0 || st.Sent > maxHedges || st.Refused < workers*each/2 || st.Sent+st.Refused > workers*each {
 		t.Fatalf("hedges %+v over %d reads: want 1..%d sent and the rest refused", st, workers*each, maxHedges)
 	}
 	if got := count(reads, "all"); got > int64(workers*each)+int64(maxHedges) {
