@@ -234,7 +234,7 @@ func TestWithHedgingPerCall(t *testing.T) {
 	fc, _ := staleCluster(t)
 	fc.SetFaults(func(ctx context.Context, node, procedure string, req any) error {
 		if _, ok := req.(*v1.GetRequest); ok {
-			return sleepCtx(ctx, 50*time.Millisecond)
+			return sleepCtx(ctx, 200*time.Millisecond) // far past the 5ms hedge delay, even on a loaded machine
 		}
 		return nil
 	})
