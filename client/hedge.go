@@ -137,6 +137,7 @@ func (c *Client) getHedged(ctx context.Context, o *op) error {
 		if !r.settled && answered(o.err) {
 			r.settled = true
 			if r.hcancel != nil {
+				r.race.Lost(true)
 				r.hcancel()
 			}
 		}
@@ -205,7 +206,7 @@ func (r *hedgedRead) hedge() {
 	r.mu.Lock()
 	if !r.settled && answered(ho.err) {
 		r.settled, r.hedgeWon = true, true
-		r.race.Lost()
+		r.race.Lost(false)
 		r.fcancel()
 	}
 	r.mu.Unlock()

@@ -30,7 +30,9 @@ type ReplicaRouter interface {
 // WithHedge.
 type Hedge struct {
 	first atomic.Pointer[string] // the first request's replica, latest attempt
-	lost  atomic.Bool            // the first request's ctx was cancelled because the hedge won
+	// loser is the request cancelled because the other answered first:
+	// 1 the first, 2 the hedge; 0 while none is.
+	loser atomic.Int32
 }
 
 type hedgeKey struct{}
@@ -56,16 +58,25 @@ func hedgeFrom(ctx context.Context) hedgeCtx {
 	return hc
 }
 
-// Lost marks the first request as the loser: the hedge answered first
-// and the first request's ctx is about to be cancelled. Its Retry does
-// not count it as a failed call.
-func (h *Hedge) Lost() { h.lost.Store(true) }
+// Lost marks a request as the loser, the hedge (hedge true) or the
+// first: the other answered first and the loser's ctx is about to be
+// cancelled. Retry does not count the loser as a failed call.
+func (h *Hedge) Lost(hedge bool) {
+	if hedge {
+		h.loser.Store(2)
+	} else {
+		h.loser.Store(1)
+	}
+}
 
-// lostRace reports whether ctx is the first request of a hedged read the
-// hedge won.
+// lostRace reports whether ctx is the request of a hedged read that lost.
 func lostRace(ctx context.Context) bool {
 	hc := hedgeFrom(ctx)
-	return hc.h != nil && !hc.isHedge && hc.h.lost.Load()
+	if hc.h == nil {
+		return false
+	}
+	l := hc.h.loser.Load()
+	return l == 1 && !hc.isHedge || l == 2 && hc.isHedge
 }
 
 // routeStale picks a stale read's replica through rr, away from the
