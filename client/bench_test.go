@@ -168,3 +168,36 @@ func BenchmarkGetSDKCallerCtx(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGetStale is a stale_ok Get on a healthy cluster: the replica
+// chosen by latency and hedging on (the defaults), against round-robin
+// without hedging (the client before them), for the cost of the
+// estimate and the hedge timer.
+func BenchmarkGetStale(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		cfg  norikv.StaleReadConfig
+	}{
+		{"defaults", norikv.StaleReadConfig{}},
+		{"round-robin-no-hedge", norikv.StaleReadConfig{RoundRobin: true, DisableHedging: true}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			cl, _ := benchCluster(b)
+			c, _ := norikv.New(norikv.Config{Nodes: cl.Addrs(), TotalShards: cl.Shards(), StaleReads: bc.cfg})
+			defer c.Close()
+			ctx := context.Background()
+			_ = c.Connect(ctx)
+			if _, err := c.Put(ctx, "bench-key", []byte("v")); err != nil {
+				b.Fatal(err)
+			}
+			stale := norikv.WithConsistency(norikv.ConsistencyStaleOK)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := c.Get(ctx, "bench-key", stale); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -35,6 +35,8 @@ type Client struct {
 	// batcher queues concurrent single calls per node (batcher.go); nil
 	// with Config.DisableAutoBatch.
 	batcher *batcher
+	// hedger hedges stale_ok Gets (hedge.go).
+	hedger *hedger
 	// batchKV sends Kv.Batch (exchange.go): operations are validated one by
 	// one before they are batched, and answers are not compressed.
 	batchKV norikvv1connect.KvClient
@@ -110,6 +112,8 @@ func New(cfg Config) (*Client, error) {
 		Logger:            c.log,
 	})
 	c.router = c.topo
+	c.topo.SetRoundRobinReplicas(cfg.StaleReads.RoundRobin)
+	c.hedger = newHedger(cfg.StaleReads)
 	if !cfg.DisableAutoBatch {
 		c.batcher = newBatcher(c)
 	}

@@ -495,9 +495,11 @@ func TestNoMetaServerFallsBackToSeeds(t *testing.T) {
 	}
 }
 
+// With RoundRobin, stale reads spread evenly; by default they prefer the
+// fastest replicas (TestSlowReplicaAvoided).
 func TestStaleReadsSpreadOverReplicas(t *testing.T) {
 	fc := startServer(t, 3, 4)
-	cl := newClient(t, fc, nil)
+	cl := newClient(t, fc, func(c *Config) { c.StaleReads.RoundRobin = true })
 	ctx := context.Background()
 	if err := cl.Connect(ctx); err != nil {
 		t.Fatal(err)

@@ -155,6 +155,10 @@ type Config struct {
 	// connections per node (a call beyond it waits for a free one).
 	// Default 64. Not negative.
 	MaxIdleConnsPerHost int
+	// StaleReads tunes ConsistencyStaleOK reads: which replica serves
+	// them (by default the fastest) and hedging (on by default). The
+	// zero value is the recommended one.
+	StaleReads StaleReadConfig
 	// DisableAutoBatch sends every Put, Get and Delete as its own call.
 	// By default, while an exchange to a node is in flight, concurrent
 	// calls for that node queue and leave together as one Kv.Batch when
@@ -162,6 +166,35 @@ type Config struct {
 	// keeps its own ctx and result. Nodes without Kv.Batch get single
 	// calls either way.
 	DisableAutoBatch bool
+}
+
+// StaleReadConfig configures ConsistencyStaleOK reads, which any replica
+// of the key's shard may serve (see hedge.go). Zero fields take the
+// defaults; leader reads and writes are never affected.
+type StaleReadConfig struct {
+	// RoundRobin spreads stale reads evenly over the replicas. By default
+	// the client keeps an estimate of each node's latency and sends a
+	// stale read to the faster of two replicas picked at random (counting
+	// reads in flight), so one slow replica stops setting the tail
+	// latency; a node left alone for being slow is probed again within
+	// seconds and wins its traffic back when it recovers.
+	RoundRobin bool
+	// DisableHedging turns hedged Gets off; WithHedging(true) turns them
+	// on for one call. By default a stale_ok Get still unanswered after
+	// HedgeDelay is sent to a second replica: the first answer wins and
+	// the other request is cancelled. Stale reads have no side effects,
+	// and HedgeBudget bounds the extra load, so it is on by default.
+	DisableHedging bool
+	// HedgeDelay is how long a stale_ok Get waits before its hedge is
+	// sent. Default 0: the 99th percentile of the client's recent stale
+	// reads, tracked as they complete, and at least 1ms; on a healthy
+	// cluster about 1 read in 100 is hedged. At least 1ms if set.
+	HedgeDelay time.Duration
+	// HedgeBudget caps hedges as a share of stale_ok Gets (token
+	// bucket, like Config.Retry.BudgetRatio): 0.05 lets at most about 5%
+	// extra requests, however slow every node is, so hedging cannot
+	// double the load of a sick cluster. Default 0.05; at most 1.
+	HedgeBudget float64
 }
 
 // DefaultTimeout is Config.Timeout's default.
@@ -223,6 +256,7 @@ func (cfg *Config) checkNumbers() error {
 		{"Config.Retry.MaxDelay", r.MaxDelay, false},
 		{"Config.Retry.Jitter", r.Jitter, true},
 		{"Config.Retry.AttemptTimeout", r.AttemptTimeout, true},
+		{"Config.StaleReads.HedgeDelay", cfg.StaleReads.HedgeDelay, false},
 	}
 	for _, f := range durations {
 		switch {
@@ -253,6 +287,9 @@ func (cfg *Config) checkNumbers() error {
 	}
 	if br := r.BudgetRatio; math.IsNaN(br) || math.IsInf(br, 0) || (br > 0 && (br < 0.001 || br > 1)) {
 		return fmt.Errorf("norikv: Config.Retry.BudgetRatio is %v; want a share between 0.001 and 1 (0.2 is 20%%), 0 for the default 0.2, or negative for no budget", br)
+	}
+	if hb := cfg.StaleReads.HedgeBudget; math.IsNaN(hb) || hb < 0 || hb > 1 || (hb > 0 && hb < 0.001) {
+		return fmt.Errorf("norikv: Config.StaleReads.HedgeBudget is %v; want a share between 0.001 and 1 (0.05 is 5%%), or 0 for the default 0.05", hb)
 	}
 	return nil
 }

@@ -33,6 +33,10 @@ func TestConfigNumericFields(t *testing.T) {
 		{"BudgetRatio percent", func(c *Config) { c.Retry.BudgetRatio = 20 }, "Config.Retry.BudgetRatio is 20"},
 		{"BudgetRatio NaN", func(c *Config) { c.Retry.BudgetRatio = math.NaN() }, "Config.Retry.BudgetRatio is NaN"},
 		{"BudgetRatio tiny", func(c *Config) { c.Retry.BudgetRatio = 0.0001 }, "Config.Retry.BudgetRatio is 0.0001"},
+		{"HedgeDelay in ms", func(c *Config) { c.StaleReads.HedgeDelay = 5 }, "Config.StaleReads.HedgeDelay is 5ns"},
+		{"HedgeDelay negative", func(c *Config) { c.StaleReads.HedgeDelay = -time.Millisecond }, "Config.StaleReads.HedgeDelay is -1ms"},
+		{"HedgeBudget percent", func(c *Config) { c.StaleReads.HedgeBudget = 5 }, "Config.StaleReads.HedgeBudget is 5"},
+		{"HedgeBudget negative", func(c *Config) { c.StaleReads.HedgeBudget = -1 }, "Config.StaleReads.HedgeBudget is -1"},
 		{"BudgetFloor negative", func(c *Config) { c.Retry.BudgetFloor = -5 }, "Config.Retry.BudgetFloor is -5"},
 		{"MaxIdleConnsPerHost negative", func(c *Config) { c.MaxIdleConnsPerHost = -1 }, "Config.MaxIdleConnsPerHost is -1"},
 		{"TotalShards negative", func(c *Config) { c.TotalShards = -1 }, "Config.TotalShards is -1"},
@@ -61,6 +65,7 @@ func TestConfigNumericFields(t *testing.T) {
 			c.Timeout, c.Retry.Jitter, c.Retry.AttemptTimeout, c.Retry.BudgetRatio = -1, -1, -1, -1
 		}},
 		{"BudgetRatio 1", func(c *Config) { c.Retry.BudgetRatio = 1 }},
+		{"HedgeBudget 1, HedgeDelay 1ms", func(c *Config) { c.StaleReads.HedgeBudget, c.StaleReads.HedgeDelay = 1, time.Millisecond }},
 		{"MaxAttempts 1", func(c *Config) { c.Retry.MaxAttempts = 1 }},
 	}
 	for _, tc := range good {

@@ -22,8 +22,9 @@ func (c *Client) Put(ctx context.Context, key string, value []byte, opts ...PutO
 	return o.ver, nil
 }
 
-// Get reads key. A missing or expired key is ErrKeyNotFound. Option:
-// WithConsistency (default lease).
+// Get reads key. A missing or expired key is ErrKeyNotFound. Options:
+// WithConsistency (default lease); WithHedging, for a stale_ok read (see
+// Config.StaleReads).
 func (c *Client) Get(ctx context.Context, key string, opts ...GetOption) (*GetResult, error) {
 	cctx, done, err := c.enter(ctx, "Get")
 	if err != nil {
@@ -32,7 +33,12 @@ func (c *Client) Get(ctx context.Context, key string, opts ...GetOption) (*GetRe
 	defer done()
 	o := &op{}
 	o.initGet(key, opts)
-	if err := c.run(cctx, o); err != nil {
+	if c.hedgeWanted(o, opts) {
+		err = c.getHedged(cctx, o) // hedge.go
+	} else {
+		err = c.run(cctx, o)
+	}
+	if err != nil {
 		return nil, c.callError(ctx, "Get", err)
 	}
 	return o.get, nil

@@ -133,7 +133,8 @@ type ConsistencyOption interface {
 }
 
 // WithConsistency sets a read's consistency. Default ConsistencyLease.
-// ConsistencyStaleOK reads spread over the shard's replicas.
+// ConsistencyStaleOK reads go to the shard's fastest replicas, and Get
+// hedges them (Config.StaleReads).
 func WithConsistency(c Consistency) ConsistencyOption { return consistencyOption(c) }
 
 type consistencyOption Consistency
@@ -145,6 +146,19 @@ func (o consistencyOption) applyVectorRead(p *vectorReadOptions) {
 func (o consistencyOption) applyVectorSearch(p *vectorSearchOptions) {
 	p.consistency = Consistency(o)
 }
+
+// HedgingOption is WithHedging's option: a GetOption.
+type HedgingOption interface{ GetOption }
+
+// WithHedging turns hedging on or off for one stale_ok Get, whatever
+// Config.StaleReads.DisableHedging says (see StaleReadConfig). It does
+// nothing for other reads: only stale_ok ones may be served by another
+// replica.
+func WithHedging(on bool) HedgingOption { return hedgingOption(on) }
+
+type hedgingOption bool
+
+func (hedgingOption) applyGet(*getOptions) {} // read by Get itself: hedgeWanted
 
 // WithIncludeVectors makes VectorSearch return each match's vector.
 func WithIncludeVectors() VectorSearchOption { return includeVectorsOption{} }

@@ -2,6 +2,7 @@ package norikv
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -13,6 +14,30 @@ type Stats struct {
 	Topology TopologyStats
 	Requests RequestStats
 	Backoff  BackoffStats
+	// Hedges counts hedged stale_ok Gets (Config.StaleReads).
+	Hedges HedgeStats
+	// Replicas lists every node that served stale reads, by address:
+	// how many went to each, and its latency estimate, which stale reads
+	// are routed by.
+	Replicas []ReplicaStats
+}
+
+// HedgeStats counts hedges since New. Sent/stale reads is the extra load
+// hedging added; Won/Sent how often the hedge was the faster.
+type HedgeStats struct {
+	Sent    uint64        // hedges sent (each is also counted in Requests.Total)
+	Won     uint64        // hedges whose answer was the read's
+	Refused uint64        // hedges not sent: the hedge budget was spent
+	Delay   time.Duration // the delay a read waits now before its hedge
+}
+
+// ReplicaStats is one node's stale-read record.
+type ReplicaStats struct {
+	Addr  string // host:port
+	Reads uint64 // stale reads sent to it, hedges included
+	// Latency is the node's latency estimate now (a slow node's decays
+	// while it is left alone, until it is probed again).
+	Latency time.Duration
 }
 
 // BackoffStats reports each named backoff policy the client sleeps under,
@@ -94,6 +119,11 @@ func (c *Client) Stats() Stats {
 	if v := c.topo.View(); v != nil {
 		s.Topology.Epoch = v.GetEpoch()
 	}
+	h := c.hedger
+	s.Hedges = HedgeStats{Sent: h.sent.Load(), Won: h.won.Load(), Refused: h.refused.Load(), Delay: h.delay()}
+	for _, r := range c.topo.ReplicaLatencies() {
+		s.Replicas = append(s.Replicas, ReplicaStats{Addr: r.Addr, Reads: r.Reads, Latency: r.Estimate})
+	}
 	return s
 }
 
@@ -107,9 +137,27 @@ func (s Stats) String() string {
 	return fmt.Sprintf("pool: %d connections open, %d dialed, %d dial failures; router: %d nodes, %d shards; "+
 		"topology: epoch %d, %d cached leaders, %d views applied, %s; "+
 		"requests: %d total, %d retries, %d redirects, %d failures, %d refused by the retry budget, %d budget tokens; "+
-		"backoff: %d call retry waits (%v), %d watch reconnect waits (%v)",
+		"backoff: %d call retry waits (%v), %d watch reconnect waits (%v); "+
+		"hedges: %d sent, %d won, %d refused by the hedge budget, delay %v%s",
 		s.Pool.ActiveConnections, s.Pool.Dialed, s.Pool.DialFailures, s.Router.TotalNodes, s.Router.TotalShards,
 		s.Topology.Epoch, s.Topology.CachedLeaders, s.Topology.ViewUpdates, watching,
 		s.Requests.Total, s.Requests.Retries, s.Requests.Redirects, s.Requests.Failures, s.Requests.BudgetExhausted, s.Requests.BudgetTokens,
-		s.Backoff.CallRetry.Count, s.Backoff.CallRetry.Time, s.Backoff.WatchReconnect.Count, s.Backoff.WatchReconnect.Time)
+		s.Backoff.CallRetry.Count, s.Backoff.CallRetry.Time, s.Backoff.WatchReconnect.Count, s.Backoff.WatchReconnect.Time,
+		s.Hedges.Sent, s.Hedges.Won, s.Hedges.Refused, s.Hedges.Delay, s.replicasString())
+}
+
+// replicasString is "; stale reads: addr 10 (0.3ms), ..." or "".
+func (s Stats) replicasString() string {
+	if len(s.Replicas) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("; stale reads:")
+	for i, r := range s.Replicas {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, " %s %d (%v)", r.Addr, r.Reads, r.Latency.Round(10*time.Microsecond))
+	}
+	return b.String()
 }

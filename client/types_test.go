@@ -91,11 +91,14 @@ func TestStatsString(t *testing.T) {
 			CallRetry:      PolicyStats{Policy: "CallRetry", Count: 2, Time: 150 * time.Millisecond},
 			WatchReconnect: PolicyStats{Policy: "WatchReconnect"},
 		},
+		Hedges:   HedgeStats{Sent: 4, Won: 3, Refused: 1, Delay: 2 * time.Millisecond},
+		Replicas: []ReplicaStats{{Addr: "h:1", Reads: 90, Latency: 310 * time.Microsecond}, {Addr: "h:2", Reads: 5, Latency: 20 * time.Millisecond}},
 	}
 	want := "pool: 2 connections open, 3 dialed, 1 dial failures; router: 3 nodes, 1024 shards; " +
 		"topology: epoch 7, 1024 cached leaders, 4 views applied, watching; " +
 		"requests: 21 total, 2 retries, 1 redirects, 1 failures, 0 refused by the retry budget, 10 budget tokens; " +
-		"backoff: 2 call retry waits (150ms), 0 watch reconnect waits (0s)"
+		"backoff: 2 call retry waits (150ms), 0 watch reconnect waits (0s); " +
+		"hedges: 4 sent, 3 won, 1 refused by the hedge budget, delay 2ms; stale reads: h:1 90 (310µs), h:2 5 (20ms)"
 	if got := fmt.Sprint(s); got != want {
 		t.Fatalf("fmt.Sprint(stats) =\n%s\nwant\n%s", got, want)
 	}

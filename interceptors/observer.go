@@ -85,6 +85,10 @@ type Call struct {
 	// BudgetRejected: a retry was refused by the retry budget, and the
 	// call failed with the last attempt's error.
 	BudgetRejected bool
+	// Hedged: a stale read's hedge was sent (its attempts have the reason
+	// AttemptHedge), and HedgeWon: its answer is the call's; the first
+	// request was then cancelled.
+	Hedged, HedgeWon bool
 }
 
 // callState is a Call with the counters its attempts update, concurrently
@@ -92,7 +96,7 @@ type Call struct {
 type callState struct {
 	Call
 	attempts, retries, redirects atomic.Int32
-	budget                       atomic.Bool
+	budget, hedged               atomic.Bool
 }
 
 // AttemptReason says why an attempt was made.
@@ -105,15 +109,20 @@ const (
 	AttemptRetry
 	// AttemptRedirect follows a NOT_LEADER reply, to the leader it named.
 	AttemptRedirect
+	// AttemptHedge is a hedged stale read's second request, sent to
+	// another replica while the first was still waiting.
+	AttemptHedge
 )
 
-// String returns "first", "retry" or "redirect".
+// String returns "first", "retry", "redirect" or "hedge".
 func (r AttemptReason) String() string {
 	switch r {
 	case AttemptRetry:
 		return "retry"
 	case AttemptRedirect:
 		return "redirect"
+	case AttemptHedge:
+		return "hedge"
 	}
 	return "first"
 }
@@ -216,6 +225,39 @@ func StartCall(ctx context.Context, o Observer, procedure string, n int) (contex
 	return ctx, func(err error) { endCall(ctx, o, call, err) }
 }
 
+// StartHedgedCall is StartCall for a read of msg that may be hedged (r
+// gives its shard): the read's requests made under ctx, the first and the
+// hedge, are attempts of one call, described as a lone request would be.
+// end reports the read's outcome and whether the hedge's answer won.
+func StartHedgedCall(ctx context.Context, o Observer, r Router, procedure string, msg any) (_ context.Context, end func(err error, hedgeWon bool)) {
+	call := newCallState(ctx, r, procedure, msg)
+	ctx = o.CallStart(ctx, &call.Call)
+	ctx = context.WithValue(ctx, callKey{}, call)
+	return ctx, func(err error, won bool) {
+		call.HedgeWon = won
+		endCall(ctx, o, call, err)
+	}
+}
+
+// newCallState describes a call of one request, msg.
+func newCallState(ctx context.Context, r Router, procedure string, msg any) *callState {
+	call := &callState{Call: Call{
+		Procedure:             procedure,
+		Operation:             OperationName(procedure),
+		Operations:            1,
+		Shard:                 shardOrUnknown(msg, r),
+		IdempotencyKeyStamped: needsKey(msg) || stampedKey(ctx),
+		Start:                 time.Now(),
+	}}
+	if m, ok := msg.(interface{ GetKey() []byte }); ok {
+		call.Key = m.GetKey()
+	}
+	if m, ok := msg.(interface{ GetConsistency() string }); ok {
+		call.Consistency = m.GetConsistency()
+	}
+	return call
+}
+
 func endCall(ctx context.Context, o Observer, call *callState, err error) {
 	call.Err = err
 	call.Code = codeOf(err)
@@ -224,6 +266,7 @@ func endCall(ctx context.Context, o Observer, call *callState, err error) {
 	call.Retries = int(call.retries.Load())
 	call.Redirects = int(call.redirects.Load())
 	call.BudgetRejected = call.budget.Load()
+	call.Hedged = call.hedged.Load()
 	// A call refused before its first attempt (validation) sent no key.
 	call.IdempotencyKeyStamped = call.IdempotencyKeyStamped && call.Attempts > 0
 	o.CallEnd(ctx, &call.Call)
@@ -247,24 +290,16 @@ type callObserver struct {
 
 func (co callObserver) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		if batch, ok := ctx.Value(callKey{}).(*callState); ok {
-			return next(context.WithValue(ctx, rpcKey{}, &rpcState{call: batch}), req)
+		if joined, ok := ctx.Value(callKey{}).(*callState); ok {
+			// An RPC of a batch, or a request of a hedged read.
+			st := &rpcState{call: joined}
+			if hedgeFrom(ctx).isHedge {
+				st.next = AttemptHedge
+				joined.hedged.Store(true)
+			}
+			return next(context.WithValue(ctx, rpcKey{}, st), req)
 		}
-		msg := req.Any()
-		call := &callState{Call: Call{
-			Procedure:             req.Spec().Procedure,
-			Operation:             OperationName(req.Spec().Procedure),
-			Operations:            1,
-			Shard:                 shardOrUnknown(msg, co.r),
-			IdempotencyKeyStamped: needsKey(msg) || stampedKey(ctx),
-			Start:                 time.Now(),
-		}}
-		if m, ok := msg.(interface{ GetKey() []byte }); ok {
-			call.Key = m.GetKey()
-		}
-		if m, ok := msg.(interface{ GetConsistency() string }); ok {
-			call.Consistency = m.GetConsistency()
-		}
+		call := newCallState(ctx, co.r, req.Spec().Procedure, req.Any())
 		ctx = co.o.CallStart(ctx, &call.Call)
 		res, err := next(context.WithValue(ctx, rpcKey{}, &rpcState{call: call}), req)
 		endCall(ctx, co.o, call, err)

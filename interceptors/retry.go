@@ -171,7 +171,7 @@ func (r *Retry) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			safe = true
 		}
 		res, err := r.loop(ctx, &call, req, next, safe)
-		if err != nil {
+		if err != nil && !lostRace(ctx) {
 			r.failures.Add(1)
 		}
 		return res, err

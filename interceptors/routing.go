@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -85,7 +86,10 @@ func HostPort(addr string) string {
 // Routing returns the interceptor that sends each attempt of a keyed
 // request to the right node: the key's (GetKey) or namespace's
 // (GetNamespace) shard by the contract hash, then the shard's leader from
-// r, or any replica for stale_ok reads (GetConsistency). It stores the
+// r, or any replica for stale_ok reads (GetConsistency): if r is a
+// ReplicaRouter, the one it picks by latency, fed with each stale
+// attempt's time (and sent away from the first request's replica for a
+// hedge: WithHedge). It stores the
 // node in the attempt's ctx for the HTTP client from NewHTTPClient, and
 // feeds NOT_LEADER replies and connection failures back to r, and, if r is
 // a HealthRouter, attempts that timed out and replies. Requests with
@@ -97,13 +101,15 @@ func HostPort(addr string) string {
 func Routing(r Router) connect.Interceptor {
 	h, _ := r.(HealthRouter)
 	sc, _ := r.(ShardCounter)
-	return routingInterceptor{r: r, h: h, sc: sc}
+	rr, _ := r.(ReplicaRouter)
+	return routingInterceptor{r: r, h: h, sc: sc, rr: rr}
 }
 
 type routingInterceptor struct {
 	r  Router
-	h  HealthRouter // nil if r does not track node health
-	sc ShardCounter // nil if r's count is fixed
+	h  HealthRouter  // nil if r does not track node health
+	sc ShardCounter  // nil if r's count is fixed
+	rr ReplicaRouter // nil if r does not choose replicas by latency (latency.go)
 }
 
 // totalShards is the shard count for one attempt.
@@ -133,7 +139,13 @@ func (ri routingInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc
 			return nil, err
 		}
 		shard, needLeader, _ := ShardOf(req.Any(), n)
-		addr := ri.r.Route(shard, needLeader)
+		var addr string
+		var stale time.Time // set for a stale read fed to rr
+		if !needLeader && ri.rr != nil {
+			addr, stale = routeStale(ctx, ri.rr, shard), time.Now()
+		} else {
+			addr = ri.r.Route(shard, needLeader)
+		}
 		res, err := next(WithTarget(ctx, addr), req)
 		answered := true
 		if err != nil {
@@ -155,6 +167,9 @@ func (ri routingInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc
 		}
 		if answered && ri.h != nil {
 			ri.h.Answered(addr)
+		}
+		if !stale.IsZero() {
+			ri.rr.ReadEnded(addr, time.Since(stale), answered)
 		}
 		return res, err
 	}

@@ -137,6 +137,8 @@ const (
 	keyReason      = attribute.Key("norikv.attempt.reason")
 	keyNotLeader   = attribute.Key("norikv.not_leader")
 	keySuspect     = attribute.Key("norikv.suspect")
+	keyHedged      = attribute.Key("norikv.hedged")
+	keyHedgeWon    = attribute.Key("norikv.hedge_won")
 )
 
 var dbSystem = attribute.String("db.system.name", "norikv")
@@ -266,7 +268,7 @@ func (o *observer) CallEnd(ctx context.Context, call *interceptors.Call) {
 	span := trace.SpanFromContext(ctx)
 	if span.IsRecording() {
 		// One SetAttributes call: each grows the span's attribute slice.
-		var buf [8]attribute.KeyValue
+		var buf [10]attribute.KeyValue
 		attrs := append(buf[:0],
 			keyAttempts.Int(call.Attempts),
 			keyRetries.Int(call.Retries),
@@ -281,6 +283,9 @@ func (o *observer) CallEnd(ctx context.Context, call *interceptors.Call) {
 		}
 		if call.IdempotencyKeyStamped {
 			attrs = append(attrs, keyStamped.Bool(true))
+		}
+		if call.Hedged {
+			attrs = append(attrs, keyHedged.Bool(true), keyHedgeWon.Bool(call.HedgeWon))
 		}
 		if call.Err != nil {
 			attrs = append(attrs, attribute.String("error.type", code))

@@ -75,6 +75,7 @@ func runLinearizability(t *testing.T, lc linConfig) linReport {
 	rec := NewRecorder()
 	if stale != nil {
 		stale.rec = rec
+		stale.hedgedClient(t, env)
 	}
 	env.dropRate.Store(lc.dropRate)
 	keys := make([]string, lc.keys)
@@ -177,6 +178,11 @@ func runLinearizability(t *testing.T, lc linConfig) linReport {
 	ops := rec.Operations()
 	if stale != nil {
 		stale.check(t, ops, lc.lag)
+		h := stale.sdk.Stats().Hedges
+		t.Logf("hedged stale_ok reads through the SDK: %d hedges sent, %d won", h.Sent, h.Won)
+		if h.Sent == 0 {
+			t.Error("no stale_ok read through the SDK was hedged: the model checked no hedge")
+		}
 	}
 	res, info := porcupine.CheckOperationsVerbose(KVModel, ops, 30*time.Second)
 	rep := linReport{Operations: len(ops), Partitions: len(keys), Faults: faults, Dropped: env.dropped.Load(), Attempts: env.attempts.Load()}
@@ -303,6 +309,7 @@ func (w *worker) step() (in Input, out Output, call, ret int64) {
 				opts = append(opts, norikv.WithConsistency(norikv.ConsistencyLinearizable))
 			case 1:
 				w.stale.read(ctx, w.rng, key)
+				w.stale.readSDK(ctx, key) // hedged
 			}
 		}
 		var res *norikv.GetResult

@@ -2,6 +2,7 @@ package reliability
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -9,10 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/anishathalye/porcupine"
 
+	norikv "github.com/norikv/norikv-go/client"
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
+	"github.com/norikv/norikv-go/interceptors"
 	"github.com/norikv/norikv-go/server"
 )
 
@@ -55,6 +59,79 @@ type staleReads struct {
 	kv    map[string]norikvv1connect.KvClient
 	mu    sync.Mutex
 	reads []staleRead
+
+	// sdk sends stale_ok Gets through the SDK with hedging on at a 1ms
+	// delay and no budget to speak of, so most are hedged; byAddr names
+	// the node of each address. See readSDK.
+	sdk    *norikv.Client
+	byAddr map[string]string
+}
+
+// answersKey carries a readSDK call's *answers to the recording
+// interceptor.
+type answersKey struct{}
+
+// answers are the replicas that answered one SDK read's requests (the
+// first, the hedge), with what they answered.
+type answers struct {
+	mu  sync.Mutex
+	got []staleRead
+}
+
+// hedgedClient makes s.sdk on env: the interceptor records which replica
+// answered each request of a read, so a hedged read is checked against
+// the replica that gave its answer.
+func (s *staleReads) hedgedClient(t *testing.T, env *faultEnv) {
+	s.byAddr = map[string]string{}
+	for _, id := range s.nodes {
+		s.byAddr[env.cluster.Addr(id)] = id
+	}
+	record := connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			res, err := next(ctx, req)
+			a, _ := ctx.Value(answersKey{}).(*answers)
+			if g, ok := res.(*connect.Response[v1.GetResponse]); ok && err == nil && a != nil {
+				r := staleRead{node: s.byAddr[interceptors.TargetFrom(ctx)]}
+				if v := g.Msg.GetVersion(); v != nil {
+					r.found, r.value, r.index, r.term = true, string(g.Msg.GetValue()), v.GetIndex(), v.GetTerm()
+				}
+				a.mu.Lock()
+				a.got = append(a.got, r)
+				a.mu.Unlock()
+			}
+			return res, err
+		}
+	})
+	s.sdk = env.client(t, norikv.Config{
+		Timeout:      2 * time.Second,
+		Interceptors: []connect.Interceptor{record},
+		StaleReads:   norikv.StaleReadConfig{HedgeDelay: time.Millisecond, HedgeBudget: 1},
+	})
+}
+
+// readSDK sends one stale_ok Get of key through the SDK, hedged, and
+// records its answer on the replica that gave it, with the SDK call's
+// own invocation and return times (which contain the request's, so the
+// model's bounds are, if anything, stricter).
+func (s *staleReads) readSDK(ctx context.Context, key string) {
+	a := &answers{}
+	call := time.Since(s.rec.start).Nanoseconds()
+	res, err := s.sdk.Get(context.WithValue(ctx, answersKey{}, a), key, norikv.WithConsistency(norikv.ConsistencyStaleOK))
+	ret := time.Since(s.rec.start).Nanoseconds()
+	if err != nil && !errors.Is(err, norikv.ErrKeyNotFound) {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, r := range a.got {
+		if r.found == (err == nil) && (err != nil || r.value == string(res.Value) && r.index == res.Version.Index && r.term == res.Version.Term) {
+			r.key, r.call, r.ret = key, call, ret
+			s.mu.Lock()
+			s.reads = append(s.reads, r)
+			s.mu.Unlock()
+			return
+		}
+	}
 }
 
 const failoverWindow = 0

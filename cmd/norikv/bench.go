@@ -28,6 +28,10 @@ const benchExamples = `  norikv bench
   norikv bench --dist zipf --read-ratio 0.9 --value-size 1024 --json
   norikv bench --duration 60s --runtime-stats
       also sample this process's heap and goroutines every second
+  norikv bench --read-ratio 1 --consistency stale_ok --concurrency 16 --slow-node n2=20ms --trace
+      stale reads while node n2 answers 20ms late: they avoid it, and a
+      read caught waiting on it is hedged to another replica (--hedge=false,
+      --replicas round-robin: compare without)
 `
 
 // benchFlags are the bench subcommand's settings.
@@ -73,7 +77,12 @@ func runBench(ctx context.Context, o IO, args []string) error {
 	fs.BoolVar(&f.runtimeStats, "runtime-stats", false, "sample this process's heap and goroutines every second and report them")
 	fs.StringVar(&f.token, "token", "", "bearer `token` to send (and to require, on the embedded cluster)")
 	fs.durationVar(&f.timeout, "timeout", norikv.DefaultTimeout, "per-call timeout, retries included (a `duration`: 5s, 500ms; negative: none)")
+	stale := addStaleFlags(fs) // bench_stale.go
 	if err := fs.parse(args); err != nil {
+		return err
+	}
+	level, err := stale.check(f.target)
+	if err != nil {
 		return err
 	}
 	proto, err := parseProtocol(f.protocol)
@@ -102,23 +111,32 @@ func runBench(ctx context.Context, o IO, args []string) error {
 
 	nodes, shards := splitAddrs(f.target), f.shards
 	targetName := f.target
+	names := map[string]string{} // the embedded cluster's node ids by address
 	if len(nodes) == 0 {
 		// Every SDK write carries an idempotency key and the server keeps
 		// each for its TTL: at the default 10 minutes a long run at 10k
 		// writes/s holds millions of entries (~200 B each). A minute is
 		// far beyond any retry of a 5 s call and keeps the heap bounded.
-		cl, err := server.Start(server.Config{Token: f.token, IdempotencyTTL: time.Minute})
+		cl, err := server.Start(server.Config{Token: f.token, IdempotencyTTL: time.Minute, Faults: stale.faults()})
 		if err != nil {
 			return fmt.Errorf("starting the embedded cluster: %w", err)
 		}
 		defer cl.Close()
+		if err := stale.checkSlowNode(cl); err != nil {
+			return err
+		}
+		for _, id := range cl.NodeIDs() {
+			names[cl.Addr(id)] = id
+		}
 		nodes, shards = cl.Addrs(), cl.Shards()
 		targetName = fmt.Sprintf("embedded cluster (%d nodes, %d shards)", len(nodes), shards)
 	}
-	c, err := norikv.New(norikv.Config{
+	ccfg := norikv.Config{
 		Nodes: nodes, TotalShards: shards, Protocol: proto, BearerToken: f.token, Timeout: f.timeout,
 		MaxIdleConnsPerHost: max(64, f.concurrency),
-	})
+	}
+	stale.configure(&ccfg, stderr)
+	c, err := norikv.New(ccfg)
 	if err != nil {
 		return err
 	}
@@ -138,7 +156,7 @@ func runBench(ctx context.Context, o IO, args []string) error {
 			fmt.Fprintf(stderr, "\r%s\x1b[K", loadgen.ProgressLine(p, f.duration))
 		}
 	}
-	res, err := loadgen.Run(ctx, sdkTarget{c}, cfg)
+	res, err := loadgen.Run(ctx, sdkTarget{c: c, getOpts: []norikv.GetOption{norikv.WithConsistency(level)}}, cfg)
 	if showProgress {
 		fmt.Fprint(stderr, "\r\x1b[K")
 	}
@@ -154,12 +172,19 @@ func runBench(ctx context.Context, o IO, args []string) error {
 			Target: targetName, Protocol: proto.String(), Interrupted: interrupted, Result: benchResultFrom(res),
 			Connections: stats.Pool.ActiveConnections, Dialed: stats.Pool.Dialed,
 			BudgetExhausted: stats.Requests.BudgetExhausted,
+			Hedges:          benchHedges{stats.Hedges.Sent, stats.Hedges.Won, stats.Hedges.Refused},
+			Replicas:        benchReplicas(stats, names),
 		})
 	}
 	fmt.Fprintf(stdout, "target %s, protocol %s%s\n", targetName, proto, map[bool]string{true: " (interrupted)"}[interrupted])
 	res.WriteText(stdout)
 	fmt.Fprintf(stdout, "connections open %d (dialed %d), retries refused by budget %d\n",
 		stats.Pool.ActiveConnections, stats.Pool.Dialed, stats.Requests.BudgetExhausted)
+	var gets uint64
+	if g := res.PerOp["get"]; g != nil {
+		gets = g.Ops
+	}
+	writeStaleReport(stdout, stats, gets, names)
 	return nil
 }
 
@@ -173,6 +198,16 @@ type benchReport struct {
 	Connections     int          `json:"connections_open"`
 	Dialed          uint64       `json:"connections_dialed"`
 	BudgetExhausted uint64       `json:"retries_refused_by_budget"`
+	Hedges          benchHedges  `json:"hedges"`
+	// Replicas are the nodes stale reads went to (norikv.ReplicaStats).
+	Replicas []benchReplica `json:"stale_reads"`
+}
+
+// benchHedges counts hedged stale_ok Gets (norikv.HedgeStats).
+type benchHedges struct {
+	Sent    uint64 `json:"sent"`
+	Won     uint64 `json:"won"`
+	Refused uint64 `json:"refused_by_budget"`
 }
 
 type benchResult struct {

@@ -14,7 +14,10 @@ import (
 // norikv bench measures. A missing key is a miss, not an error. It lives
 // here, not in internal/loadgen, because packages under internal/ sit
 // below the SDK and do not import it.
-type sdkTarget struct{ c *norikv.Client }
+type sdkTarget struct {
+	c       *norikv.Client
+	getOpts []norikv.GetOption // bench's --consistency
+}
 
 var (
 	_ loadgen.Target       = sdkTarget{}
@@ -27,7 +30,7 @@ func (s sdkTarget) Put(ctx context.Context, key string, value []byte) error {
 }
 
 func (s sdkTarget) Get(ctx context.Context, key string) (bool, error) {
-	_, err := s.c.Get(ctx, key)
+	_, err := s.c.Get(ctx, key, s.getOpts...)
 	if errors.Is(err, norikv.ErrKeyNotFound) {
 		return false, nil
 	}

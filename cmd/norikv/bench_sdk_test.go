@@ -28,7 +28,7 @@ func TestBenchSDKTargetAgainstEmbeddedCluster(t *testing.T) {
 			if err := c.Connect(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			res, err := loadgen.Run(context.Background(), sdkTarget{c}, loadgen.Config{
+			res, err := loadgen.Run(context.Background(), sdkTarget{c: c}, loadgen.Config{
 				Concurrency: 8, Duration: 500 * time.Millisecond, Keys: 200, ReadRatio: 0.5,
 				Dist: loadgen.Zipf, Preload: true,
 			})

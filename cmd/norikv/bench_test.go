@@ -53,6 +53,8 @@ func TestBenchRejectsBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--protocol", "carrier-pigeon"}, {"--dist", "pareto"}, {"--read-ratio", "1.5"},
 		{"--concurrency", "0"}, {"--zipf-s", "1"}, {"extra"},
+		{"--consistency", "eventually"}, {"--replicas", "fastest"}, {"--hedge-delay", "100us"},
+		{"--slow-node", "n2"}, {"--slow-node", "n9=20ms"}, {"--slow-node", "n2=20ms", "--target", "127.0.0.1:1"},
 	} {
 		var out, errOut bytes.Buffer
 		if got := run(context.Background(), append([]string{"bench"}, args...), IO{&out, &errOut}); got != 2 {
@@ -80,5 +82,31 @@ func TestBenchStopsWithCtx(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "(interrupted)") {
 		t.Errorf("output does not say it was interrupted:\n%s", out.String())
+	}
+}
+
+// Stale reads with one node slowed: the report counts hedges and the reads
+// per node, and --trace prints hedged calls only, each with its hedge.
+func TestBenchStaleReadsSlowNode(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := runBench(context.Background(), IO{&out, &errOut}, []string{
+		"--duration", "500ms", "--concurrency", "4", "--keys", "50", "--read-ratio", "1",
+		"--consistency", "stale_ok", "--slow-node", "n2=50ms", "--hedge-delay", "5ms", "--trace",
+	})
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, errOut.String())
+	}
+	for _, want := range []string{"hedges sent ", "stale reads to n1 ", "stale reads to n3 "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, line := range strings.Split(errOut.String(), "\n") {
+		if strings.HasPrefix(line, "trace ") && !strings.Contains(line, " hedged (") {
+			t.Errorf("--trace printed a call that was not hedged: %q", line)
+		}
+	}
+	if strings.Contains(errOut.String(), "trace Get") && !strings.Contains(errOut.String(), " hedge ") {
+		t.Errorf("a hedged call's trace without its hedge attempt:\n%s", errOut.String())
 	}
 }

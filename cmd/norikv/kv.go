@@ -33,6 +33,19 @@ const getExamples = `  norikv get user:alice
   norikv get user:alice --consistency linearizable --target node1:9001,node2:9001
 ` + exitStatusHelp
 
+// parseConsistency parses a --consistency flag.
+func parseConsistency(s string) (norikv.Consistency, error) {
+	switch s {
+	case "lease":
+		return norikv.ConsistencyLease, nil
+	case "linearizable":
+		return norikv.ConsistencyLinearizable, nil
+	case "stale_ok", "stale":
+		return norikv.ConsistencyStaleOK, nil
+	}
+	return 0, usagef("--consistency %q: want lease, linearizable or stale_ok", s)
+}
+
 func runGet(ctx context.Context, o IO, args []string) error {
 	fs := newFlagSet(o, "get", "<key> [flags]", getExamples)
 	cf := addClientFlags(fs)
@@ -44,16 +57,9 @@ func runGet(ctx context.Context, o IO, args []string) error {
 	if err := wantArgs(pos, "<key>"); err != nil {
 		return err
 	}
-	var level norikv.Consistency
-	switch *consistency {
-	case "lease":
-		level = norikv.ConsistencyLease
-	case "linearizable":
-		level = norikv.ConsistencyLinearizable
-	case "stale_ok", "stale":
-		level = norikv.ConsistencyStaleOK
-	default:
-		return usagef("--consistency %q: want lease, linearizable or stale_ok", *consistency)
+	level, err := parseConsistency(*consistency)
+	if err != nil {
+		return err
 	}
 	c, err := cf.dial(ctx, fs)
 	if err != nil {

@@ -19,6 +19,12 @@ import (
 //	trace Put shard=5 attempts=2 retries=0 redirects=1 ok 1.9ms
 //	  #1 +0s      127.0.0.1:9001 first     0.6ms unavailable NOT_LEADER: ...
 //	  #2 +0.7ms   127.0.0.1:9002 redirect  1.1ms ok
+//
+// and a hedged stale read, whose first request was cancelled:
+//
+//	trace Get shard=3 consistency=eventual attempts=2 retries=0 redirects=0 hedged (the hedge won) ok 2.4ms
+//	  #1 +0s      127.0.0.1:9002 first     2.4ms canceled: context canceled
+//	  #2 +2.0ms   127.0.0.1:9001 hedge     0.3ms ok
 type traceObserver struct {
 	norikv.BaseObserver
 	w io.Writer
@@ -59,8 +65,8 @@ func (t *traceObserver) AttemptEnd(_ context.Context, call *interceptors.Call, a
 func (t *traceObserver) CallEnd(_ context.Context, call *interceptors.Call) {
 	t.mu.Lock()
 	lines := t.attempts[call]
-	delete(t.attempts, call)
 	t.mu.Unlock()
+	t.forget(call)
 	var b strings.Builder
 	fmt.Fprintf(&b, "trace %s", call.Operation)
 	if call.Operations > 1 {
@@ -76,6 +82,11 @@ func (t *traceObserver) CallEnd(_ context.Context, call *interceptors.Call) {
 	if call.BudgetRejected {
 		b.WriteString(" retry-budget-exhausted")
 	}
+	if call.HedgeWon {
+		b.WriteString(" hedged (the hedge won)")
+	} else if call.Hedged {
+		b.WriteString(" hedged (the first won)")
+	}
 	fmt.Fprintf(&b, " %s %s\n", codeWord(call), ms(call.Duration))
 	for _, l := range lines {
 		b.WriteString(l)
@@ -84,6 +95,13 @@ func (t *traceObserver) CallEnd(_ context.Context, call *interceptors.Call) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	_, _ = io.WriteString(t.w, b.String())
+}
+
+// forget drops call's attempts unprinted.
+func (t *traceObserver) forget(call *interceptors.Call) {
+	t.mu.Lock()
+	delete(t.attempts, call)
+	t.mu.Unlock()
 }
 
 // codeWord is "ok" or the call's code.

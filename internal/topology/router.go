@@ -53,6 +53,10 @@ type Router struct {
 	// the map while there are none.
 	suspect  sync.Map
 	nSuspect atomic.Int32
+	// latency holds each node's stale-read latency estimate (addr →
+	// *nodeLatency) and roundRobin turns its use off (latency.go).
+	latency    sync.Map
+	roundRobin atomic.Bool
 
 	views     atomic.Uint64          // views installed
 	shardsErr atomic.Pointer[errBox] // set while the view contradicts the shard count
@@ -85,8 +89,9 @@ func NewRouter(cfg RouterConfig) *Router {
 }
 
 // Route returns the address to send a request for shard to. Leader-bound
-// requests go to the cached leader; stale reads (needLeader false) spread
-// over the shard's replicas. Without a known leader or replicas the
+// requests go to the cached leader; stale reads (needLeader false) go to
+// one of the shard's replicas, the fastest by the Router's estimate
+// (RouteReplica, latency.go). Without a known leader or replicas the
 // request goes to a seed node, round-robin, and a NOT_LEADER reply will
 // teach the leader.
 func (r *Router) Route(shard int, needLeader bool) string {
@@ -96,7 +101,7 @@ func (r *Router) Route(shard int, needLeader bool) string {
 			s = nil // a view older than the shard table: seeds and hints only
 		}
 		if !needLeader && s != nil && len(s.replicas[shard]) > 0 {
-			return r.pick(s.replicas[shard])
+			return r.pickReplica(s.replicas[shard], "")
 		}
 		if l := lp.Load(); l != nil && !r.isSuspect(l.addr) {
 			return l.addr
