@@ -78,26 +78,20 @@ func (f *staleFlags) slow() (string, time.Duration, error) {
 }
 
 // faults is the embedded cluster's fault hook for --slow-node, nil
-// without it. It checks the node id against the cluster once started
-// (checkSlowNode).
+// without it: the server's one slow-node mechanism (server.DelayCalls,
+// which the console's slow-node control uses too). It checks the node id
+// against the cluster once started (checkSlowNode).
 func (f *staleFlags) faults() server.FaultHook {
 	id, delay, _ := f.slow()
 	if id == "" {
 		return nil
 	}
-	return func(ctx context.Context, node, _ string, _ any) error {
-		if node != id {
-			return nil
+	return server.DelayCalls(func(node, _ string) time.Duration {
+		if node == id {
+			return delay
 		}
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+		return 0
+	}, nil)
 }
 
 // checkSlowNode fails if --slow-node names no node of c.
