@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/norikv/norikv-go/internal/routing"
 )
@@ -60,6 +61,10 @@ func (c *Client) run(ctx context.Context, o *op) error {
 		c.unary(ctx, o)
 		return o.err
 	}
+	// Timeout runs from now, through a wait in the queue, the batch and
+	// a re-send alone.
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
 	// Only calls for a known leader are batched: the single call that
 	// leaves at once must reach the node the batcher counted it against,
 	// and the Routing interceptor sends it there only then. Stale reads,
@@ -93,6 +98,7 @@ func (c *Client) run(ctx context.Context, o *op) error {
 		return b.alone(ctx, q, total, o)
 	}
 	o.done = make(chan struct{})
+	o.deadline, _ = ctx.Deadline()
 	q.queue = append(q.queue, o)
 	q.mu.Unlock()
 	select {
@@ -127,7 +133,7 @@ func (b *batcher) alone(ctx context.Context, q *nodeQueue, total int, o *op) err
 // next batch, in a goroutine of its own so the caller returns at once.
 func (b *batcher) release(q *nodeQueue, total int) {
 	q.mu.Lock()
-	ops := q.take()
+	ops := q.take(int(b.c.getSize.Load()))
 	if ops == nil {
 		q.inflight--
 		q.mu.Unlock()
@@ -139,24 +145,18 @@ func (b *batcher) release(q *nodeQueue, total int) {
 }
 
 // sendLoop sends ops, then whatever queued meanwhile, until the queue is
-// empty. It runs under the client's ctx: the batch serves many calls, and
-// each caller's ctx only governs its own wait.
+// empty. A batch serves many calls, each caller's ctx governing only its
+// own wait: it runs under the client's ctx, bounded by the earliest
+// deadline of its ops, so no call waits past its own.
 func (b *batcher) sendLoop(q *nodeQueue, total int, ops []*op) {
 	defer b.wg.Done()
 	for {
-		if b.c.batchable(q.addr) {
-			b.c.sendBatch(b.c.ctx, q.addr, total, ops)
-		} else {
-			// Learnt while these queued: their callers send them alone.
-			for _, o := range ops {
-				o.redo = redoMoved
-			}
-		}
+		b.send(q.addr, total, ops)
 		for _, o := range ops {
 			close(o.done)
 		}
 		q.mu.Lock()
-		ops = q.take()
+		ops = q.take(int(b.c.getSize.Load()))
 		if ops == nil {
 			q.inflight--
 			q.mu.Unlock()
@@ -166,13 +166,42 @@ func (b *batcher) sendLoop(q *nodeQueue, total int, ops []*op) {
 	}
 }
 
+// send sends one batch of queued ops for addr and sets their results or
+// redo. Ops the batch's deadline (an earlier op's) cut short, with time of
+// their own left, are sent again alone by their callers.
+func (b *batcher) send(addr string, total int, ops []*op) {
+	c := b.c
+	ctx := c.ctx
+	var first time.Time
+	for _, o := range ops {
+		if !o.deadline.IsZero() && (first.IsZero() || o.deadline.Before(first)) {
+			first = o.deadline
+		}
+	}
+	if !first.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, first)
+		defer cancel()
+	}
+	c.exchange(ctx, addr, total, ops)
+	if ctx.Err() == nil || c.ctx.Err() != nil {
+		return
+	}
+	now := time.Now()
+	for _, o := range ops {
+		if o.err != nil && o.redo == redoNone && (o.deadline.IsZero() || o.deadline.After(now)) {
+			o.redo = redoMoved
+		}
+	}
+}
+
 // take removes the next batch from the queue, within the wire limits, or
 // returns nil if it is empty. Caller holds q.mu.
-func (q *nodeQueue) take() []*op {
+func (q *nodeQueue) take(getSize int) []*op {
 	if len(q.queue) == 0 {
 		return nil
 	}
-	n := fit(q.queue)
+	n := fit(q.queue, getSize)
 	if n == len(q.queue) {
 		ops := q.queue
 		q.queue = nil

@@ -184,10 +184,11 @@ func idempotent(l connect.IdempotencyLevel) bool {
 // apply it.
 func (r *Retry) loop(ctx context.Context, req connect.AnyRequest, next connect.UnaryFunc, safe bool) (connect.AnyResponse, error) {
 	redirects, attempt := 0, 0
+	at := r.attemptTimeout(ctx)
 	for {
 		actx, cancel := ctx, context.CancelFunc(nil)
-		if r.p.AttemptTimeout > 0 {
-			actx, cancel = context.WithTimeout(ctx, r.p.AttemptTimeout)
+		if at > 0 {
+			actx, cancel = context.WithTimeout(ctx, at)
 		}
 		res, err := next(actx, req)
 		if cancel != nil {
