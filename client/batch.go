@@ -328,7 +328,7 @@ func (c *Client) do(ctx context.Context, operation string, ops []*op) error {
 func (c *Client) sendNode(ctx context.Context, addr string, total int, g []*op) (alone []*op) {
 	var held map[string]bool // keys with an op to be sent alone
 	for len(g) > 0 {
-		n := fit(g, int(c.getSize.Load()))
+		n := orderSafe(g[:fit(g, int(c.getSize.Load()))])
 		ch := g[:n]
 		ectx, cancel := c.withTimeout(ctx)
 		c.exchange(ectx, addr, total, ch)
@@ -362,6 +362,29 @@ func (c *Client) sendNode(ctx context.Context, addr string, total int, g []*op) 
 		g = rest
 	}
 	return alone
+}
+
+// orderSafe is how many of ops, from the first, may share one exchange:
+// up to (not including) a write on a key read earlier among them. A failed
+// exchange is retried whole, and its writes, applied on the first try,
+// are replayed with their first result while its reads run again: a read
+// followed by a write on its key in one exchange could then see the
+// write, out of the order added.
+func orderSafe(ops []*op) int {
+	var read map[string]bool
+	for i, o := range ops {
+		k := string(o.key())
+		switch {
+		case o.kind == opGet:
+			if read == nil {
+				read = map[string]bool{}
+			}
+			read[k] = true
+		case read[k]:
+			return i
+		}
+	}
+	return len(ops)
 }
 
 // byKeyInOrder returns the ops of some, grouped by key, each group in the
