@@ -154,12 +154,16 @@ func TestBatchesKeepSingleCallPromises(t *testing.T) {
 		clientID        atomic.Int32
 		seq             atomic.Uint64
 	)
-	countWrite := func(known, ok bool) {
+	var unknownErrs []string
+	countWrite := func(known, ok bool, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
 		case !known:
 			unknownW++
+			if len(unknownErrs) < 5 {
+				unknownErrs = append(unknownErrs, err.Error())
+			}
 		case ok:
 			acked++
 		}
@@ -193,14 +197,14 @@ func TestBatchesKeepSingleCallPromises(t *testing.T) {
 						ver, err := c.Put(ctx, k, []byte(v), norikv.IfMatch(seen))
 						known, ok := outcomeOf(err)
 						p.End(Output{Unknown: !known, OK: ok, Version: ver})
-						countWrite(known, ok)
+						countWrite(known, ok, err)
 					default:
 						v := fmt.Sprintf("s%d", seq.Add(1))
 						p := rec.Call(id, Input{Kind: OpPut, Key: k, Value: v})
 						ver, err := c.Put(ctx, k, []byte(v))
 						known, ok := outcomeOf(err)
 						p.End(Output{Unknown: !known, OK: ok, Version: ver})
-						countWrite(known, ok)
+						countWrite(known, ok, err)
 					}
 					mu.Lock()
 					logical++
@@ -262,10 +266,10 @@ func TestBatchesKeepSingleCallPromises(t *testing.T) {
 					last := map[string]norikv.Version{}
 					wrote := map[string]bool{}
 					for i, o := range ops {
-						out, _ := o.output()
+						out, err := o.output()
 						pend[i].End(out)
 						if o.put != nil {
-							countWrite(!out.Unknown, out.OK)
+							countWrite(!out.Unknown, out.OK, err)
 						}
 						if out.Unknown || !out.OK {
 							if o.get != nil && !out.Unknown && wrote[o.in.Key] {
@@ -295,6 +299,9 @@ func TestBatchesKeepSingleCallPromises(t *testing.T) {
 						switch {
 						case !known:
 							unknownW++
+							if len(unknownErrs) < 5 {
+								unknownErrs = append(unknownErrs, err.Error())
+							}
 						case ok:
 							acked++
 							fillerAcked[fillers[i]] = fillers[i]
@@ -311,6 +318,9 @@ func TestBatchesKeepSingleCallPromises(t *testing.T) {
 	// Every acknowledged filler write reads back, read by a client
 	// without the faults.
 	check := env.client(t, norikv.Config{Timeout: 10 * time.Second})
+	if err := check.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
 	var fks []string
 	for k := range fillerAcked {
 		fks = append(fks, k)
@@ -363,6 +373,9 @@ func TestBatchesKeepSingleCallPromises(t *testing.T) {
 	limit := budgetRatio*float64(logical) + float64(clients*budgetFloor)
 	t.Logf("%d logical operations (%d recorded for porcupine), %d writes acked, %d unknown, %d applied; faults: %d exchanges refused, %d batch and %d single answers lost, %d leader moves; retries %d (limit %.0f), refused by budget %d",
 		logical, len(ops), acked, unknownW, applied, faults.refused.Load(), faults.dropped.Load(), faults.dropped1.Load(), moves.Load(), retries, limit, refusedByBudget)
+	for _, e := range unknownErrs {
+		t.Logf("a write of unknown outcome: %s", e)
+	}
 	if float64(retries) > limit {
 		t.Errorf("%d retries for %d operations: over the budget ratio %.2f (+ floor)", retries, logical, budgetRatio)
 	}
