@@ -122,10 +122,14 @@ func (e *BatchError) Unwrap() []error {
 // Do sends every operation of b and sets their results. It returns nil if
 // all succeeded, else a *BatchError (see it for the per-operation errors).
 // Operations go to their shard's leader (stale_ok reads to any replica),
-// grouped into one Kv.Batch per node and sent concurrently. Operations
-// answered NOT_LEADER, and retryable failures of reads and of writes
-// (which always carry an idempotency key, so a retry is applied once),
-// are retried as single calls, re-routed, within Config.Retry. A node that
+// grouped into one Kv.Batch per node (or several, one after another, cut
+// by the request and answer limits), nodes concurrently. An exchange that
+// fails retryably is retried whole, as one call is, within Config.Retry:
+// reads are safe to repeat and writes carry idempotency keys, so each is
+// applied once. Operations answered NOT_LEADER or with a retryable code
+// are retried as single calls, re-routed, within Config.Retry, and the
+// later operations on their keys follow them, in order. Config.Timeout
+// bounds each exchange and the retries of its operations. A node that
 // does not serve Kv.Batch (UNIMPLEMENTED, e.g. the Rust server) is
 // remembered, and its operations are sent as single calls from then on.
 func (c *Client) Do(ctx context.Context, b *Batch) error {

@@ -20,9 +20,11 @@ const maxInflightPerNode = 2
 // at once, alone, so a lone caller waits for nothing. Otherwise it queues,
 // and when an exchange to that node returns, everything queued leaves as
 // one Kv.Batch. A queued call whose ctx ends leaves the queue and returns
-// at once. Operations the batch could not complete (NOT_LEADER, retryable
-// failures, a node without Kv.Batch) are sent again alone by their caller,
-// under its own ctx, with the usual retries.
+// at once; Config.Timeout runs from the moment of the call, and a batch
+// leaves under the earliest deadline of its calls. Operations the batch
+// could not complete (NOT_LEADER, retryable failures, a node without
+// Kv.Batch) are sent again alone by their caller, under its own ctx, with
+// the usual retries.
 type batcher struct {
 	c     *Client
 	mu    sync.Mutex
