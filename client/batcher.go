@@ -63,10 +63,6 @@ func (c *Client) run(ctx context.Context, o *op) error {
 		c.unary(ctx, o)
 		return o.err
 	}
-	// Timeout runs from now, through a wait in the queue, the batch and
-	// a re-send alone.
-	ctx, cancel := c.withTimeout(ctx)
-	defer cancel()
 	// Only calls for a known leader are batched: the single call that
 	// leaves at once must reach the node the batcher counted it against,
 	// and the Routing interceptor sends it there only then. Stale reads,
@@ -100,13 +96,23 @@ func (c *Client) run(ctx context.Context, o *op) error {
 		return b.alone(ctx, q, total, o)
 	}
 	o.done = make(chan struct{})
-	o.deadline, _ = ctx.Deadline()
+	o.deadline = c.deadline(ctx)
 	q.queue = append(q.queue, o)
 	q.mu.Unlock()
+	// No timer for Timeout while queued: the exchanges ahead, all begun
+	// earlier, end before its deadline, and its batch leaves under it.
 	select {
 	case <-o.done:
 		if o.redo != redoNone {
-			c.resend(ctx, o)
+			// Under the call's deadline, not a fresh Timeout.
+			rctx, cancel := ctx, context.CancelFunc(nil)
+			if !o.deadline.IsZero() {
+				rctx, cancel = context.WithDeadline(ctx, o.deadline)
+			}
+			c.resend(rctx, o)
+			if cancel != nil {
+				cancel()
+			}
 		}
 		return o.err
 	case <-ctx.Done():

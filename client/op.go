@@ -198,3 +198,15 @@ func (c *Client) withTimeout(ctx context.Context) (context.Context, context.Canc
 	}
 	return context.WithTimeout(ctx, t)
 }
+
+// deadline is when a call made now with ctx must end: Config.Timeout from
+// now, or ctx's deadline if earlier (zero: neither).
+func (c *Client) deadline(ctx context.Context) time.Time {
+	dl, ok := ctx.Deadline()
+	if t := c.cfg.timeout(); t > 0 {
+		if tdl := time.Now().Add(t); !ok || tdl.Before(dl) {
+			return tdl
+		}
+	}
+	return dl
+}
