@@ -173,26 +173,20 @@ type answerSizes struct {
 	sizes []int
 }
 
-func (a *answerSizes) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
-	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		res, err := next(ctx, req)
-		if err == nil {
-			if m, ok := res.Any().(*v1.BatchResponse); ok {
-				a.mu.Lock()
-				a.sizes = append(a.sizes, proto.Size(m))
-				a.mu.Unlock()
+func (a *answerSizes) interceptor() connect.Interceptor {
+	return connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			res, err := next(ctx, req)
+			if err == nil {
+				if m, ok := res.Any().(*v1.BatchResponse); ok {
+					a.mu.Lock()
+					a.sizes = append(a.sizes, proto.Size(m))
+					a.mu.Unlock()
+				}
 			}
+			return res, err
 		}
-		return res, err
-	}
-}
-
-func (a *answerSizes) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
-	return next
-}
-
-func (a *answerSizes) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
-	return next
+	})
 }
 
 // MultiGet of 40 values of 1 MiB is cut by its answer's size: no answer
@@ -201,7 +195,7 @@ func TestMultiGetAnswersBounded(t *testing.T) {
 	cl := startCluster(t, norikvtest.WithNodes(1), norikvtest.WithShards(4))
 	as := &answerSizes{}
 	c := batchClient(t, cl, &procedureCounter{}, func(cfg *norikv.Config) {
-		cfg.Interceptors = append(cfg.Interceptors, as)
+		cfg.Interceptors = append(cfg.Interceptors, as.interceptor())
 	})
 	ctx := context.Background()
 	big := make([]byte, 1<<20)
