@@ -139,3 +139,75 @@ func TestBatchDisabled(t *testing.T) {
 		wantCode(t, err, connect.CodeUnimplemented)
 	}
 }
+
+// After an operation on a key fails in a way the client re-sends
+// (NOT_LEADER here), the later operations on that key are not run, so
+// they cannot overtake it; other keys are unaffected.
+func TestBatchHoldsKeyBehindResent(t *testing.T) {
+	c, _ := startTest(t, Config{Nodes: 3, Shards: 8})
+	leader := c.Leader(0)
+	kv := dial(t, c.Addr(leader), grpcProto).kv
+	mine := keysOnShard(c, 0, 1)[0]
+	var other string
+	for s := uint32(1); s < 8 && other == ""; s++ {
+		if c.Leader(s) != leader {
+			other = keysOnShard(c, s, 1)[0]
+		}
+	}
+	if other == "" {
+		t.Fatal("every shard has the same leader")
+	}
+	res, err := kv.Batch(ctxT(t), &v1.BatchRequest{Ops: []*v1.BatchOp{
+		batchPut(other, "a", "", nil), // NOT_LEADER
+		batchGet(other),               // not run
+		batchPut(mine, "m", "", nil),  // applied
+		batchPut(other, "b", "", nil), // not run
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Results
+	if _, nl := wire.ParseNotLeader(wire.BatchErrorToError(r[0].GetError())); !nl {
+		t.Fatalf("op 0 = %v, want NOT_LEADER", r[0])
+	}
+	for _, i := range []int{1, 3} {
+		if !wire.IsNotRun(r[i].GetError()) {
+			t.Errorf("op %d on the held key = %v, want NOT_RUN", i, r[i])
+		}
+	}
+	if r[2].GetPut().GetVersion() == nil {
+		t.Errorf("op 2 on another key = %v, want applied", r[2])
+	}
+}
+
+// An answer carries at most wire.BatchMaxAnswerBytes of values: later reads
+// are not run, the first always is.
+func TestBatchAnswerBounded(t *testing.T) {
+	c, _ := startTest(t, Config{Nodes: 1, Shards: 4})
+	kv := dial(t, c.Addr(c.Leader(0)), grpcProto).kv
+	big := strings.Repeat("x", 1<<20)
+	var ops []*v1.BatchOp
+	for i := range 6 {
+		k := "big-" + string(rune('a'+i))
+		put(t, kv, k, big)
+		ops = append(ops, batchGet(k))
+	}
+	res, err := kv.Batch(ctxT(t), &v1.BatchRequest{Ops: ops})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, notRun := 0, 0
+	for _, r := range res.Results {
+		switch {
+		case len(r.GetGet().GetValue()) == len(big):
+			read++
+		case wire.IsNotRun(r.GetError()):
+			notRun++
+		default:
+			t.Fatalf("result %v", r)
+		}
+	}
+	if read == 0 || read*(1<<20) > wire.BatchMaxAnswerBytes || read+notRun != 6 {
+		t.Fatalf("%d reads answered, %d not run, want at most %d MiB answered", read, notRun, wire.BatchMaxAnswerBytes>>20)
+	}
+}
