@@ -33,6 +33,7 @@ func (h *kvService) Batch(ctx context.Context, req *v1.BatchRequest) (*v1.BatchR
 		return nil, err
 	}
 	ops := req.GetOps()
+	ctx = context.WithValue(ctx, batchOpCtxKey{}, true)
 	b := &batchRun{h: h, ctx: ctx, ops: ops, slab: make([]v1.BatchResult, len(ops))}
 	if h.c.store == nil || len(ops) < 2 {
 		b.run(nil)
@@ -46,6 +47,10 @@ func (h *kvService) Batch(ctx context.Context, req *v1.BatchRequest) (*v1.BatchR
 	}
 	return &v1.BatchResponse{Results: results}, nil
 }
+
+// batchOpCtxKey marks the ctx of a Batch's operations: their NOT_LEADER
+// hint goes in their BatchError, not the Batch's response headers (route.go).
+type batchOpCtxKey struct{}
 
 // batchRun is one Batch call being served.
 type batchRun struct {
