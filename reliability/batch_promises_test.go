@@ -293,21 +293,17 @@ func TestBatchesKeepSingleCallPromises(t *testing.T) {
 					}
 					mu.Lock()
 					logical += uint64(len(ops) + len(fillerPuts))
+					mu.Unlock()
 					for i, p := range fillerPuts {
 						_, err := p.Result()
 						known, ok := outcomeOf(err)
-						switch {
-						case !known:
-							unknownW++
-							if len(unknownErrs) < 5 {
-								unknownErrs = append(unknownErrs, err.Error())
-							}
-						case ok:
-							acked++
+						countWrite(known, ok, err)
+						if ok {
+							mu.Lock()
 							fillerAcked[fillers[i]] = fillers[i]
+							mu.Unlock()
 						}
 					}
-					mu.Unlock()
 				}
 			})
 		}

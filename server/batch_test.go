@@ -23,6 +23,18 @@ func batchDelete(key string) *v1.BatchOp {
 	return &v1.BatchOp{Op: &v1.BatchOp_Delete{Delete: &v1.DeleteRequest{Key: []byte(key)}}}
 }
 
+// keyLedElsewhere is a key of a shard whose leader is not leader.
+func keyLedElsewhere(t *testing.T, c *Cluster, leader string) string {
+	t.Helper()
+	for s := uint32(1); s < uint32(len(c.shards)); s++ {
+		if c.Leader(s) != leader {
+			return keysOnShard(c, s, 1)[0]
+		}
+	}
+	t.Fatal("every shard has the same leader")
+	return ""
+}
+
 // Each operation of a batch gets its own result: a NOT_LEADER (a key led
 // elsewhere) or a CAS mismatch fails that operation only, with the unary
 // call's code, message and hint, and the neighbours are applied.
@@ -31,15 +43,7 @@ func TestBatchPerOperationResults(t *testing.T) {
 	leader := c.Leader(0)
 	kv := dial(t, c.Addr(leader), grpcProto).kv
 	mine := keysOnShard(c, 0, 3)
-	var other string
-	for s := uint32(1); s < 8 && other == ""; s++ {
-		if c.Leader(s) != leader {
-			other = keysOnShard(c, s, 1)[0]
-		}
-	}
-	if other == "" {
-		t.Fatal("every shard has the same leader")
-	}
+	other := keyLedElsewhere(t, c, leader)
 	ver := put(t, kv, mine[1], "old")
 	res, err := kv.Batch(ctxT(t), &v1.BatchRequest{Ops: []*v1.BatchOp{
 		batchPut(mine[0], "v0", "", nil),
@@ -148,15 +152,7 @@ func TestBatchHoldsKeyBehindResent(t *testing.T) {
 	leader := c.Leader(0)
 	kv := dial(t, c.Addr(leader), grpcProto).kv
 	mine := keysOnShard(c, 0, 1)[0]
-	var other string
-	for s := uint32(1); s < 8 && other == ""; s++ {
-		if c.Leader(s) != leader {
-			other = keysOnShard(c, s, 1)[0]
-		}
-	}
-	if other == "" {
-		t.Fatal("every shard has the same leader")
-	}
+	other := keyLedElsewhere(t, c, leader)
 	res, err := kv.Batch(ctxT(t), &v1.BatchRequest{Ops: []*v1.BatchOp{
 		batchPut(other, "a", "", nil), // NOT_LEADER
 		batchGet(other),               // not run
