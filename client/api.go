@@ -11,6 +11,16 @@ type KV interface {
 	Delete(ctx context.Context, key string, opts ...DeleteOption) error
 }
 
+// Batches is the batch part of the API: many keys in one call (see Batch
+// and Client.Do). A mock's MultiGet returns what the client would: on
+// partial failure a *BatchError with one entry per key.
+type Batches interface {
+	Do(ctx context.Context, b *Batch) error
+	MultiGet(ctx context.Context, keys []string, opts ...GetOption) ([]*GetResult, error)
+	MultiPut(ctx context.Context, kvs []KeyValue, opts ...PutOption) ([]Version, error)
+	MultiDelete(ctx context.Context, keys []string, opts ...DeleteOption) error
+}
+
 // Vectors is the vector-search part of the API.
 type Vectors interface {
 	VectorCreateIndex(ctx context.Context, namespace string, dimensions int, distance DistanceFunction, indexType VectorIndexType, opts ...VectorWriteOption) (created bool, err error)
@@ -25,6 +35,7 @@ type Vectors interface {
 // rather than on *Client to substitute a fake or a mock in tests.
 type API interface {
 	KV
+	Batches
 	Vectors
 	Connect(ctx context.Context) error
 	Close() error

@@ -122,10 +122,14 @@ func (e *BatchError) Unwrap() []error {
 // Do sends every operation of b and sets their results. It returns nil if
 // all succeeded, else a *BatchError (see it for the per-operation errors).
 // Operations go to their shard's leader (stale_ok reads to any replica),
-// grouped into one Kv.Batch per node and sent concurrently. Operations
-// answered NOT_LEADER, and retryable failures of reads and of writes
-// (which always carry an idempotency key, so a retry is applied once),
-// are retried as single calls, re-routed, within Config.Retry. A node that
+// grouped into one Kv.Batch per node (or several, one after another, cut
+// by the request and answer limits), nodes concurrently. An exchange that
+// fails retryably is retried whole, as one call is, within Config.Retry:
+// reads are safe to repeat and writes carry idempotency keys, so each is
+// applied once. Operations answered NOT_LEADER or with a retryable code
+// are retried as single calls, re-routed, within Config.Retry, and the
+// later operations on their keys follow them, in order. Config.Timeout
+// bounds each exchange and the retries of its operations. A node that
 // does not serve Kv.Batch (UNIMPLEMENTED, e.g. the Rust server) is
 // remembered, and its operations are sent as single calls from then on.
 func (c *Client) Do(ctx context.Context, b *Batch) error {
@@ -213,7 +217,9 @@ const maxUnaryFanout = 32
 
 // do runs ops: one Kv.Batch per node (and per chunk), concurrently, then
 // the ops to send again alone. Invalid ops fail alone before anything is
-// sent.
+// sent. Config.Timeout bounds each exchange, its retries included, and
+// the re-sends of its ops: a large Do is many exchanges, and is bounded
+// as a whole by ctx.
 func (c *Client) do(ctx context.Context, operation string, ops []*op) error {
 	cctx, done, err := c.enter(ctx, operation)
 	if err != nil {
@@ -260,41 +266,41 @@ func (c *Client) do(ctx context.Context, operation string, ops []*op) error {
 		groups[addr] = append(groups[addr], o)
 	}
 	var wg sync.WaitGroup
+	later := make([][]*op, 0, len(groups))
 	for addr, g := range groups {
 		if len(g) == 1 {
 			alone = append(alone, g[0])
 			continue
 		}
-		// A node's chunks go one after another, so operations on one
-		// key keep their order across chunks too.
-		wg.Go(func() {
-			for _, ch := range chunks(g) {
-				c.sendBatch(cctx, addr, total, ch)
-			}
-		})
+		later = append(later, nil)
+		out := &later[len(later)-1]
+		wg.Go(func() { *out = c.sendNode(cctx, addr, total, g) })
 	}
 	wg.Wait()
-	var again []*op
-	for _, g := range groups {
-		for _, o := range g {
-			if o.redo != redoNone {
-				again = append(again, o)
-			}
-		}
+	for _, l := range later {
+		alone = append(alone, l...)
 	}
 	// Single calls, concurrent across keys but in the order added on one
 	// key, as the Batch doc promises.
 	sem := make(chan struct{}, maxUnaryFanout)
-	for _, seq := range byKeyInOrder(ops, append(alone, again...)) {
+	for _, seq := range byKeyInOrder(ops, alone) {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			for _, o := range seq {
+				octx, cancel := cctx, context.CancelFunc(nil)
+				if !o.deadline.IsZero() {
+					// Its exchange's Timeout, not a fresh one.
+					octx, cancel = context.WithDeadline(cctx, o.deadline)
+				}
 				if o.redo != redoNone {
-					c.resend(cctx, o)
+					c.resend(octx, o)
 				} else {
-					c.unary(cctx, o)
+					c.unary(octx, o)
+				}
+				if cancel != nil {
+					cancel()
 				}
 			}
 		}()
@@ -314,6 +320,75 @@ func (c *Client) do(ctx context.Context, operation string, ops []*op) error {
 		return nil
 	}
 	return be
+}
+
+// sendNode sends g, the ops for node addr in the order added, as
+// Kv.Batch exchanges one after another, so operations on one key keep
+// their order across exchanges too. It returns the ops to send alone
+// afterwards: those the node asked to have sent again (NOT_LEADER, a
+// retryable failure) and every later op on their keys, which must not
+// overtake them. Ops the node did not run only for its answer's size go
+// in the next exchange.
+func (c *Client) sendNode(ctx context.Context, addr string, total int, g []*op) (alone []*op) {
+	var held map[string]bool // keys with an op to be sent alone
+	for len(g) > 0 {
+		n := orderSafe(g[:fit(g, int(c.getSize.Load()))])
+		ch := g[:n]
+		ectx, cancel := c.withTimeout(ctx)
+		c.exchange(ectx, addr, total, ch)
+		cancel()
+		dl, _ := ectx.Deadline()
+		var next []*op
+		for _, o := range ch {
+			k := string(o.key())
+			o.deadline = dl
+			switch {
+			case o.redo == redoNone:
+			case o.redo == redoNext && !held[k]:
+				o.redo, o.err = redoNone, nil
+				next = append(next, o)
+			default:
+				if held == nil {
+					held = map[string]bool{}
+				}
+				held[k] = true
+				alone = append(alone, o)
+			}
+		}
+		rest := next
+		for _, o := range g[n:] {
+			if held[string(o.key())] {
+				alone = append(alone, o)
+			} else {
+				rest = append(rest, o)
+			}
+		}
+		g = rest
+	}
+	return alone
+}
+
+// orderSafe is how many of ops, from the first, may share one exchange:
+// up to (not including) a write on a key read earlier among them. A failed
+// exchange is retried whole, and its writes, applied on the first try,
+// are replayed with their first result while its reads run again: a read
+// followed by a write on its key in one exchange could then see the
+// write, out of the order added.
+func orderSafe(ops []*op) int {
+	var read map[string]bool
+	for i, o := range ops {
+		k := string(o.key())
+		switch {
+		case o.kind == opGet:
+			if read == nil {
+				read = map[string]bool{}
+			}
+			read[k] = true
+		case read[k]:
+			return i
+		}
+	}
+	return len(ops)
 }
 
 // byKeyInOrder returns the ops of some, grouped by key, each group in the

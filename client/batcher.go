@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/norikv/norikv-go/internal/routing"
 )
@@ -19,9 +20,11 @@ const maxInflightPerNode = 2
 // at once, alone, so a lone caller waits for nothing. Otherwise it queues,
 // and when an exchange to that node returns, everything queued leaves as
 // one Kv.Batch. A queued call whose ctx ends leaves the queue and returns
-// at once. Operations the batch could not complete (NOT_LEADER, retryable
-// failures, a node without Kv.Batch) are sent again alone by their caller,
-// under its own ctx, with the usual retries.
+// at once; Config.Timeout runs from the moment of the call, and a batch
+// leaves under the earliest deadline of its calls. Operations the batch
+// could not complete (NOT_LEADER, retryable failures, a node without
+// Kv.Batch) are sent again alone by their caller, under its own ctx, with
+// the usual retries.
 type batcher struct {
 	c     *Client
 	mu    sync.Mutex
@@ -93,12 +96,23 @@ func (c *Client) run(ctx context.Context, o *op) error {
 		return b.alone(ctx, q, total, o)
 	}
 	o.done = make(chan struct{})
+	o.deadline = c.deadline(ctx)
 	q.queue = append(q.queue, o)
 	q.mu.Unlock()
+	// No timer for Timeout while queued: the exchanges ahead, all begun
+	// earlier, end before its deadline, and its batch leaves under it.
 	select {
 	case <-o.done:
 		if o.redo != redoNone {
-			c.resend(ctx, o)
+			// Under the call's deadline, not a fresh Timeout.
+			rctx, cancel := ctx, context.CancelFunc(nil)
+			if !o.deadline.IsZero() {
+				rctx, cancel = context.WithDeadline(ctx, o.deadline)
+			}
+			c.resend(rctx, o)
+			if cancel != nil {
+				cancel()
+			}
 		}
 		return o.err
 	case <-ctx.Done():
@@ -127,7 +141,7 @@ func (b *batcher) alone(ctx context.Context, q *nodeQueue, total int, o *op) err
 // next batch, in a goroutine of its own so the caller returns at once.
 func (b *batcher) release(q *nodeQueue, total int) {
 	q.mu.Lock()
-	ops := q.take()
+	ops := q.take(int(b.c.getSize.Load()))
 	if ops == nil {
 		q.inflight--
 		q.mu.Unlock()
@@ -139,24 +153,18 @@ func (b *batcher) release(q *nodeQueue, total int) {
 }
 
 // sendLoop sends ops, then whatever queued meanwhile, until the queue is
-// empty. It runs under the client's ctx: the batch serves many calls, and
-// each caller's ctx only governs its own wait.
+// empty. A batch serves many calls, each caller's ctx governing only its
+// own wait: it runs under the client's ctx, bounded by the earliest
+// deadline of its ops, so no call waits past its own.
 func (b *batcher) sendLoop(q *nodeQueue, total int, ops []*op) {
 	defer b.wg.Done()
 	for {
-		if b.c.batchable(q.addr) {
-			b.c.sendBatch(b.c.ctx, q.addr, total, ops)
-		} else {
-			// Learnt while these queued: their callers send them alone.
-			for _, o := range ops {
-				o.redo = redoMoved
-			}
-		}
+		b.send(q.addr, total, ops)
 		for _, o := range ops {
 			close(o.done)
 		}
 		q.mu.Lock()
-		ops = q.take()
+		ops = q.take(int(b.c.getSize.Load()))
 		if ops == nil {
 			q.inflight--
 			q.mu.Unlock()
@@ -166,13 +174,42 @@ func (b *batcher) sendLoop(q *nodeQueue, total int, ops []*op) {
 	}
 }
 
+// send sends one batch of queued ops for addr and sets their results or
+// redo. Ops the batch's deadline (an earlier op's) cut short, with time of
+// their own left, are sent again alone by their callers.
+func (b *batcher) send(addr string, total int, ops []*op) {
+	c := b.c
+	ctx := c.ctx
+	var first time.Time
+	for _, o := range ops {
+		if !o.deadline.IsZero() && (first.IsZero() || o.deadline.Before(first)) {
+			first = o.deadline
+		}
+	}
+	if !first.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, first)
+		defer cancel()
+	}
+	c.exchange(ctx, addr, total, ops)
+	if ctx.Err() == nil || c.ctx.Err() != nil {
+		return
+	}
+	now := time.Now()
+	for _, o := range ops {
+		if o.err != nil && o.redo == redoNone && (o.deadline.IsZero() || o.deadline.After(now)) {
+			o.redo = redoMoved
+		}
+	}
+}
+
 // take removes the next batch from the queue, within the wire limits, or
 // returns nil if it is empty. Caller holds q.mu.
-func (q *nodeQueue) take() []*op {
+func (q *nodeQueue) take(getSize int) []*op {
 	if len(q.queue) == 0 {
 		return nil
 	}
-	n := fit(q.queue)
+	n := fit(q.queue, getSize)
 	if n == len(q.queue) {
 		ops := q.queue
 		q.queue = nil

@@ -32,6 +32,9 @@ type Client struct {
 	// noBatch holds the nodes (host:port) that answered Kv.Batch
 	// UNIMPLEMENTED: their operations go as single calls (exchange.go).
 	noBatch sync.Map
+	// getSize estimates a read's value size, learnt from batches' answers,
+	// so batches are cut by their answer's size too (exchange.go: fit).
+	getSize atomic.Int64
 	// batcher queues concurrent single calls per node (batcher.go); nil
 	// with Config.DisableAutoBatch.
 	batcher *batcher
@@ -146,8 +149,11 @@ func New(cfg Config) (*Client, error) {
 		scheme = "https://"
 	}
 	base := scheme + seeds[0]
-	c.kv = norikvv1connect.NewKvClient(httpClient, base, callOpts...)
-	c.batchKV = newBatchClient(httpClient, base, opts, c.observed([]connect.Interceptor{interceptors.Errors(), c.retry, interceptors.Routing(c.topo)}), cfg.Interceptors)
+	// The read limit (kvReadMaxBytes) on Kv answers only: vector search
+	// answers are sized by their request's top_k.
+	kvLimit := connect.WithReadMaxBytes(kvReadMaxBytes)
+	c.kv = norikvv1connect.NewKvClient(httpClient, base, append(callOpts[:len(callOpts):len(callOpts)], kvLimit)...)
+	c.batchKV = newBatchClient(httpClient, base, append(opts[:len(opts):len(opts)], kvLimit), c.observed([]connect.Interceptor{interceptors.Errors(), c.retry, interceptors.Routing(c.topo)}), cfg.Interceptors)
 	c.vec = norikvv1connect.NewVectorClient(httpClient, base, callOpts...)
 	// The watch stream gets no retry/routing interceptors: it picks its
 	// node itself and reconnects on its own schedule.
@@ -191,6 +197,13 @@ func (c *Client) Connect(ctx context.Context) error {
 	}
 	return nil
 }
+
+// kvReadMaxBytes bounds a Kv answer the client reads. A Get's value is at
+// most 1 MiB, and a Kv.Batch answer carries at most
+// wire.BatchMaxAnswerBytes of values (past its first read's): 16 MiB
+// leaves room for metadata and JSON's base64, while a server that ignores
+// the limits cannot make the client allocate without bound.
+const kvReadMaxBytes = 16 << 20
 
 // enter is the preamble of every call: refuse once closed, start the
 // background watch on first use, and return ctx joined to the client's

@@ -9,6 +9,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -19,7 +20,7 @@ import (
 	"github.com/norikv/norikv-go/internal/wire"
 )
 
-// redoKind is why an op is sent again alone after its batch.
+// redoKind is why an op is sent again after its batch.
 type redoKind uint8
 
 const (
@@ -27,9 +28,13 @@ const (
 	// redoMoved: the node did not apply it (NOT_LEADER, or no Kv.Batch);
 	// resent at once, like a followed redirect.
 	redoMoved
-	// redoRetry: a retryable failure (of the op or its exchange); o.err
-	// holds it. Resent as a retry: one budget token and a backoff first.
+	// redoRetry: a retryable failure of the op; o.err holds it. Resent as
+	// a retry: one budget token and a backoff first.
 	redoRetry
+	// redoNext: the node did not run it (wire.NotRun): an earlier op on
+	// its key was not applied, or the answer was full. Nothing was
+	// applied: it goes again, at no cost, behind the ops before it.
+	redoNext
 )
 
 // resend sends o alone after its batch asked for it (o.redo).
@@ -71,6 +76,12 @@ func (c *Client) setResult(ctx context.Context, o *op, shard int, r *v1.BatchRes
 		}
 	case *v1.BatchResult_Error:
 		err := wire.BatchErrorToError(res.Error)
+		if wire.IsNotRun(res.Error) {
+			e := interceptors.Convert(ctx, o.name(), err)
+			e.Key = string(o.key())
+			o.err = e
+			return redoNext
+		}
 		if _, nl := c.router.NotLeader(shard, err); nl {
 			return redoMoved // the router has recorded the hint
 		}
@@ -86,15 +97,78 @@ func (c *Client) setResult(ctx context.Context, o *op, shard int, r *v1.BatchRes
 	return redoNone
 }
 
+// exchange sends ops, all for node addr, as one Kv.Batch under ctx and
+// sets each op's result, or its redo. An exchange that fails retryably is
+// retried as one exchange, as one call would be: one budget token and one
+// backoff per retry, within Config.Retry's attempts; each retry routes the
+// ops afresh (the node may be gone), one exchange per node. Every op may
+// go again: reads are safe, and writes carry idempotency keys. If the
+// exchange still fails, each op keeps the error, to be sent no more.
+func (c *Client) exchange(ctx context.Context, addr string, total int, ops []*op) {
+	// A batch of many writes to a durable node takes longer than one
+	// call: each attempt gets the policy's AttemptTimeout per 250 ops.
+	if n := len(ops); n > 250 {
+		ctx = interceptors.WithAttemptTimeout(ctx, time.Duration(1+n/250)*c.retry.Policy().AttemptTimeout)
+	}
+	type part struct {
+		addr string
+		ops  []*op
+	}
+	parts := []part{{addr, ops}}
+	for attempt := 0; ; attempt++ {
+		var failed []*op
+		for _, p := range parts {
+			if !c.batchable(p.addr) {
+				// Learnt meanwhile: they go alone.
+				for _, o := range p.ops {
+					o.redo = redoMoved
+				}
+				continue
+			}
+			if c.sendBatch(ctx, p.addr, total, p.ops) {
+				failed = append(failed, p.ops...)
+			}
+		}
+		if len(failed) == 0 {
+			return
+		}
+		if attempt+1 >= c.retry.Policy().MaxAttempts || !c.retry.AllowRetry(ctx, attempt) {
+			if ctx.Err() != nil {
+				for _, o := range failed {
+					o.err = c.exchangeError(ctx, o, ctx.Err())
+				}
+			}
+			return
+		}
+		parts = parts[:0]
+		at := map[string]int{}
+		for _, o := range failed {
+			a := c.router.Route(routing.Shard(o.key(), total), o.needsLeader())
+			i, ok := at[a]
+			if !ok {
+				i = len(parts)
+				at[a] = i
+				parts = append(parts, part{addr: a})
+			}
+			parts[i].ops = append(parts[i].ops, o)
+		}
+	}
+}
+
 // sendBatch sends ops, all for node addr, as one Kv.Batch under ctx and
-// sets each op's result, or redo for those to send again alone (answered
-// NOT_LEADER, or a retryable failure, of the op or the whole exchange).
-// The node's lack of Kv.Batch is learnt here.
-func (c *Client) sendBatch(ctx context.Context, addr string, total int, ops []*op) {
+// sets each op's result, or redo for those to send again (answered
+// NOT_LEADER, with a retryable code, or not run). It reports whether the
+// whole exchange failed retryably; then each op holds the exchange's
+// error and redo is not set. The node's lack of Kv.Batch is learnt here.
+func (c *Client) sendBatch(ctx context.Context, addr string, total int, ops []*op) (retry bool) {
 	req := &v1.BatchRequest{Ops: make([]*v1.BatchOp, len(ops))}
 	for i, o := range ops {
 		req.Ops[i] = &o.req
+		o.redo, o.err = redoNone, nil
 	}
+	// The retry interceptor counts the exchange as one request; its
+	// other ops earn their budget share as their single calls would.
+	c.retry.Earn(len(ops) - 1)
 	var err error
 	if c.obsCalls != nil {
 		// The observer sees the exchange as one call of len(ops)
@@ -112,30 +186,44 @@ func (c *Client) sendBatch(ctx context.Context, addr string, total int, ops []*o
 		err = interceptors.NewError(connect.CodeInternal, "Kv.Batch: "+strconv.Itoa(len(res.GetResults()))+" results for "+strconv.Itoa(len(ops))+" operations", nil, nil)
 	}
 	if err != nil {
-		if connect.CodeOf(err) == connect.CodeUnimplemented {
+		unimplemented := connect.CodeOf(err) == connect.CodeUnimplemented
+		if unimplemented {
 			c.noBatch.Store(addr, struct{}{})
 		}
-		// Every op may go again: reads are safe, writes carry keys.
-		redo := redoNone
-		switch {
-		case connect.CodeOf(err) == connect.CodeUnimplemented:
-			redo = redoMoved
-		case interceptors.Retryable(err):
-			redo = redoRetry
-		}
 		for _, o := range ops {
-			o.redo = redo
-			// One error for the exchange; each op gets its own copy
-			// naming its key and operation.
-			e := *interceptors.Convert(ctx, o.name(), err)
-			e.Operation, e.Key = o.name(), string(o.key())
-			o.err = &e
+			if unimplemented {
+				o.redo = redoMoved
+			}
+			o.err = c.exchangeError(ctx, o, err)
 		}
-		return
+		return !unimplemented && interceptors.Retryable(err)
 	}
+	var got, gets int
 	for i, o := range ops {
 		o.redo = c.setResult(ctx, o, routing.Shard(o.key(), total), res.Results[i])
+		if o.kind == opGet && o.redo == redoNone && o.get != nil {
+			got += len(o.get.Value)
+			gets++
+		}
 	}
+	if gets > 0 {
+		c.learnGetSize(got / gets)
+	}
+	return false
+}
+
+// exchangeError is op o's copy of its exchange's error, naming its key and
+// operation.
+func (c *Client) exchangeError(ctx context.Context, o *op, err error) error {
+	e := *interceptors.Convert(ctx, o.name(), err)
+	e.Operation, e.Key = o.name(), string(o.key())
+	return &e
+}
+
+// learnGetSize folds the mean value size of a batch's reads into the
+// estimate fit cuts batches by: half the old estimate, half the new.
+func (c *Client) learnGetSize(mean int) {
+	c.getSize.Store((c.getSize.Load() + int64(mean)) / 2)
 }
 
 // newBatchClient is the client of Kv.Batch. Its chain is the unary one
@@ -158,29 +246,29 @@ func (c *Client) batchable(addr string) bool {
 	return !no
 }
 
+// answerOverhead is what fit counts for a result besides a read's key and
+// value: its version, framing and wrapper.
+const answerOverhead = 32
+
 // fit is how many of ops, from the first, go in one Kv.Batch within the
-// wire limits (at least one). Do's chunks and the batcher's queue both
-// cut here.
-func fit(ops []*op) int {
-	n, bytes := 0, 0
+// wire limits (at least one): the request's, and the answer's, estimated
+// with getSize bytes per read value. Do's batches and the batcher's queue
+// both cut here.
+func fit(ops []*op, getSize int) int {
+	n, bytes, answer := 0, 0, 0
 	for n < len(ops) && n < wire.BatchMaxOps {
-		sz := wire.BatchOpBytes(&ops[n].req)
-		if n > 0 && bytes+sz > wire.BatchMaxBytes {
+		o := ops[n]
+		sz := wire.BatchOpBytes(&o.req)
+		a := answerOverhead
+		if o.kind == opGet {
+			a += len(o.key()) + getSize
+		}
+		if n > 0 && (bytes+sz > wire.BatchMaxBytes || answer+a > wire.BatchMaxAnswerBytes) {
 			break
 		}
 		bytes += sz
+		answer += a
 		n++
 	}
 	return n
-}
-
-// chunks splits ops into batches within the wire limits.
-func chunks(ops []*op) [][]*op {
-	var out [][]*op
-	for len(ops) > 0 {
-		n := fit(ops)
-		out = append(out, ops[:n])
-		ops = ops[n:]
-	}
-	return out
 }

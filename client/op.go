@@ -8,6 +8,7 @@ package norikv
 
 import (
 	"context"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -44,6 +45,10 @@ type op struct {
 
 	// done is closed when a queued op's result is set (batcher.go).
 	done chan struct{}
+	// deadline is a queued op's caller's (batcher.go: its batch leaves
+	// under the earliest of its ops'), or in a Do the one its exchange
+	// was sent under, which its re-send keeps. Zero: none.
+	deadline time.Time
 	// redo asks for the op to be sent again alone (resend).
 	redo redoKind
 	// stamped: the client gave this write its idempotency key (for
@@ -177,4 +182,31 @@ func checkOp(ctx context.Context, o *op) bool {
 		return false
 	}
 	return true
+}
+
+// withTimeout bounds ctx by Config.Timeout from now, unless its deadline is
+// earlier: a call's Timeout runs from the moment it is called, through any
+// wait in a queue, its batch and its re-sends (which therefore get no
+// fresh Timeout from the retry interceptor).
+func (c *Client) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	t := c.cfg.timeout()
+	if t <= 0 {
+		return ctx, func() {}
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= t {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, t)
+}
+
+// deadline is when a call made now with ctx must end: Config.Timeout from
+// now, or ctx's deadline if earlier (zero: neither).
+func (c *Client) deadline(ctx context.Context) time.Time {
+	dl, ok := ctx.Deadline()
+	if t := c.cfg.timeout(); t > 0 {
+		if tdl := time.Now().Add(t); !ok || tdl.Before(dl) {
+			return tdl
+		}
+	}
+	return dl
 }

@@ -227,13 +227,14 @@ func idempotent(l connect.IdempotencyLevel) bool {
 // apply it.
 func (r *Retry) loop(ctx context.Context, call *callDeadline, req connect.AnyRequest, next connect.UnaryFunc, safe bool) (connect.AnyResponse, error) {
 	redirects, attempt := 0, 0
+	at := r.attemptTimeout(ctx)
 	for {
 		actx, cancel := ctx, context.CancelFunc(nil)
-		switch dl, ok := call.attempt(r.p.AttemptTimeout); {
+		switch dl, ok := call.attempt(at); {
 		case ok:
 			actx, cancel = context.WithDeadline(ctx, dl)
-		case r.p.AttemptTimeout > 0:
-			actx, cancel = context.WithTimeout(ctx, r.p.AttemptTimeout)
+		case at > 0:
+			actx, cancel = context.WithTimeout(ctx, at)
 		}
 		res, err := next(actx, req)
 		if cancel != nil {

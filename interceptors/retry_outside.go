@@ -1,6 +1,9 @@
 package interceptors
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // AllowRetry is for a retry decided outside the interceptor: the norikv
 // client re-sends alone an operation whose batch failed retryably. Such a
@@ -10,4 +13,30 @@ import "context"
 func (r *Retry) AllowRetry(ctx context.Context, attempt int) bool {
 	allowed, err := r.spendRetry(ctx, attempt)
 	return allowed && err == nil
+}
+
+// Earn credits the retry budget with n more requests than the interceptor
+// counted: a Kv.Batch exchange of n+1 operations passes through it as one
+// request, and each operation it carries earns what its single call would,
+// so a batch's retries are paid for as single calls' are.
+func (r *Retry) Earn(n int) { r.budget.DepositN(n) }
+
+type attemptTimeoutKey struct{}
+
+// WithAttemptTimeout makes d, instead of the policy's AttemptTimeout, the
+// bound of each attempt of the call made with ctx (when the policy has
+// one): an exchange of many operations needs longer than one operation.
+func WithAttemptTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, attemptTimeoutKey{}, d)
+}
+
+// attemptTimeout is the bound of one attempt of the call made with ctx.
+func (r *Retry) attemptTimeout(ctx context.Context) time.Duration {
+	if r.p.AttemptTimeout <= 0 {
+		return 0
+	}
+	if d, ok := ctx.Value(attemptTimeoutKey{}).(time.Duration); ok && d > r.p.AttemptTimeout {
+		return d
+	}
+	return r.p.AttemptTimeout
 }

@@ -1,8 +1,8 @@
 // Package mocks holds gomock (go.uber.org/mock) mocks of the SDK's public
-// interfaces — norikv.API and its parts norikv.KV and norikv.Vectors — and
-// of the generated Connect clients (KvClient, MetaClient, AdminClient,
-// VectorClient), so code that uses NoriKV can be unit-tested without a
-// cluster.
+// interfaces — norikv.API and its parts norikv.KV, norikv.Batches and
+// norikv.Vectors — and of the generated Connect clients (KvClient,
+// MetaClient, AdminClient, VectorClient), so code that uses NoriKV can be
+// unit-tested without a cluster.
 //
 // Write your code against norikv.KV (or norikv.API) rather than *norikv.Client,
 // then hand it a mock in tests:

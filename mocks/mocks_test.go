@@ -125,3 +125,64 @@ type exampleT struct{}
 func (exampleT) Errorf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
 func (exampleT) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
 func (exampleT) Helper()                           {}
+
+// loadProfiles is "user code" that reads many keys in one call; it depends
+// on norikv.Batches, so a test hands it a mock.
+func loadProfiles(ctx context.Context, kv norikv.Batches, ids []string) (map[string]string, error) {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = "profile:" + id
+	}
+	res, err := kv.MultiGet(ctx, keys)
+	var be *norikv.BatchError
+	if err != nil && !errors.As(err, &be) {
+		return nil, err
+	}
+	out := map[string]string{}
+	for i, r := range res {
+		if be != nil && be.Errs[i] != nil {
+			if errors.Is(be.Errs[i], norikv.ErrKeyNotFound) {
+				continue // no profile yet
+			}
+			return nil, be.Errs[i]
+		}
+		out[ids[i]] = string(r.Value)
+	}
+	return out, nil
+}
+
+// A consumer test mocking MultiGet: one key found, one missing (a
+// *norikv.BatchError whose entry for it is ErrKeyNotFound, as the client
+// returns it).
+func ExampleNewMockBatches() {
+	ctrl := gomock.NewController(exampleT{})
+	defer ctrl.Finish()
+	kv := mocks.NewMockBatches(ctrl)
+
+	kv.EXPECT().MultiGet(gomock.Any(), []string{"profile:ann", "profile:bob"}).
+		Return([]*norikv.GetResult{{Value: []byte("Ann"), Version: norikv.Version{Term: 1, Index: 2}}, nil},
+			&norikv.BatchError{Errs: []error{nil, norikv.ErrKeyNotFound}})
+
+	got, err := loadProfiles(context.Background(), kv, []string{"ann", "bob"})
+	fmt.Println(got, err)
+	// Output: map[ann:Ann] <nil>
+}
+
+// The whole API mock has the batch calls too.
+func TestMockAPIBatches(t *testing.T) {
+	ctrl := gomock.NewController(t)
+	api := mocks.NewMockAPI(ctrl)
+	api.EXPECT().MultiPut(gomock.Any(), []norikv.KeyValue{{Key: "a", Value: []byte("1")}}).Return([]norikv.Version{{Term: 1, Index: 1}}, nil)
+	api.EXPECT().MultiDelete(gomock.Any(), []string{"a"}).Return(nil)
+	api.EXPECT().Do(gomock.Any(), gomock.Any()).Return(nil)
+	var a norikv.API = api
+	if _, err := a.MultiPut(context.Background(), []norikv.KeyValue{{Key: "a", Value: []byte("1")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.MultiDelete(context.Background(), []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Do(context.Background(), &norikv.Batch{}); err != nil {
+		t.Fatal(err)
+	}
+}

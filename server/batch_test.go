@@ -23,6 +23,18 @@ func batchDelete(key string) *v1.BatchOp {
 	return &v1.BatchOp{Op: &v1.BatchOp_Delete{Delete: &v1.DeleteRequest{Key: []byte(key)}}}
 }
 
+// keyLedElsewhere is a key of a shard whose leader is not leader.
+func keyLedElsewhere(t *testing.T, c *Cluster, leader string) string {
+	t.Helper()
+	for s := uint32(1); s < uint32(len(c.shards)); s++ {
+		if c.Leader(s) != leader {
+			return keysOnShard(c, s, 1)[0]
+		}
+	}
+	t.Fatal("every shard has the same leader")
+	return ""
+}
+
 // Each operation of a batch gets its own result: a NOT_LEADER (a key led
 // elsewhere) or a CAS mismatch fails that operation only, with the unary
 // call's code, message and hint, and the neighbours are applied.
@@ -31,15 +43,7 @@ func TestBatchPerOperationResults(t *testing.T) {
 	leader := c.Leader(0)
 	kv := dial(t, c.Addr(leader), grpcProto).kv
 	mine := keysOnShard(c, 0, 3)
-	var other string
-	for s := uint32(1); s < 8 && other == ""; s++ {
-		if c.Leader(s) != leader {
-			other = keysOnShard(c, s, 1)[0]
-		}
-	}
-	if other == "" {
-		t.Fatal("every shard has the same leader")
-	}
+	other := keyLedElsewhere(t, c, leader)
 	ver := put(t, kv, mine[1], "old")
 	res, err := kv.Batch(ctxT(t), &v1.BatchRequest{Ops: []*v1.BatchOp{
 		batchPut(mine[0], "v0", "", nil),
@@ -137,5 +141,69 @@ func TestBatchDisabled(t *testing.T) {
 	for _, p := range allProtocols {
 		_, err := dial(t, c.Addr("n1"), p).kv.Batch(ctxT(t), &v1.BatchRequest{Ops: []*v1.BatchOp{batchGet("k")}})
 		wantCode(t, err, connect.CodeUnimplemented)
+	}
+}
+
+// After an operation on a key fails in a way the client re-sends
+// (NOT_LEADER here), the later operations on that key are not run, so
+// they cannot overtake it; other keys are unaffected.
+func TestBatchHoldsKeyBehindResent(t *testing.T) {
+	c, _ := startTest(t, Config{Nodes: 3, Shards: 8})
+	leader := c.Leader(0)
+	kv := dial(t, c.Addr(leader), grpcProto).kv
+	mine := keysOnShard(c, 0, 1)[0]
+	other := keyLedElsewhere(t, c, leader)
+	res, err := kv.Batch(ctxT(t), &v1.BatchRequest{Ops: []*v1.BatchOp{
+		batchPut(other, "a", "", nil), // NOT_LEADER
+		batchGet(other),               // not run
+		batchPut(mine, "m", "", nil),  // applied
+		batchPut(other, "b", "", nil), // not run
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Results
+	if _, nl := wire.ParseNotLeader(wire.BatchErrorToError(r[0].GetError())); !nl {
+		t.Fatalf("op 0 = %v, want NOT_LEADER", r[0])
+	}
+	for _, i := range []int{1, 3} {
+		if !wire.IsNotRun(r[i].GetError()) {
+			t.Errorf("op %d on the held key = %v, want NOT_RUN", i, r[i])
+		}
+	}
+	if r[2].GetPut().GetVersion() == nil {
+		t.Errorf("op 2 on another key = %v, want applied", r[2])
+	}
+}
+
+// An answer carries at most wire.BatchMaxAnswerBytes of values: later reads
+// are not run, the first always is.
+func TestBatchAnswerBounded(t *testing.T) {
+	c, _ := startTest(t, Config{Nodes: 1, Shards: 4})
+	kv := dial(t, c.Addr(c.Leader(0)), grpcProto).kv
+	big := strings.Repeat("x", 1<<20)
+	var ops []*v1.BatchOp
+	for i := range 6 {
+		k := "big-" + string(rune('a'+i))
+		put(t, kv, k, big)
+		ops = append(ops, batchGet(k))
+	}
+	res, err := kv.Batch(ctxT(t), &v1.BatchRequest{Ops: ops})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, notRun := 0, 0
+	for _, r := range res.Results {
+		switch {
+		case len(r.GetGet().GetValue()) == len(big):
+			read++
+		case wire.IsNotRun(r.GetError()):
+			notRun++
+		default:
+			t.Fatalf("result %v", r)
+		}
+	}
+	if read == 0 || read*(1<<20) > wire.BatchMaxAnswerBytes || read+notRun != 6 {
+		t.Fatalf("%d reads answered, %d not run, want at most %d MiB answered", read, notRun, wire.BatchMaxAnswerBytes>>20)
 	}
 }

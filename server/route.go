@@ -55,7 +55,10 @@ func (c *Cluster) notLeader(ctx context.Context, s *shard) error {
 		err.Meta().Set(wire.HeaderLeaderHint, id)
 		err.Meta().Del(wire.HeaderLeaderID)
 	}
-	if info, ok := connect.CallInfoForHandlerContext(ctx); ok {
+	// An operation of a Kv.Batch carries its hint in its BatchError; the
+	// batch's headers are not its to write (and its operations may run
+	// concurrently).
+	if info, ok := connect.CallInfoForHandlerContext(ctx); ok && ctx.Value(batchOpCtxKey{}) == nil {
 		for _, k := range [...]string{wire.HeaderLeaderHint, wire.HeaderLeaderAddr, wire.HeaderLeaderID} {
 			v := err.Meta().Get(k)
 			if v == "" {

@@ -26,6 +26,8 @@ const benchExamples = `  norikv bench
       64 workers for 10s against an embedded 3-node cluster in this process
   norikv bench --target 127.0.0.1:9001,127.0.0.1:9002 --protocol connect --duration 30s
   norikv bench --dist zipf --read-ratio 0.9 --value-size 1024 --json
+  norikv bench --concurrency 1024 --no-batch
+      the same load with every call sent alone: what natural batching gains
   norikv bench --duration 60s --runtime-stats
       also sample this process's heap and goroutines every second
   norikv bench --read-ratio 1 --consistency stale_ok --concurrency 16 --slow-node n2=20ms --trace
@@ -52,6 +54,7 @@ type benchFlags struct {
 	runtimeStats bool
 	token        string
 	timeout      time.Duration
+	noBatch      bool
 }
 
 // runBench is `norikv bench`: a closed-loop Put/Get load through the Go
@@ -76,6 +79,7 @@ func runBench(ctx context.Context, o IO, args []string) error {
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
 	fs.BoolVar(&f.runtimeStats, "runtime-stats", false, "sample this process's heap and goroutines every second and report them")
 	fs.StringVar(&f.token, "token", "", "bearer `token` to send (and to require, on the embedded cluster)")
+	fs.BoolVar(&f.noBatch, "no-batch", false, "send every call alone (Config.DisableAutoBatch), to compare with the default, which batches concurrent calls")
 	fs.durationVar(&f.timeout, "timeout", norikv.DefaultTimeout, "per-call timeout, retries included (a `duration`: 5s, 500ms; negative: none)")
 	stale := addStaleFlags(fs) // bench_stale.go
 	if err := fs.parse(args); err != nil {
@@ -133,7 +137,7 @@ func runBench(ctx context.Context, o IO, args []string) error {
 	}
 	ccfg := norikv.Config{
 		Nodes: nodes, TotalShards: shards, Protocol: proto, BearerToken: f.token, Timeout: f.timeout,
-		MaxIdleConnsPerHost: max(64, f.concurrency),
+		MaxIdleConnsPerHost: max(64, f.concurrency), DisableAutoBatch: f.noBatch,
 	}
 	stale.configure(&ccfg, stderr)
 	c, err := norikv.New(ccfg)
@@ -169,14 +173,14 @@ func runBench(ctx context.Context, o IO, args []string) error {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(benchReport{
-			Target: targetName, Protocol: proto.String(), Interrupted: interrupted, Result: benchResultFrom(res),
+			Target: targetName, Protocol: proto.String(), Batching: !f.noBatch, Interrupted: interrupted, Result: benchResultFrom(res),
 			Connections: stats.Pool.ActiveConnections, Dialed: stats.Pool.Dialed,
 			BudgetExhausted: stats.Requests.BudgetExhausted,
 			Hedges:          benchHedges{stats.Hedges.Sent, stats.Hedges.Won, stats.Hedges.Refused},
 			Replicas:        benchReplicas(stats, names),
 		})
 	}
-	fmt.Fprintf(stdout, "target %s, protocol %s%s\n", targetName, proto, map[bool]string{true: " (interrupted)"}[interrupted])
+	fmt.Fprintf(stdout, "target %s, protocol %s%s%s\n", targetName, proto, map[bool]string{true: ", batching off"}[f.noBatch], map[bool]string{true: " (interrupted)"}[interrupted])
 	res.WriteText(stdout)
 	fmt.Fprintf(stdout, "connections open %d (dialed %d), retries refused by budget %d\n",
 		stats.Pool.ActiveConnections, stats.Pool.Dialed, stats.Requests.BudgetExhausted)
@@ -193,6 +197,7 @@ func runBench(ctx context.Context, o IO, args []string) error {
 type benchReport struct {
 	Target          string       `json:"target"`
 	Protocol        string       `json:"protocol"`
+	Batching        bool         `json:"batching"`
 	Interrupted     bool         `json:"interrupted"`
 	Result          *benchResult `json:"result"`
 	Connections     int          `json:"connections_open"`

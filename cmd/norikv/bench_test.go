@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
+	"github.com/norikv/norikv-go/norikvtest"
 )
 
 func TestBenchJSONAgainstEmbeddedCluster(t *testing.T) {
@@ -108,5 +113,35 @@ func TestBenchStaleReadsSlowNode(t *testing.T) {
 	}
 	if strings.Contains(errOut.String(), "trace Get") && !strings.Contains(errOut.String(), " hedge ") {
 		t.Errorf("a hedged call's trace without its hedge attempt:\n%s", errOut.String())
+	}
+}
+
+// --no-batch sends every call alone: the target never sees a Kv.Batch,
+// and the report says batching was off.
+func TestBenchNoBatch(t *testing.T) {
+	var batches atomic.Int64
+	cl := norikvtest.Start(t, norikvtest.WithFaults(func(ctx context.Context, node, procedure string, req any) error {
+		if procedure == norikvv1connect.KvBatchProcedure {
+			batches.Add(1)
+		}
+		return nil
+	}))
+	var out, errOut bytes.Buffer
+	err := runBench(context.Background(), IO{&out, &errOut}, []string{
+		"--target", strings.Join(cl.Addrs(), ","), "--shards", strconv.Itoa(cl.Shards()),
+		"--duration", "300ms", "--concurrency", "32", "--keys", "100", "--no-batch", "--json",
+	})
+	if err != nil {
+		t.Fatalf("bench --no-batch: %v\n%s", err, errOut.String())
+	}
+	var rep benchReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	if rep.Batching || rep.Result == nil || rep.Result.Ops == 0 {
+		t.Fatalf("report %s", out.String())
+	}
+	if n := batches.Load(); n != 0 {
+		t.Fatalf("bench --no-batch sent %d Kv.Batch exchanges", n)
 	}
 }

@@ -28,8 +28,12 @@ func NewBudget(ratio float64, floor, capacity int) *Budget {
 }
 
 // Deposit credits one request.
-func (b *Budget) Deposit() {
-	if b == nil || b.ratio == 0 {
+func (b *Budget) Deposit() { b.DepositN(1) }
+
+// DepositN credits n requests at once: a batch of n operations earns what
+// n single calls would.
+func (b *Budget) DepositN(n int) {
+	if b == nil || b.ratio == 0 || n <= 0 {
 		return
 	}
 	for {
@@ -37,7 +41,7 @@ func (b *Budget) Deposit() {
 		if cur >= b.maxMilli {
 			return
 		}
-		next := min(cur+b.ratio, b.maxMilli)
+		next := min(cur+b.ratio*int64(n), b.maxMilli)
 		if b.milli.CompareAndSwap(cur, next) {
 			return
 		}

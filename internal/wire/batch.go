@@ -3,6 +3,7 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"connectrpc.com/connect"
 
@@ -16,7 +17,43 @@ import (
 const (
 	BatchMaxOps   = 1000
 	BatchMaxBytes = 3 << 20
+	// BatchMaxAnswerBytes bounds the values one Kv.Batch answer carries:
+	// the server answers no more reads once it is reached (NotRun), the
+	// first read of a batch excepted, and the client cuts its batches by
+	// an estimate of it. Like a request, an answer then stays under a
+	// 4 MiB message cap.
+	BatchMaxAnswerBytes = 3 << 20
 )
+
+// NotRunPrefix starts the message of a batch operation the server did not
+// run (code ABORTED): an earlier operation on its key in the batch was not
+// applied and will be sent again (so this one must follow it, not overtake
+// it), or the answer reached BatchMaxAnswerBytes. Nothing was applied, so
+// the client sends it again at no cost; a client that does not know the
+// prefix retries it as any ABORTED.
+const NotRunPrefix = "NOT_RUN: "
+
+// NotRun is the per-operation error of an operation the server did not
+// run; why says why.
+func NotRun(why string) *v1.BatchError {
+	return &v1.BatchError{Code: uint32(connect.CodeAborted), Message: NotRunPrefix + why}
+}
+
+// IsNotRun reports whether be is NotRun's.
+func IsNotRun(be *v1.BatchError) bool {
+	return connect.Code(be.GetCode()) == connect.CodeAborted && strings.HasPrefix(be.GetMessage(), NotRunPrefix)
+}
+
+// BatchResent reports whether a batch operation that failed with code is
+// sent again by the client (its retryable codes: NOT_LEADER is
+// UNAVAILABLE), so a later operation on its key must not run before it.
+func BatchResent(code connect.Code) bool {
+	switch code {
+	case connect.CodeUnavailable, connect.CodeAborted, connect.CodeResourceExhausted, connect.CodeDeadlineExceeded:
+		return true
+	}
+	return false
+}
 
 // BatchOpBytes is what op counts against BatchMaxBytes: its key and value.
 func BatchOpBytes(op *v1.BatchOp) int {
