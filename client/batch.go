@@ -131,7 +131,9 @@ func (e *BatchError) Unwrap() []error {
 // grouped into one Kv.Batch per node and sent concurrently. Operations
 // answered NOT_LEADER, and retryable failures of reads and of writes
 // (which always carry an idempotency key, so a retry is applied once),
-// are retried as single calls, re-routed, within Config.Retry. A node that
+// are retried as single calls, re-routed, within Config.Retry (writes
+// without an idempotency key, against clusters that do not announce client
+// sessions, only after failures that prove they were not applied). A node that
 // does not serve Kv.Batch (UNIMPLEMENTED, e.g. the Rust server) is
 // remembered, and its operations are sent as single calls from then on.
 func (c *Client) Do(ctx context.Context, b *Batch) error {
@@ -241,9 +243,10 @@ type op struct {
 	done chan struct{}
 	// redo asks for the op to be sent again alone (resend).
 	redo redoKind
-	// stamped: the client gave this write its idempotency key (for
-	// Config.Observer's IdempotencyKeyStamped).
-	stamped bool
+	// stamped: the client gave this write its idempotency key, session
+	// sequence seq (session.go); unkeyed: it goes without a key.
+	stamped, unkeyed bool
+	seq              uint64
 }
 
 // redoKind is why an op is sent again alone after its batch.
@@ -282,16 +285,12 @@ func (o *op) initGet(key string, opts []GetOption) {
 	o.req.Op = &o.getReq
 }
 
-// initPut builds the request. A write always carries an idempotency key,
-// set here in a message of our own, so any attempt may be repeated,
-// batched or alone, and is applied once.
+// initPut builds the request, in a message of our own: the client keys
+// it before it is sent (stamp, session.go).
 func (o *op) initPut(key string, value []byte, opts []PutOption) {
 	var p putOptions
 	if len(opts) > 0 {
 		p = collectPutOptions(opts)
-	}
-	if p.idemKey == "" {
-		p.idemKey, o.stamped = interceptors.NewIdempotencyKey(), true
 	}
 	o.kind = opPut
 	r := &v1.PutRequest{Key: []byte(key), Value: value, TtlMs: p.ttlMs, IdempotencyKey: p.idemKey}
@@ -306,9 +305,6 @@ func (o *op) initDelete(key string, opts []DeleteOption) {
 	var d deleteOptions
 	if len(opts) > 0 {
 		d = collectDeleteOptions(opts)
-	}
-	if d.idemKey == "" {
-		d.idemKey, o.stamped = interceptors.NewIdempotencyKey(), true
 	}
 	o.kind = opDelete
 	r := &v1.DeleteRequest{Key: []byte(key), IdempotencyKey: d.idemKey}
@@ -351,9 +347,7 @@ func (o *op) needsLeader() bool {
 // routing): the path of Client.Get, Put and Delete.
 func (c *Client) unary(ctx context.Context, o *op) {
 	o.err = nil
-	if o.stamped && c.obsCalls != nil {
-		ctx = interceptors.WithStampedKey(ctx)
-	}
+	ctx = unaryCtx(ctx, o, c.obsCalls != nil)
 	switch o.kind {
 	case opGet:
 		res, err := c.kv.Get(ctx, o.getReq.Get)
@@ -412,7 +406,7 @@ func (c *Client) setResult(ctx context.Context, o *op, shard int, r *v1.BatchRes
 		e.Key = string(o.key())
 		o.err = e
 		if interceptors.Retryable(err) {
-			return redoRetry
+			return mayRedo(ctx, o, redoRetry, err)
 		}
 		return redoNone
 	}
@@ -449,7 +443,8 @@ func (c *Client) sendBatch(ctx context.Context, addr string, total int, ops []*o
 		if connect.CodeOf(err) == connect.CodeUnimplemented {
 			c.noBatch.Store(addr, struct{}{})
 		}
-		// Every op may go again: reads are safe, writes carry keys.
+		// Reads and keyed writes may go again; unkeyed writes only if
+		// err proves they were not applied (mayRedo).
 		redo := redoNone
 		switch {
 		case connect.CodeOf(err) == connect.CodeUnimplemented:
@@ -458,12 +453,12 @@ func (c *Client) sendBatch(ctx context.Context, addr string, total int, ops []*o
 			redo = redoRetry
 		}
 		for _, o := range ops {
-			o.redo = redo
 			// One error for the exchange; each op gets its own copy
 			// naming its key and operation.
 			e := *interceptors.Convert(ctx, o.name(), err)
 			e.Operation, e.Key = o.name(), string(o.key())
 			o.err = &e
+			o.redo = mayRedo(ctx, o, redo, err)
 		}
 		return
 	}
@@ -554,8 +549,14 @@ func (c *Client) do(ctx context.Context, operation string, ops []*op) error {
 		return err
 	}
 	defer done()
+	defer func() {
+		for _, o := range ops {
+			c.unstamp(o)
+		}
+	}()
 	var valid []*op
 	for _, o := range ops {
+		c.stamp(o)
 		if checkOp(ctx, o) {
 			valid = append(valid, o)
 		}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/norikv/norikv-go/internal/wire"
 )
@@ -62,9 +61,14 @@ type Call struct {
 	// Key is the key, nil for a batch and for calls without one. Opt-in
 	// telemetry may record it; it is the caller's bytes, read-only.
 	Key []byte
-	// IdempotencyKeyStamped: the SDK gave the write a random idempotency
-	// key (the caller set none), so its retries are applied once.
+	// IdempotencyKeyStamped: the SDK gave the write an automatic
+	// idempotency key (a session key: the caller set none and the cluster
+	// announces client sessions), so its retries are applied once.
 	IdempotencyKeyStamped bool
+	// Unkeyed: a write sent with no idempotency key at all (the caller set
+	// none and the cluster does not announce client sessions); it is
+	// retried only after failures that prove it was not applied.
+	Unkeyed bool
 	// Start is when the call began.
 	Start time.Time
 
@@ -187,6 +191,21 @@ func observeRedirect(ctx context.Context) {
 	}
 }
 
+// observeUnkeyed marks a unary call as a write sent without a key.
+// Retry calls it, synchronously within the call, before any attempt.
+func observeUnkeyed(ctx context.Context) {
+	if s := rpcFrom(ctx); s != nil {
+		s.call.Unkeyed = true
+	}
+}
+
+// observeStamped marks a unary call as a write Retry stamped.
+func observeStamped(ctx context.Context) {
+	if s := rpcFrom(ctx); s != nil {
+		s.call.IdempotencyKeyStamped = true
+	}
+}
+
 func observeBudgetRejected(ctx context.Context) {
 	if s := rpcFrom(ctx); s != nil {
 		s.call.budget.Store(true)
@@ -226,6 +245,7 @@ func endCall(ctx context.Context, o Observer, call *callState, err error) {
 	call.BudgetRejected = call.budget.Load()
 	// A call refused before its first attempt (validation) sent no key.
 	call.IdempotencyKeyStamped = call.IdempotencyKeyStamped && call.Attempts > 0
+	call.Unkeyed = call.Unkeyed && call.Attempts > 0
 	o.CallEnd(ctx, &call.Call)
 }
 
@@ -257,7 +277,7 @@ func (co callObserver) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			Operation:             OperationName(req.Spec().Procedure),
 			Operations:            1,
 			Shard:                 shardOrUnknown(msg, co.r),
-			IdempotencyKeyStamped: needsKey(msg) || stampedKey(ctx),
+			IdempotencyKeyStamped: stampedKey(ctx),
 			Start:                 time.Now(),
 		}}
 		if m, ok := msg.(interface{ GetKey() []byte }); ok {
@@ -305,17 +325,6 @@ func WithStampedKey(ctx context.Context) context.Context {
 
 func stampedKey(ctx context.Context) bool { return ctx.Value(stampedCtxKey{}) != nil }
 
-// needsKey reports whether Retry will stamp msg with a random idempotency
-// key: it is a write whose key is empty.
-func needsKey(msg any) bool {
-	pm, ok := msg.(proto.Message)
-	if !ok {
-		return false
-	}
-	m := pm.ProtoReflect()
-	fd := keyField(m)
-	return fd != nil && m.Get(fd).String() == ""
-}
 
 type attemptObserver struct {
 	o Observer

@@ -57,6 +57,7 @@ var (
 	bucketShards = []byte("shards")
 	bucketKV     = []byte("kv")
 	bucketIdem   = []byte("idem")
+	bucketSess   = []byte("sess") // client sessions: session_store.go
 	bucketVecNS  = []byte("vecns")
 	bucketVec    = []byte("vec")
 	keyShape     = []byte("shape")
@@ -65,6 +66,7 @@ var (
 
 // store is a cluster's open data dir.
 type store struct {
+	c    *Cluster
 	db   *bolt.DB
 	mode SyncMode
 	wall int64 // wall-clock Unix nanoseconds at cluster clock 0
@@ -112,12 +114,13 @@ func (c *Cluster) openStore() error {
 	// A lone writer should not wait long for company: an fsync takes
 	// about a millisecond, so that is what a batch waits.
 	db.MaxBatchDelay = time.Millisecond
-	st := &store{db: db, mode: cfg.Sync, wall: time.Now().UnixNano() - c.clock()}
+	st := &store{c: c, db: db, mode: cfg.Sync, wall: time.Now().UnixNano() - c.clock()}
 	if err := st.load(c); err != nil {
 		db.Close()
 		return err
 	}
 	c.store = st
+	c.sessions.track = true
 	for _, s := range c.shards {
 		s.journaled = true
 	}
@@ -132,7 +135,7 @@ func (st *store) load(c *Cluster) error {
 	now := c.clock()
 	nowWall := st.wall + now
 	return st.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketShards, bucketKV, bucketIdem, bucketVecNS, bucketVec} {
+		for _, b := range [][]byte{bucketMeta, bucketShards, bucketKV, bucketIdem, bucketSess, bucketVecNS, bucketVec} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -188,6 +191,9 @@ func (st *store) load(c *Cluster) error {
 			return err
 		}
 		if err := st.loadIdem(c, tx, nowWall); err != nil {
+			return err
+		}
+		if err := st.loadSessions(tx, nowWall); err != nil {
 			return err
 		}
 		return st.loadVectors(c, tx)
@@ -291,7 +297,8 @@ type kvPair struct {
 	bucket []byte
 	k, v   []byte
 	del    bool
-	prefix bool // delete every key with prefix k
+	prefix bool   // delete every key with prefix k
+	upto   []byte // delete every key in [k, upto)
 }
 
 // persist writes the changes of one applied write of s, its idempotency
@@ -337,7 +344,9 @@ func (st *store) persist(s *shard, idemKey string, fp uint64, res idemResult, no
 	pos := binary.BigEndian.AppendUint64(make([]byte, 0, 16), s.term)
 	pos = binary.BigEndian.AppendUint64(pos, s.index)
 	pairs = append(pairs, kvPair{bucket: bucketShards, k: binary.BigEndian.AppendUint32(nil, s.id), v: pos})
-	if idemKey != "" {
+	if sk, ok := st.c.sessionKeyOf(idemKey); ok {
+		pairs = st.sessionPairs(pairs, sk, s.id, fp, res, now)
+	} else if idemKey != "" {
 		k := binary.BigEndian.AppendUint64(make([]byte, 0, 12+len(idemKey)), uint64(st.wall+now))
 		k = binary.BigEndian.AppendUint32(k, s.id)
 		k = append(k, idemKey...)
@@ -355,6 +364,8 @@ func (st *store) persist(s *shard, idemKey string, fp uint64, res idemResult, no
 			b := tx.Bucket(p.bucket)
 			var err error
 			switch {
+			case p.upto != nil:
+				err = deleteRange(b, p.k, p.upto)
 			case p.prefix:
 				cur := b.Cursor()
 				for k, _ := cur.Seek(p.k); k != nil && bytes.HasPrefix(k, p.k); k, _ = cur.Next() {
