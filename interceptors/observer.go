@@ -325,7 +325,6 @@ func WithStampedKey(ctx context.Context) context.Context {
 
 func stampedKey(ctx context.Context) bool { return ctx.Value(stampedCtxKey{}) != nil }
 
-
 type attemptObserver struct {
 	o Observer
 	r Router
