@@ -31,12 +31,12 @@ type Client struct {
 	// router is topo as the interceptors see it; batches route with it.
 	router interceptors.Router
 	// noBatch holds the nodes (host:port) that answered Kv.Batch
-	// UNIMPLEMENTED: their operations go as single calls (batch.go).
+	// UNIMPLEMENTED: their operations go as single calls (exchange.go).
 	noBatch sync.Map
 	// batcher queues concurrent single calls per node (batcher.go); nil
 	// with Config.DisableAutoBatch.
 	batcher *batcher
-	// batchKV sends Kv.Batch (batch.go): operations are validated one by
+	// batchKV sends Kv.Batch (exchange.go): operations are validated one by
 	// one before they are batched, and answers are not compressed.
 	batchKV norikvv1connect.KvClient
 
