@@ -86,6 +86,14 @@ var (
 	ErrIndexNotFound = interceptors.ErrIndexNotFound
 	// ErrClosed: the Client was closed.
 	ErrClosed = interceptors.ErrClosed
+	// ErrOutcomeUnknown: a write may or may not have been applied. Against
+	// a cluster that does not announce client sessions (the Rust server
+	// today) the SDK sends writes without an automatic idempotency key,
+	// and one that fails in a way that does not prove it was not applied
+	// (a timeout, a lost reply) is not retried but fails with this error.
+	// Also a session answer the server no longer kept. Read the key to
+	// know, or give the write WithIdempotencyKey to have it retried.
+	ErrOutcomeUnknown = interceptors.ErrOutcomeUnknown
 )
 
 // closedError is returned by calls on a closed client.
