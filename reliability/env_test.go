@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -136,4 +137,29 @@ func (l *lockedRand) IntN(n int) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.r.IntN(n)
+}
+
+// moveLeaders moves the leadership of shards 0..shards-1 round the nodes,
+// one move every interval, until stop is called (which waits for it);
+// moves counts the transfers made.
+func (e *faultEnv) moveLeaders(shards int, every time.Duration) (moves *atomic.Uint64, stop func()) {
+	moves = new(atomic.Uint64)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		ids := e.cluster.NodeIDs()
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			case <-time.After(every):
+			}
+			if e.cluster.TransferLeader(uint32(i%shards), ids[i%len(ids)]) == nil {
+				moves.Add(1)
+			}
+		}
+	}()
+	return moves, func() { close(done); wg.Wait() }
 }

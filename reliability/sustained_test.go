@@ -57,24 +57,7 @@ func TestSustainedRateExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := sustainedDuration()
-	stop := make(chan struct{})
-	var moves atomic.Uint64
-	var bg sync.WaitGroup
-	bg.Add(1)
-	go func() { // leader moves
-		defer bg.Done()
-		ids := env.cluster.NodeIDs()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-			if env.cluster.TransferLeader(uint32(i%8), ids[i%len(ids)]) == nil {
-				moves.Add(1)
-			}
-		}
-	}()
+	moves, stopMoves := env.moveLeaders(8, 20*time.Millisecond)
 
 	var calls, casCalls atomic.Uint64
 	errs := make(chan error, workers+batchers)
@@ -121,8 +104,7 @@ func TestSustainedRateExactlyOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	bg.Wait()
+	stopMoves()
 	close(errs)
 	for err := range errs {
 		if errors.Is(err, norikv.ErrVersionMismatch) {

@@ -45,14 +45,7 @@ func (st *store) sessionPairs(pairs []kvPair, k wire.SessionKey, shard uint32, f
 	meta = binary.BigEndian.AppendUint64(meta, uint64(st.wall+now))
 	pairs = append(pairs, kvPair{bucket: bucketSess, k: sessKey(k.ID, 0), v: meta})
 	if k.Seq >= floor {
-		v := binary.BigEndian.AppendUint64(make([]byte, 0, 29), fp)
-		v = binary.BigEndian.AppendUint64(v, res.ver.term)
-		v = binary.BigEndian.AppendUint64(v, res.ver.index)
-		flag := byte(0)
-		if res.flag {
-			flag = 1
-		}
-		v = binary.BigEndian.AppendUint32(append(v, flag), shard)
+		v := binary.BigEndian.AppendUint32(appendAnswer(make([]byte, 0, 29), fp, res), shard)
 		pairs = append(pairs, kvPair{bucket: bucketSess, k: sessKey(k.ID, k.Seq), v: v})
 	}
 	return pairs
@@ -91,9 +84,8 @@ func (st *store) loadSessions(tx *bolt.Tx, nowWall int64) error {
 			stale = append(stale, k)
 			return nil
 		}
-		a := sessionAnswer{fp: binary.BigEndian.Uint64(v), set: true, shard: binary.BigEndian.Uint32(v[25:]),
-			res: idemResult{ver: version{term: binary.BigEndian.Uint64(v[8:]), index: binary.BigEndian.Uint64(v[16:])}, flag: v[24] == 1}}
-		t.put(cur, seq, a)
+		fp, res := readAnswer(v)
+		t.put(cur, seq, sessionAnswer{fp: fp, res: res, shard: binary.BigEndian.Uint32(v[25:]), set: true})
 		return nil
 	})
 	if err != nil {
@@ -131,4 +123,22 @@ func deleteRange(b *bolt.Bucket, from, to []byte) error {
 		keys = append(keys, bytes.Clone(k))
 	}
 	return deleteAll(b, keys)
+}
+
+// appendAnswer appends a stored idempotency answer, as the TTL cache's
+// entries and sessions' answers both keep it: fingerprint, term, index,
+// flag (25 bytes).
+func appendAnswer(dst []byte, fp uint64, res idemResult) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, fp)
+	dst = binary.BigEndian.AppendUint64(dst, res.ver.term)
+	dst = binary.BigEndian.AppendUint64(dst, res.ver.index)
+	if res.flag {
+		return append(dst, 1)
+	}
+	return append(dst, 0)
+}
+
+// readAnswer reads what appendAnswer wrote.
+func readAnswer(v []byte) (fp uint64, res idemResult) {
+	return binary.BigEndian.Uint64(v), idemResult{ver: version{term: binary.BigEndian.Uint64(v[8:]), index: binary.BigEndian.Uint64(v[16:])}, flag: v[24] == 1}
 }

@@ -214,8 +214,8 @@ func (st *store) loadIdem(c *Cluster, tx *bolt.Tx, nowWall int64) error {
 			return nil
 		}
 		sk := scopedKey{shard: binary.BigEndian.Uint32(k[8:]), key: string(k[12:])}
-		res := idemResult{ver: version{term: binary.BigEndian.Uint64(v[8:]), index: binary.BigEndian.Uint64(v[16:])}, flag: v[24] == 1}
-		c.idem.restore(sk, binary.BigEndian.Uint64(v), res, stored-st.wall)
+		fp, res := readAnswer(v)
+		c.idem.restore(sk, fp, res, stored-st.wall)
 		return nil
 	})
 	if err != nil {
@@ -350,14 +350,7 @@ func (st *store) persist(s *shard, idemKey string, fp uint64, res idemResult, no
 		k := binary.BigEndian.AppendUint64(make([]byte, 0, 12+len(idemKey)), uint64(st.wall+now))
 		k = binary.BigEndian.AppendUint32(k, s.id)
 		k = append(k, idemKey...)
-		v := binary.BigEndian.AppendUint64(make([]byte, 0, 25), fp)
-		v = binary.BigEndian.AppendUint64(v, res.ver.term)
-		v = binary.BigEndian.AppendUint64(v, res.ver.index)
-		flag := byte(0)
-		if res.flag {
-			flag = 1
-		}
-		pairs = append(pairs, kvPair{bucket: bucketIdem, k: k, v: append(v, flag)})
+		pairs = append(pairs, kvPair{bucket: bucketIdem, k: k, v: appendAnswer(make([]byte, 0, 25), fp, res)})
 	}
 	fn := func(tx *bolt.Tx) error {
 		for _, p := range pairs {
