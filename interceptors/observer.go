@@ -97,6 +97,9 @@ type callState struct {
 	Call
 	attempts, retries, redirects atomic.Int32
 	budget                       atomic.Bool
+	// stamped and unkeyed are set by Retry, concurrently for a batch's
+	// RPCs (observeStamped, observeUnkeyed).
+	stamped, unkeyed atomic.Bool
 }
 
 // AttemptReason says why an attempt was made.
@@ -191,18 +194,17 @@ func observeRedirect(ctx context.Context) {
 	}
 }
 
-// observeUnkeyed marks a unary call as a write sent without a key.
-// Retry calls it, synchronously within the call, before any attempt.
+// observeUnkeyed marks the call as a write sent without a key.
 func observeUnkeyed(ctx context.Context) {
 	if s := rpcFrom(ctx); s != nil {
-		s.call.Unkeyed = true
+		s.call.unkeyed.Store(true)
 	}
 }
 
-// observeStamped marks a unary call as a write Retry stamped.
+// observeStamped marks the call as a write Retry stamped.
 func observeStamped(ctx context.Context) {
 	if s := rpcFrom(ctx); s != nil {
-		s.call.IdempotencyKeyStamped = true
+		s.call.stamped.Store(true)
 	}
 }
 
@@ -244,8 +246,8 @@ func endCall(ctx context.Context, o Observer, call *callState, err error) {
 	call.Redirects = int(call.redirects.Load())
 	call.BudgetRejected = call.budget.Load()
 	// A call refused before its first attempt (validation) sent no key.
-	call.IdempotencyKeyStamped = call.IdempotencyKeyStamped && call.Attempts > 0
-	call.Unkeyed = call.Unkeyed && call.Attempts > 0
+	call.IdempotencyKeyStamped = (call.IdempotencyKeyStamped || call.stamped.Load()) && call.Attempts > 0
+	call.Unkeyed = call.unkeyed.Load() && call.Attempts > 0
 	o.CallEnd(ctx, &call.Call)
 }
 
