@@ -124,11 +124,14 @@ func (e *BatchError) Unwrap() []error {
 // Operations go to their shard's leader (stale_ok reads to any replica),
 // grouped into one Kv.Batch per node (or several, one after another, cut
 // by the request and answer limits), nodes concurrently. An exchange that
-// fails retryably is retried whole, as one call is, within Config.Retry:
-// reads are safe to repeat and writes carry idempotency keys, so each is
-// applied once. Operations answered NOT_LEADER or with a retryable code
-// are retried as single calls, re-routed, within Config.Retry, and the
-// later operations on their keys follow them, in order. Config.Timeout
+// fails retryably is retried whole, as one call is, within Config.Retry.
+// Writes get automatic idempotency keys only from a cluster that announces
+// client sessions (see WithIdempotencyKey); reads and keyed writes are
+// safe to repeat, and a write without a key is sent again only after a
+// failure that proves it was not applied, and otherwise fails with
+// ErrOutcomeUnknown. Operations answered NOT_LEADER or with a retryable
+// code are retried as single calls, re-routed, within Config.Retry, and
+// the later operations on their keys follow them, in order. Config.Timeout
 // bounds each exchange and the retries of its operations. A node that
 // does not serve Kv.Batch (UNIMPLEMENTED, e.g. the Rust server) is
 // remembered, and its operations are sent as single calls from then on.
@@ -226,8 +229,14 @@ func (c *Client) do(ctx context.Context, operation string, ops []*op) error {
 		return err
 	}
 	defer done()
+	defer func() {
+		for _, o := range ops {
+			c.unstamp(o)
+		}
+	}()
 	var valid []*op
 	for _, o := range ops {
+		c.stamp(o)
 		if checkOp(ctx, o) {
 			valid = append(valid, o)
 		}

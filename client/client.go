@@ -21,12 +21,14 @@ import (
 // Client is a NoriKV client. It is safe for concurrent use; share one per
 // cluster.
 type Client struct {
-	cfg    Config
-	log    *slog.Logger
-	topo   *topology.Manager
-	retry  *interceptors.Retry
-	dialer *countingDialer
-	tr     *http.Transport
+	cfg   Config
+	log   *slog.Logger
+	topo  *topology.Manager
+	retry *interceptors.Retry
+	// session numbers the writes given automatic keys (session.go).
+	session *interceptors.Session
+	dialer  *countingDialer
+	tr      *http.Transport
 	// router is topo as the interceptors see it; batches route with it.
 	router interceptors.Router
 	// noBatch holds the nodes (host:port) that answered Kv.Batch
@@ -87,6 +89,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	httpClient = interceptors.NewHTTPClient(httpClient)
 
+	c.session = interceptors.NewSession(c.sessionsEnabled)
 	r := cfg.Retry
 	c.retry = interceptors.NewRetry(interceptors.RetryPolicy{
 		MaxAttempts:    r.MaxAttempts,
@@ -98,6 +101,7 @@ func New(cfg Config) (*Client, error) {
 		MaxRedirects:   r.MaxRedirects,
 		BudgetRatio:    r.BudgetRatio,
 		BudgetFloor:    r.BudgetFloor,
+		Session:        c.session,
 	})
 	seedTimeout := cfg.attemptTimeout()
 	if seedTimeout == 0 {

@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
+	"github.com/norikv/norikv-go/internal/wire"
 	"github.com/norikv/norikv-go/norikvtest"
 	"github.com/norikv/norikv-go/server"
 )
@@ -189,13 +190,20 @@ func TestRetriesTransientWithSameIdempotencyKey(t *testing.T) {
 		return nil
 	})
 	cl := newClient(t, fc, func(c *Config) { c.Retry = RetryConfig{InitialDelay: time.Millisecond, Jitter: -1} })
+	// The view announces client sessions: writes get session keys.
+	if err := cl.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := cl.Put(context.Background(), "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(keys) != 3 || keys[0] == "" || keys[0] != keys[1] || keys[1] != keys[2] || len(keys[0]) != 32 {
+	if len(keys) != 3 || keys[0] == "" || keys[0] != keys[1] || keys[1] != keys[2] {
 		t.Fatalf("idempotency keys per attempt = %q", keys)
+	}
+	if k, ok := wire.ParseSessionKey(keys[0]); !ok || k.Seq != 1 {
+		t.Fatalf("key %q is not the session's first", keys[0])
 	}
 	if s := cl.Stats(); s.Requests.Retries != 2 {
 		t.Fatalf("retries = %d", s.Requests.Retries)
@@ -260,15 +268,18 @@ func TestRetryableCodesUpToMaxAttempts(t *testing.T) {
 
 func TestAttemptTimeoutIsRetried(t *testing.T) {
 	fc := startServer(t, 1, 4)
+	cl := newClient(t, fc, func(c *Config) {
+		c.Retry = RetryConfig{AttemptTimeout: 100 * time.Millisecond, InitialDelay: time.Millisecond}
+	})
+	if err := cl.Connect(context.Background()); err != nil { // sessions: the write is keyed
+		t.Fatal(err)
+	}
 	var n atomic.Int32
 	fc.SetFaults(func(context.Context, string, string, any) error {
 		if n.Add(1) == 1 {
 			time.Sleep(300 * time.Millisecond)
 		}
 		return nil
-	})
-	cl := newClient(t, fc, func(c *Config) {
-		c.Retry = RetryConfig{AttemptTimeout: 100 * time.Millisecond, InitialDelay: time.Millisecond}
 	})
 	if _, err := cl.Put(context.Background(), "k", []byte("v")); err != nil {
 		t.Fatal(err)
@@ -301,10 +312,13 @@ func TestRetryBudgetCapsRetries(t *testing.T) {
 
 func TestCancelDuringBackoffReturnsPromptly(t *testing.T) {
 	fc := startServer(t, 1, 4)
+	cl := newClient(t, fc, func(c *Config) { c.Retry = RetryConfig{InitialDelay: time.Minute} })
+	if err := cl.Connect(context.Background()); err != nil { // a keyed write is retried
+		t.Fatal(err)
+	}
 	fc.SetFaults(func(context.Context, string, string, any) error {
 		return connect.NewError(connect.CodeUnavailable, errors.New("down"))
 	})
-	cl := newClient(t, fc, func(c *Config) { c.Retry = RetryConfig{InitialDelay: time.Minute} })
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	start := time.Now()

@@ -91,6 +91,14 @@ var (
 	// with binary protobuf over HTTP/2 only. FAILED_PRECONDITION, not
 	// retried; the message says what to use.
 	ErrProtocolNotServed = interceptors.ErrProtocolNotServed
+	// ErrOutcomeUnknown: a write may or may not have been applied. Against
+	// a cluster that does not announce client sessions (the Rust server
+	// today) the SDK sends writes without an automatic idempotency key,
+	// and one that fails in a way that does not prove it was not applied
+	// (a timeout, a lost reply) is not retried but fails with this error.
+	// Also a session answer the server no longer kept. Read the key to
+	// know, or give the write WithIdempotencyKey to have it retried.
+	ErrOutcomeUnknown = interceptors.ErrOutcomeUnknown
 )
 
 // closedError is returned by calls on a closed client.

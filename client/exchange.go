@@ -89,7 +89,7 @@ func (c *Client) setResult(ctx context.Context, o *op, shard int, r *v1.BatchRes
 		e.Key = string(o.key())
 		o.err = e
 		if interceptors.Retryable(err) {
-			return redoRetry
+			return mayRedo(ctx, o, redoRetry, err)
 		}
 		return redoNone
 	}
@@ -101,9 +101,11 @@ func (c *Client) setResult(ctx context.Context, o *op, shard int, r *v1.BatchRes
 // sets each op's result, or its redo. An exchange that fails retryably is
 // retried as one exchange, as one call would be: one budget token and one
 // backoff per retry, within Config.Retry's attempts; each retry routes the
-// ops afresh (the node may be gone), one exchange per node. Every op may
-// go again: reads are safe, and writes carry idempotency keys. If the
-// exchange still fails, each op keeps the error, to be sent no more.
+// ops afresh (the node may be gone), one exchange per node. Reads go
+// again, and keyed writes (applied once); a write without a key (a cluster
+// without client sessions) only if the failure proves it was not applied,
+// else it fails with ErrOutcomeUnknown. If the exchange still fails, each
+// op keeps the error, to be sent no more.
 func (c *Client) exchange(ctx context.Context, addr string, total int, ops []*op) {
 	// A batch of many writes to a durable node takes longer than one
 	// call: each attempt gets the policy's AttemptTimeout per 250 ops.
@@ -126,7 +128,12 @@ func (c *Client) exchange(ctx context.Context, addr string, total int, ops []*op
 				continue
 			}
 			if c.sendBatch(ctx, p.addr, total, p.ops) {
-				failed = append(failed, p.ops...)
+				for _, o := range p.ops {
+					if o.redo == redoRetry {
+						o.redo = redoNone
+						failed = append(failed, o)
+					}
+				}
 			}
 		}
 		if len(failed) == 0 {
@@ -159,7 +166,7 @@ func (c *Client) exchange(ctx context.Context, addr string, total int, ops []*op
 // sets each op's result, or redo for those to send again (answered
 // NOT_LEADER, with a retryable code, or not run). It reports whether the
 // whole exchange failed retryably; then each op holds the exchange's
-// error and redo is not set. The node's lack of Kv.Batch is learnt here.
+// error, and redo is redoRetry for the ops that may go again with it. The node's lack of Kv.Batch is learnt here.
 func (c *Client) sendBatch(ctx context.Context, addr string, total int, ops []*op) (retry bool) {
 	req := &v1.BatchRequest{Ops: make([]*v1.BatchOp, len(ops))}
 	for i, o := range ops {
@@ -190,13 +197,20 @@ func (c *Client) sendBatch(ctx context.Context, addr string, total int, ops []*o
 		if unimplemented {
 			c.noBatch.Store(addr, struct{}{})
 		}
+		retry := !unimplemented && interceptors.Retryable(err)
 		for _, o := range ops {
-			if unimplemented {
-				o.redo = redoMoved
-			}
 			o.err = c.exchangeError(ctx, o, err)
+			switch {
+			case unimplemented:
+				o.redo = redoMoved
+			case retry:
+				// Reads and keyed writes may go again with the exchange;
+				// an unkeyed write only if err proves it was not applied
+				// (mayRedo fails it otherwise: outcome unknown).
+				o.redo = mayRedo(ctx, o, redoRetry, err)
+			}
 		}
-		return !unimplemented && interceptors.Retryable(err)
+		return retry
 	}
 	var got, gets int
 	for i, o := range ops {

@@ -16,6 +16,8 @@ func (c *Client) Put(ctx context.Context, key string, value []byte, opts ...PutO
 	defer done()
 	o := &op{}
 	o.initPut(key, value, opts)
+	c.stamp(o)
+	defer c.unstamp(o)
 	if err := c.run(cctx, o); err != nil {
 		return Version{}, c.callError(ctx, "Put", err)
 	}
@@ -54,6 +56,8 @@ func (c *Client) Delete(ctx context.Context, key string, opts ...DeleteOption) e
 	defer done()
 	o := &op{}
 	o.initDelete(key, opts)
+	c.stamp(o)
+	defer c.unstamp(o)
 	if err := c.run(cctx, o); err != nil {
 		return c.callError(ctx, "Delete", err)
 	}

@@ -51,9 +51,10 @@ type op struct {
 	deadline time.Time
 	// redo asks for the op to be sent again alone (resend).
 	redo redoKind
-	// stamped: the client gave this write its idempotency key (for
-	// Config.Observer's IdempotencyKeyStamped).
-	stamped bool
+	// stamped: the client gave this write its idempotency key, session
+	// sequence seq (session.go); unkeyed: it goes without a key.
+	stamped, unkeyed bool
+	seq              uint64
 }
 
 func (o *op) initGet(key string, opts []GetOption) {
@@ -66,16 +67,12 @@ func (o *op) initGet(key string, opts []GetOption) {
 	o.req.Op = &o.getReq
 }
 
-// initPut builds the request. A write always carries an idempotency key,
-// set here in a message of our own, so any attempt may be repeated,
-// batched or alone, and is applied once.
+// initPut builds the request, in a message of our own: the client keys
+// it before it is first sent (stamp, session.go).
 func (o *op) initPut(key string, value []byte, opts []PutOption) {
 	var p putOptions
 	if len(opts) > 0 {
 		p = collectPutOptions(opts)
-	}
-	if p.idemKey == "" {
-		p.idemKey, o.stamped = interceptors.NewIdempotencyKey(), true
 	}
 	o.kind = opPut
 	r := &v1.PutRequest{Key: []byte(key), Value: value, TtlMs: p.ttlMs, IdempotencyKey: p.idemKey}
@@ -90,9 +87,6 @@ func (o *op) initDelete(key string, opts []DeleteOption) {
 	var d deleteOptions
 	if len(opts) > 0 {
 		d = collectDeleteOptions(opts)
-	}
-	if d.idemKey == "" {
-		d.idemKey, o.stamped = interceptors.NewIdempotencyKey(), true
 	}
 	o.kind = opDelete
 	r := &v1.DeleteRequest{Key: []byte(key), IdempotencyKey: d.idemKey}
@@ -135,9 +129,7 @@ func (o *op) needsLeader() bool {
 // routing): the path of Client.Get, Put and Delete.
 func (c *Client) unary(ctx context.Context, o *op) {
 	o.err = nil
-	if o.stamped && c.obsCalls != nil {
-		ctx = interceptors.WithStampedKey(ctx)
-	}
+	ctx = unaryCtx(ctx, o, c.obsCalls != nil)
 	switch o.kind {
 	case opGet:
 		res, err := c.kv.Get(ctx, o.getReq.Get)

@@ -72,9 +72,19 @@ type IdempotencyKeyOption interface {
 
 // WithIdempotencyKey makes a write idempotent under key: the server applies
 // the first request with a key once and answers repeats with the first
-// result (an idempotent Put returns the first Version). Without it the
-// client still makes a random key per call, shared by the call's retries;
-// set one yourself to make retries across calls (or processes) safe.
+// result (an idempotent Put returns the first Version). The key is sent to
+// every server, and the call's retries are then safe whatever the server.
+// Set one yourself to make retries across calls (or processes) safe.
+//
+// Without it, the client keys the write only for a cluster that announces
+// client sessions (docs/idempotency-sessions.md; the embedded server
+// does): an automatic session key, shared by the call's retries, applied
+// once. Against any other cluster (the Rust NoriKV server today, which
+// keeps every key forever) the write goes without a key: it is retried
+// only after a failure that proves it was not applied, and any other
+// failure returns an error matching ErrOutcomeUnknown. A caller's key is
+// kept in the server's TTL cache (server.Config.IdempotencyMaxEntries),
+// not in a session.
 //
 // Use a key for one write only. A server that follows the contract (the
 // embedded server, norikvtest) refuses a different request under a used

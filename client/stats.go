@@ -85,11 +85,18 @@ type RequestStats struct {
 	Failures        uint64 // calls that returned an error
 	BudgetExhausted uint64 // retries refused by the retry budget
 	BudgetTokens    int    // retries the budget would allow now
+	// AutoKeyed counts writes sent with an automatic idempotency key (a
+	// session key: the cluster announces client sessions), and Unkeyed
+	// writes sent with none (it does not, and the caller gave no
+	// WithIdempotencyKey): those are retried only after failures that
+	// prove they were not applied. Caller-keyed writes are in neither.
+	AutoKeyed, Unkeyed uint64
 }
 
 // Stats returns the client's counters.
 func (c *Client) Stats() Stats {
 	rs := c.retry.Stats()
+	ks := c.session.Stats()
 	s := Stats{
 		Pool: PoolStats{
 			ActiveConnections: int(c.dialer.active.Load()),
@@ -109,6 +116,8 @@ func (c *Client) Stats() Stats {
 			Failures:        rs.Failures,
 			BudgetExhausted: rs.BudgetExhausted,
 			BudgetTokens:    rs.BudgetTokens,
+			AutoKeyed:       ks.AutoKeyed,
+			Unkeyed:         ks.Unkeyed,
 		},
 	}
 	wr := c.topo.Reconnects()
@@ -136,12 +145,12 @@ func (s Stats) String() string {
 	}
 	return fmt.Sprintf("pool: %d connections open, %d dialed, %d dial failures; router: %d nodes, %d shards; "+
 		"topology: epoch %d, %d cached leaders, %d views applied, %s; "+
-		"requests: %d total, %d retries, %d redirects, %d failures, %d refused by the retry budget, %d budget tokens; "+
+		"requests: %d total, %d retries, %d redirects, %d failures, %d refused by the retry budget, %d budget tokens, %d writes auto-keyed, %d unkeyed; "+
 		"backoff: %d call retry waits (%v), %d watch reconnect waits (%v); "+
 		"hedges: %d sent, %d won, %d refused by the hedge budget, delay %v%s",
 		s.Pool.ActiveConnections, s.Pool.Dialed, s.Pool.DialFailures, s.Router.TotalNodes, s.Router.TotalShards,
 		s.Topology.Epoch, s.Topology.CachedLeaders, s.Topology.ViewUpdates, watching,
-		s.Requests.Total, s.Requests.Retries, s.Requests.Redirects, s.Requests.Failures, s.Requests.BudgetExhausted, s.Requests.BudgetTokens,
+		s.Requests.Total, s.Requests.Retries, s.Requests.Redirects, s.Requests.Failures, s.Requests.BudgetExhausted, s.Requests.BudgetTokens, s.Requests.AutoKeyed, s.Requests.Unkeyed,
 		s.Backoff.CallRetry.Count, s.Backoff.CallRetry.Time, s.Backoff.WatchReconnect.Count, s.Backoff.WatchReconnect.Time,
 		s.Hedges.Sent, s.Hedges.Won, s.Hedges.Refused, s.Hedges.Delay, s.replicasString())
 }

@@ -86,7 +86,7 @@ func TestStatsString(t *testing.T) {
 		Pool:     PoolStats{ActiveConnections: 2, Dialed: 3, DialFailures: 1},
 		Router:   RouterStats{TotalNodes: 3, TotalShards: 1024},
 		Topology: TopologyStats{Epoch: 7, CachedLeaders: 1024, ViewUpdates: 4, Watching: true},
-		Requests: RequestStats{Total: 21, Retries: 2, Redirects: 1, Failures: 1, BudgetExhausted: 0, BudgetTokens: 10},
+		Requests: RequestStats{Total: 21, Retries: 2, Redirects: 1, Failures: 1, BudgetExhausted: 0, BudgetTokens: 10, AutoKeyed: 15, Unkeyed: 2},
 		Backoff: BackoffStats{
 			CallRetry:      PolicyStats{Policy: "CallRetry", Count: 2, Time: 150 * time.Millisecond},
 			WatchReconnect: PolicyStats{Policy: "WatchReconnect"},
@@ -96,7 +96,7 @@ func TestStatsString(t *testing.T) {
 	}
 	want := "pool: 2 connections open, 3 dialed, 1 dial failures; router: 3 nodes, 1024 shards; " +
 		"topology: epoch 7, 1024 cached leaders, 4 views applied, watching; " +
-		"requests: 21 total, 2 retries, 1 redirects, 1 failures, 0 refused by the retry budget, 10 budget tokens; " +
+		"requests: 21 total, 2 retries, 1 redirects, 1 failures, 0 refused by the retry budget, 10 budget tokens, 15 writes auto-keyed, 2 unkeyed; " +
 		"backoff: 2 call retry waits (150ms), 0 watch reconnect waits (0s); " +
 		"hedges: 4 sent, 3 won, 1 refused by the hedge budget, delay 2ms; stale reads: h:1 90 (310µs), h:2 5 (20ms)"
 	if got := fmt.Sprint(s); got != want {

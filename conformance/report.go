@@ -68,11 +68,15 @@ const (
 	// DefectLeaderHintsMissing: NOT_LEADER replies carry no leader-hint
 	// (the Rust server builds it on a response it then drops).
 	DefectLeaderHintsMissing Defect = "leader_hints_missing"
+	// DefectSessionsUnsupported: the cluster view does not announce client
+	// sessions (wire.SessionCapability; the Rust server), so the SDK
+	// stamps no automatic idempotency keys on writes to it.
+	DefectSessionsUnsupported Defect = "idempotency_sessions_unsupported"
 )
 
 // KnownDefects lists every Defect the suite detects.
 func KnownDefects() []Defect {
-	return []Defect{DefectDeleteIfMatchIgnored, DefectIdempotencyIgnored, DefectIdempotencyReuseUnchecked, DefectLeaderHintsMissing}
+	return []Defect{DefectDeleteIfMatchIgnored, DefectIdempotencyIgnored, DefectIdempotencyReuseUnchecked, DefectLeaderHintsMissing, DefectSessionsUnsupported}
 }
 
 // defectText holds each defect's name for people and what it costs a user
@@ -86,6 +90,8 @@ var defectText = map[Defect]struct{ name, impact string }{
 		"a write that reuses an idempotency key by mistake is silently dropped and answered with the earlier write's version"},
 	DefectLeaderHintsMissing: {"leader hints missing",
 		"clients cannot follow a moved leader from the reply; they wait for the cluster view, so calls are slower after a leader change"},
+	DefectSessionsUnsupported: {"idempotency sessions unsupported",
+		"the SDK sends writes without automatic idempotency keys: one that fails ambiguously (a timeout, a lost reply) is reported as ErrOutcomeUnknown instead of retried, unless the caller gives WithIdempotencyKey"},
 }
 
 // String is the defect's name as the report prints it.

@@ -31,6 +31,7 @@ func cases() []caseDef {
 	all = append(all, vectorCases()...)
 	all = append(all, clusterCases()...)
 	all = append(all, batchCases()...)
+	all = append(all, sessionCases()...)
 	return all
 }
 

@@ -216,3 +216,19 @@ func TestSuiteSingleNode(t *testing.T) {
 		}
 	}
 }
+
+// TestSuiteNamesSessionsUnsupported: a server without client sessions
+// (the Rust server) serves the sessions case's plain writes and gets the
+// named finding, not a failure; one with sessions passes it.
+func TestSuiteNamesSessionsUnsupported(t *testing.T) {
+	t.Parallel()
+	fc := startServer(t, 2, 8, server.Defects{NoSessions: true})
+	rep, err := Run(context.Background(), Target{Addrs: fc.Addrs()}, Options{Cases: []string{"sessions", "idempotency"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCells(t, rep, map[string]string{"sessions": "idempotency sessions unsupported"})
+	if got, want := rep.Findings(), []Defect{DefectSessionsUnsupported}; !slices.Equal(got, want) {
+		t.Errorf("Findings() = %v, want %v", got, want)
+	}
+}

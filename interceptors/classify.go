@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
+
+	"github.com/norikv/norikv-go/internal/wire"
 )
 
 // ConnectionError reports that a node could not be reached: refused,
@@ -72,6 +74,13 @@ func notSent(err error) bool {
 	var op *net.OpError
 	var dns *net.DNSError
 	return errors.As(err, &op) && op.Op == "dial" || errors.As(err, &dns)
+}
+
+// NotApplied reports whether err proves the node did not apply the
+// request: it was never sent, or the node answered NOT_LEADER.
+func NotApplied(err error) bool {
+	_, nl := wire.ParseNotLeader(err)
+	return nl || notSent(err)
 }
 
 // IsConnectionFailure reports whether err means the node was not reached

@@ -55,6 +55,10 @@ func Convert(ctx context.Context, op string, err error) *Error {
 		}
 	case connect.CodeAlreadyExists:
 		e.sentinel = ErrAlreadyExists
+	case connect.CodeOutOfRange:
+		if strings.HasPrefix(msg, "idempotency session") {
+			e.sentinel = ErrOutcomeUnknown
+		}
 	case connect.CodeFailedPrecondition:
 		if errors.Is(err, ErrProtocolNotServed) {
 			e.sentinel = ErrProtocolNotServed

@@ -1,6 +1,7 @@
 package interceptors
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -23,7 +24,25 @@ var (
 	ErrIndexNotFound = errors.New("norikv: vector index not found")
 	// ErrClosed: the client was closed before the call.
 	ErrClosed = errors.New("norikv: client closed")
+	// ErrOutcomeUnknown: a write may or may not have been applied. It
+	// went without an idempotency key (the cluster does not announce
+	// bounded idempotency memory, so the SDK stamps none) and failed in a
+	// way that does not prove it was not applied, so it was not retried;
+	// or a server that keeps client sessions no longer held its answer
+	// (OUT_OF_RANGE "idempotency session"). Read the key to find out, or
+	// give writes a key (WithIdempotencyKey) to have them retried.
+	ErrOutcomeUnknown = errors.New("norikv: write outcome unknown")
 )
+
+// OutcomeUnknown is the error of a write without an idempotency key that
+// failed with err, which does not prove it was not applied: err's code
+// and cause, matching ErrOutcomeUnknown.
+func OutcomeUnknown(ctx context.Context, err error) *Error {
+	e := Convert(ctx, "", err)
+	e.sentinel = ErrOutcomeUnknown
+	e.Message = "outcome unknown: the write carried no idempotency key (the cluster does not announce bounded idempotency memory), so it was not retried after a failure that does not prove it was not applied: " + e.Message
+	return e
+}
 
 // Error is the one error type every SDK call returns. It carries the
 // status code, the server's message and where the call was going, and

@@ -23,7 +23,7 @@ func TestErrorAfterRetriesIsOneLine(t *testing.T) {
 	call := interceptors.Errors().WrapUnary(retry.WrapUnary(stub))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	_, err := call(ctx, connect.NewRequest(&v1.PutRequest{Key: []byte("k")}))
+	_, err := call(ctx, connect.NewRequest(&v1.PutRequest{Key: []byte("k"), IdempotencyKey: "one-write"}))
 	const want = `norikv: key "k" deadline_exceeded: context deadline exceeded: unavailable: down`
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %q\nwant  %q", err, want)

@@ -1,6 +1,7 @@
 package interceptors
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"reflect"
@@ -36,27 +37,46 @@ func keyField(m protoreflect.Message) protoreflect.FieldDescriptor {
 	return fd
 }
 
-// withIdempotencyKey returns the message to send for msg and whether it
-// carries an idempotency key. A message with a key, or with no
-// idempotency_key field, is returned as it is. One whose key is empty is
-// never written to, as the caller may send it again or share it between
-// goroutines: a shallow copy with a fresh key is returned instead.
-func withIdempotencyKey(msg any) (out any, keyed bool) {
+// keying is what withIdempotencyKey decided for a message.
+type keying struct {
+	write bool   // the message has an idempotency_key field
+	keyed bool   // it goes with a key
+	seq   uint64 // the session sequence stamped, to give back; 0: none
+}
+
+// withIdempotencyKey returns the message to send for msg and how it is
+// keyed. A message with a key, or with no idempotency_key field, or whose
+// key the caller decided already (WithKeyDecided), is returned as it is.
+// One whose key is empty gets an automatic session key from s when the
+// cluster announces sessions: it is never written to, as the caller may
+// send it again or share it between goroutines; a shallow copy with the
+// key is returned instead. Otherwise it goes without a key.
+func withIdempotencyKey(ctx context.Context, msg any, s *Session) (out any, k keying) {
 	pm, ok := msg.(proto.Message)
 	if !ok {
-		return msg, false
+		return msg, k
 	}
 	m := pm.ProtoReflect()
 	fd := keyField(m)
 	if fd == nil {
-		return msg, false
+		return msg, k
 	}
+	k.write = true
 	if m.Get(fd).String() != "" {
-		return msg, true
+		k.keyed = true
+		return msg, k
 	}
+	if keyDecided(ctx) {
+		return msg, k
+	}
+	key, seq := s.Stamp()
+	if key == "" {
+		return msg, k
+	}
+	k.keyed, k.seq = true, seq
 	c := shallowCopy(m)
-	c.Set(fd, protoreflect.ValueOfString(NewIdempotencyKey()))
-	return c.Interface(), true
+	c.Set(fd, protoreflect.ValueOfString(key))
+	return c.Interface(), k
 }
 
 // shallowCopy copies m's top-level fields: bytes, lists, maps and

@@ -20,10 +20,16 @@ import (
 	"github.com/norikv/norikv-go/norikvtest"
 )
 
-// fastKv is rawKv with millisecond backoff, and a ctx bounding the test.
+// sessionFor is a Session enabled while fc's view announces sessions.
+func sessionFor(fc *norikvtest.Cluster) *interceptors.Session {
+	return interceptors.NewSession(func() bool { return wire.HasCapability(fc.View(), wire.SessionCapability) })
+}
+
+// fastKv is rawKv with millisecond backoff and fc's session, and a ctx
+// bounding the test.
 func fastKv(t *testing.T, fc *norikvtest.Cluster) (norikvv1connect.KvClient, context.Context) {
 	t.Helper()
-	kv := rawKv(fc, interceptors.NewRetry(interceptors.RetryPolicy{InitialDelay: time.Millisecond, Jitter: -1}))
+	kv := rawKv(fc, interceptors.NewRetry(interceptors.RetryPolicy{InitialDelay: time.Millisecond, Jitter: -1, Session: sessionFor(fc)}))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	t.Cleanup(func() {
 		cancel()
@@ -228,7 +234,8 @@ func TestRetryKeyedCopyIsShallow(t *testing.T) {
 		return connect.NewResponse(&v1.PutResponse{}), nil
 	}
 	req := connect.NewRequest(orig)
-	if _, err := interceptors.NewRetry(interceptors.RetryPolicy{}).WrapUnary(stub)(context.Background(), req); err != nil {
+	session := interceptors.NewSession(func() bool { return true })
+	if _, err := interceptors.NewRetry(interceptors.RetryPolicy{Session: session}).WrapUnary(stub)(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
 	switch {
@@ -242,5 +249,74 @@ func TestRetryKeyedCopyIsShallow(t *testing.T) {
 		t.Fatalf("fields lost: %v", sent)
 	case req.Msg != orig:
 		t.Fatal("caller's request not given its message back")
+	}
+	if k, ok := wire.ParseSessionKey(sent.IdempotencyKey); !ok || k.ID != session.ID() || k.Seq != 1 || k.Watermark != 1 {
+		t.Fatalf("stamped key %q is not the session's first (%q)", sent.IdempotencyKey, session.ID())
+	}
+	if w := session.Watermark(); w != 2 {
+		t.Fatalf("watermark after the call = %d, want 2: the sequence was not given back", w)
+	}
+}
+
+// Without a session (or against a cluster that does not announce one), a
+// write goes without a key, and a failure that does not prove it was not
+// applied is returned at once as ErrOutcomeUnknown, not retried.
+func TestRetryUnkeyedWriteOutcomeUnknown(t *testing.T) {
+	var calls atomic.Int32
+	var keys []string
+	stub := func(_ context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		calls.Add(1)
+		keys = append(keys, req.Any().(*v1.PutRequest).IdempotencyKey)
+		return nil, connect.NewError(connect.CodeUnavailable, errors.New("reply lost"))
+	}
+	session := interceptors.NewSession(func() bool { return false })
+	retry := interceptors.NewRetry(interceptors.RetryPolicy{InitialDelay: time.Millisecond, Jitter: -1, Session: session})
+	call := interceptors.Errors().WrapUnary(retry.WrapUnary(stub))
+	_, err := call(context.Background(), connect.NewRequest(&v1.PutRequest{Key: []byte("k")}))
+	if !errors.Is(err, interceptors.ErrOutcomeUnknown) || !strings.Contains(err.Error(), "reply lost") {
+		t.Fatalf("err = %v, want ErrOutcomeUnknown keeping the cause", err)
+	}
+	if calls.Load() != 1 || keys[0] != "" {
+		t.Fatalf("%d attempts with keys %q, want 1 without a key", calls.Load(), keys)
+	}
+	if st := session.Stats(); st.Unkeyed != 1 || st.AutoKeyed != 0 {
+		t.Fatalf("session stats %+v, want 1 unkeyed write", st)
+	}
+	// A caller's key is sent and makes the write safe to retry.
+	calls.Store(0)
+	_, err = call(context.Background(), connect.NewRequest(&v1.PutRequest{Key: []byte("k"), IdempotencyKey: "mine"}))
+	if errors.Is(err, interceptors.ErrOutcomeUnknown) || calls.Load() < 2 {
+		t.Fatalf("keyed write: %d attempts, err %v; want retries", calls.Load(), err)
+	}
+}
+
+// The watermark is the lowest sequence still awaited, whatever order
+// calls end in, past the ring's first size too.
+func TestSessionWatermark(t *testing.T) {
+	s := interceptors.NewSession(func() bool { return true })
+	var seqs []uint64
+	for range 200 {
+		_, seq := s.Stamp()
+		seqs = append(seqs, seq)
+	}
+	if w := s.Watermark(); w != 1 {
+		t.Fatalf("watermark %d, want 1", w)
+	}
+	for _, q := range seqs[1:150] {
+		s.Done(q)
+	}
+	if w := s.Watermark(); w != 1 {
+		t.Fatalf("watermark %d with 1 still awaited, want 1", w)
+	}
+	s.Done(seqs[0])
+	if w := s.Watermark(); w != 151 {
+		t.Fatalf("watermark %d, want 151", w)
+	}
+	key, _ := s.Stamp()
+	if k, ok := wire.ParseSessionKey(key); !ok || k.Seq != 201 || k.Watermark != 151 {
+		t.Fatalf("key %q: %+v", key, k)
+	}
+	if st := s.Stats(); st.InFlight != 51 || st.AutoKeyed != 201 {
+		t.Fatalf("stats %+v", st)
 	}
 }

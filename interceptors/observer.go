@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/norikv/norikv-go/internal/wire"
 )
@@ -62,9 +61,14 @@ type Call struct {
 	// Key is the key, nil for a batch and for calls without one. Opt-in
 	// telemetry may record it; it is the caller's bytes, read-only.
 	Key []byte
-	// IdempotencyKeyStamped: the SDK gave the write a random idempotency
-	// key (the caller set none), so its retries are applied once.
+	// IdempotencyKeyStamped: the SDK gave the write an automatic
+	// idempotency key (a session key: the caller set none and the cluster
+	// announces client sessions), so its retries are applied once.
 	IdempotencyKeyStamped bool
+	// Unkeyed: a write sent with no idempotency key at all (the caller set
+	// none and the cluster does not announce client sessions); it is
+	// retried only after failures that prove it was not applied.
+	Unkeyed bool
 	// Start is when the call began.
 	Start time.Time
 
@@ -97,6 +101,9 @@ type callState struct {
 	Call
 	attempts, retries, redirects atomic.Int32
 	budget, hedged               atomic.Bool
+	// stamped and unkeyed are set by Retry, concurrently for a batch's
+	// RPCs (observeStamped, observeUnkeyed).
+	stamped, unkeyed atomic.Bool
 }
 
 // AttemptReason says why an attempt was made.
@@ -196,6 +203,20 @@ func observeRedirect(ctx context.Context) {
 	}
 }
 
+// observeUnkeyed marks the call as a write sent without a key.
+func observeUnkeyed(ctx context.Context) {
+	if s := rpcFrom(ctx); s != nil {
+		s.call.unkeyed.Store(true)
+	}
+}
+
+// observeStamped marks the call as a write Retry stamped.
+func observeStamped(ctx context.Context) {
+	if s := rpcFrom(ctx); s != nil {
+		s.call.stamped.Store(true)
+	}
+}
+
 func observeBudgetRejected(ctx context.Context) {
 	if s := rpcFrom(ctx); s != nil {
 		s.call.budget.Store(true)
@@ -246,7 +267,7 @@ func newCallState(ctx context.Context, r Router, procedure string, msg any) *cal
 		Operation:             OperationName(procedure),
 		Operations:            1,
 		Shard:                 shardOrUnknown(msg, r),
-		IdempotencyKeyStamped: needsKey(msg) || stampedKey(ctx),
+		IdempotencyKeyStamped: stampedKey(ctx),
 		Start:                 time.Now(),
 	}}
 	if m, ok := msg.(interface{ GetKey() []byte }); ok {
@@ -268,7 +289,8 @@ func endCall(ctx context.Context, o Observer, call *callState, err error) {
 	call.BudgetRejected = call.budget.Load()
 	call.Hedged = call.hedged.Load()
 	// A call refused before its first attempt (validation) sent no key.
-	call.IdempotencyKeyStamped = call.IdempotencyKeyStamped && call.Attempts > 0
+	call.IdempotencyKeyStamped = (call.IdempotencyKeyStamped || call.stamped.Load()) && call.Attempts > 0
+	call.Unkeyed = call.unkeyed.Load() && call.Attempts > 0
 	o.CallEnd(ctx, &call.Call)
 }
 
@@ -338,18 +360,6 @@ func WithStampedKey(ctx context.Context) context.Context {
 }
 
 func stampedKey(ctx context.Context) bool { return ctx.Value(stampedCtxKey{}) != nil }
-
-// needsKey reports whether Retry will stamp msg with a random idempotency
-// key: it is a write whose key is empty.
-func needsKey(msg any) bool {
-	pm, ok := msg.(proto.Message)
-	if !ok {
-		return false
-	}
-	m := pm.ProtoReflect()
-	fd := keyField(m)
-	return fd != nil && m.Get(fd).String() == ""
-}
 
 type attemptObserver struct {
 	o Observer

@@ -46,6 +46,11 @@ type RetryPolicy struct {
 	// BudgetFloor is the retries allowed before any traffic earned them,
 	// and the bucket's minimum capacity. Default 10.
 	BudgetFloor int
+	// Session, if set, gives writes without an idempotency key an
+	// automatic session key when the cluster announces client sessions
+	// (see Session). Without one, or against other clusters, such writes
+	// go without a key.
+	Session *Session
 }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
@@ -91,13 +96,18 @@ type RetryStats struct {
 // Only calls that are safe to repeat are retried: methods the schema
 // declares NO_SIDE_EFFECTS or IDEMPOTENT, and requests that carry an
 // idempotency key, which the server applies once however many attempts
-// reach it. A write whose message has an empty idempotency_key field is
-// sent as a shallow copy carrying a random key, the same on every attempt;
-// the caller's message is never modified, so it may be sent again (a new
-// write) or shared between goroutines. Any other call (a method of unknown
-// idempotency without such a field) is tried once, except that a NOT_LEADER
-// reply or a failure to connect, which prove the node did not apply it,
-// are retried as for any call.
+// reach it. A write whose message has an empty idempotency_key field gets
+// an automatic session key from RetryPolicy.Session when the cluster
+// announces client sessions: it is sent as a shallow copy carrying the
+// key, the same on every attempt; the caller's message is never modified,
+// so it may be sent again (a new write) or shared between goroutines.
+// Otherwise the write goes without a key (servers that do not announce
+// sessions may keep every key forever), and like any other call of
+// unknown idempotency it is tried once, except that a NOT_LEADER reply or
+// a failure to connect, which prove the node did not apply it, are
+// retried as for any call. A write without a key that fails in a way that
+// does not prove it was not applied (a timeout, a dropped connection,
+// UNAVAILABLE) returns an error matching ErrOutcomeUnknown.
 //
 // Place it inside Errors and outside Routing, so each attempt is routed
 // afresh. Whether a NOT_LEADER reply is redirected at once is the
@@ -157,7 +167,15 @@ func (r *Retry) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			}
 		}
 		safe := idempotent(req.Spec().IdempotencyLevel)
-		if msg, keyed := withIdempotencyKey(req.Any()); msg != req.Any() {
+		msg, k := withIdempotencyKey(ctx, req.Any(), r.p.Session)
+		if k.seq != 0 {
+			defer r.p.Session.Done(k.seq)
+			observeStamped(ctx)
+		}
+		if k.write && !k.keyed {
+			observeUnkeyed(ctx)
+		}
+		if msg != req.Any() {
 			// The keyed copy goes out in the caller's *connect.Request for
 			// this call only; the caller's message comes back before
 			// Errors (outside) or the caller see the request again.
@@ -167,10 +185,13 @@ func (r *Retry) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 				defer f.Set(orig)
 				safe = true
 			}
-		} else if keyed {
+		} else if k.keyed {
 			safe = true
 		}
 		res, err := r.loop(ctx, &call, req, next, safe)
+		if err != nil && k.write && !safe && Retryable(err) && !NotApplied(err) {
+			err = OutcomeUnknown(ctx, err)
+		}
 		if err != nil && !lostRace(ctx) {
 			r.failures.Add(1)
 		}

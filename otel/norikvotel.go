@@ -158,6 +158,7 @@ type observer struct {
 	redirects       metric.Int64Counter
 	budget          metric.Int64Counter
 	stamped         metric.Int64Counter
+	unkeyed         metric.Int64Counter
 	epoch           metric.Int64Gauge
 	leaderChanges   metric.Int64Counter
 	suspects        metric.Int64Counter
@@ -215,7 +216,8 @@ func (o *observer) instruments(m metric.Meter) error {
 	counter(&o.retries, "norikv.client.retries", "{retry}", "Attempts made after a backoff.")
 	counter(&o.redirects, "norikv.client.redirects", "{redirect}", "Attempts made after a NOT_LEADER reply.")
 	counter(&o.budget, "norikv.client.retry_budget.rejections", "{call}", "Calls whose retry the retry budget refused.")
-	counter(&o.stamped, "norikv.client.idempotency_keys.stamped", "{key}", "Writes the client gave a random idempotency key.")
+	counter(&o.stamped, "norikv.client.idempotency_keys.stamped", "{key}", "Writes the client gave an automatic (session) idempotency key.")
+	counter(&o.unkeyed, "norikv.client.idempotency_keys.unkeyed", "{write}", "Writes sent without any idempotency key: the cluster does not announce client sessions.")
 	counter(&o.leaderChanges, "norikv.client.leader_changes", "{change}", "Shard leader changes seen in cluster views.")
 	counter(&o.suspects, "norikv.client.node.suspects", "{event}", "Attempts that timed out unanswered, making their node suspect.")
 	o.epoch, err = m.Int64Gauge("norikv.client.topology.epoch", metric.WithUnit("{epoch}"),
@@ -313,6 +315,9 @@ func (o *observer) CallEnd(ctx context.Context, call *interceptors.Call) {
 	}
 	if call.IdempotencyKeyStamped {
 		o.stamped.Add(ctx, 1, opSet)
+	}
+	if call.Unkeyed {
+		o.unkeyed.Add(ctx, 1, opSet)
 	}
 }
 

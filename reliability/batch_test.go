@@ -63,22 +63,7 @@ func TestBatchedWritesExactlyOnceUnderFaults(t *testing.T) {
 	if err := c.Connect(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	var moves atomic.Uint64
-	var bg sync.WaitGroup
-	bg.Go(func() { // leader moves
-		ids := env.cluster.NodeIDs()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(3 * time.Millisecond):
-			}
-			if env.cluster.TransferLeader(uint32(i%8), ids[i%len(ids)]) == nil {
-				moves.Add(1)
-			}
-		}
-	})
+	moves, stopMoves := env.moveLeaders(8, 3*time.Millisecond)
 
 	type outcome struct {
 		last  norikv.Version
@@ -119,8 +104,7 @@ func TestBatchedWritesExactlyOnceUnderFaults(t *testing.T) {
 		}
 	})
 	wg.Wait()
-	close(stop)
-	bg.Wait()
+	stopMoves()
 	close(multiErr)
 	if err := <-multiErr; err != nil {
 		t.Error(err)

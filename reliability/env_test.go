@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -123,4 +125,27 @@ func (e *faultEnv) restoreAll(t testing.TB) {
 			t.Errorf("restart %s: %v", id, err)
 		}
 	}
+}
+
+// moveLeaders moves the leadership of shards 0..shards-1 round the nodes,
+// one move every interval, until stop is called (which waits for it);
+// moves counts the transfers made.
+func (e *faultEnv) moveLeaders(shards int, every time.Duration) (moves *atomic.Uint64, stop func()) {
+	moves = new(atomic.Uint64)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ids := e.cluster.NodeIDs()
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			case <-time.After(every):
+			}
+			if e.cluster.TransferLeader(uint32(i%shards), ids[i%len(ids)]) == nil {
+				moves.Add(1)
+			}
+		}
+	})
+	return moves, func() { close(done); wg.Wait() }
 }

@@ -44,6 +44,10 @@ func TestHotShardExactlyOnce(t *testing.T) {
 			BudgetRatio:  -1, // every dropped response is retried
 		},
 	})
+	// The view announces client sessions: writes get automatic keys.
+	if err := c.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 
 	type outcome struct {
 		last       norikv.Version

@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
 	"github.com/norikv/norikv-go/gen/norikv/v1/norikvv1connect"
+	"github.com/norikv/norikv-go/internal/wire"
 )
 
 // Server-side cost of one Put and one Get, without a network: the node's
@@ -228,6 +229,33 @@ func TestServiceOf(t *testing.T) {
 		n.handler.ServeHTTP(w, r)
 		if w.Code != code {
 			t.Errorf("POST %s: %d, want %d", path, w.Code, code)
+		}
+	}
+}
+
+// BenchmarkServerKVPutAutoKey is what a write with the SDK's automatic key
+// costs the server: a session key per call (one client, 64 calls in
+// flight, so the watermark trails by 64), the answers kept in the
+// session's table. Before sessions the automatic key was a random key
+// stored in the TTL cache (BenchmarkServerKVPutIdem's steady state).
+func BenchmarkServerKVPutAutoKey(b *testing.B) {
+	c, _ := perfClusterWith(b, Config{Nodes: 1, Shards: 64})
+	h := &kvService{c: c, node: 0}
+	ctx := context.Background()
+	val := bytes.Repeat([]byte("v"), 100)
+	const id = "benchAAAAAAAAAAAAAAAAA"
+	var buf [wire.SessionKeyMaxLen]byte
+	seq := uint64(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		seq++
+		low := uint64(1)
+		if seq > 64 {
+			low = seq - 64
+		}
+		key := string(wire.AppendSessionKey(buf[:0], id, seq, low))
+		if _, err := h.Put(ctx, &v1.PutRequest{Key: []byte("bench-key"), Value: val, IdempotencyKey: key}); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

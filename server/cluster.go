@@ -27,6 +27,8 @@ type Cluster struct {
 
 	// idem remembers idempotency keys for every shard, in one budget.
 	idem *idemCache
+	// sessions remembers session writes' answers (session.go).
+	sessions *sessionTable
 
 	// store keeps the shards on disk in durable mode (Config.DataDir);
 	// nil otherwise. storeErr is set once a write failed to persist.
@@ -102,14 +104,15 @@ func start0(cfg Config, clock func() int64) (*Cluster, error) {
 		return nil, errors.New("server: TLSConfig has no certificate")
 	}
 	c := &Cluster{
-		cfg:   cfg,
-		clock: clock,
-		idem:  newIdemCache(cfg.IdempotencyMaxEntries, cfg.IdempotencyTTL, cfg.IdempotencyRetryWindow),
-		byID:  make(map[string]*node, cfg.Nodes),
-		done:  make(chan struct{}),
+		cfg:      cfg,
+		clock:    clock,
+		idem:     newIdemCache(cfg.IdempotencyMaxEntries, cfg.IdempotencyTTL, cfg.IdempotencyRetryWindow),
+		sessions: newSessionTable(cfg),
+		byID:     make(map[string]*node, cfg.Nodes),
+		done:     make(chan struct{}),
 	}
-	if cfg.Defects != (Defects{}) {
-		c.SetDefects(cfg.Defects)
+	if d := cfg.Defects; d != (Defects{}) {
+		c.defect.Store(&d) // not SetDefects: no view to publish yet
 	}
 	c.SetFaults(cfg.Faults)
 	c.place()
@@ -218,9 +221,13 @@ func (c *Cluster) reaper() {
 func (c *Cluster) reapOnce() {
 	now := c.clock()
 	c.idem.prune(now)
+	gone := c.sessions.prune(now)
 	if c.store != nil {
 		if err := c.store.prune(c.idem.ttl, now); err != nil {
 			c.cfg.Logger.Warn("norikv: pruning stored idempotency keys", "err", err)
+		}
+		if err := c.store.dropSessions(gone); err != nil {
+			c.cfg.Logger.Warn("norikv: deleting forgotten client sessions", "err", err)
 		}
 	}
 	for _, s := range c.shards {

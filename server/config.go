@@ -98,6 +98,22 @@ type Config struct {
 	// keyed write is refused with RESOURCE_EXHAUSTED (clients retry it)
 	// without being applied. Default DefaultIdempotencyMaxEntries.
 	IdempotencyMaxEntries int
+	// SessionIdleTimeout is how long a client session without writes is
+	// kept (session.go); at least IdempotencyRetryWindow. Default
+	// DefaultSessionIdleTimeout.
+	SessionIdleTimeout time.Duration
+	// SessionMax bounds the client sessions kept. When it is full, the
+	// least recently used session idle for longer than
+	// IdempotencyRetryWindow is forgotten; if none is, a write opening a
+	// new session is refused with RESOURCE_EXHAUSTED. Default
+	// DefaultSessionMax.
+	SessionMax int
+	// SessionMaxAnswers bounds the answers one session keeps: a client
+	// whose window (newest sequence minus watermark) outgrows it has its
+	// lowest answers dropped, and a retry of one is refused
+	// (OUT_OF_RANGE), never applied again. Default
+	// DefaultSessionMaxAnswers.
+	SessionMaxAnswers int
 	// ReapInterval is how often expired keys and idempotency entries are
 	// reclaimed in the background. Expired keys are invisible to reads at
 	// once regardless. Default DefaultReapInterval.
@@ -181,6 +197,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IdempotencyMaxEntries <= 0 {
 		c.IdempotencyMaxEntries = DefaultIdempotencyMaxEntries
+	}
+	if c.SessionIdleTimeout <= 0 {
+		c.SessionIdleTimeout = DefaultSessionIdleTimeout
+	}
+	if c.SessionMax <= 0 {
+		c.SessionMax = DefaultSessionMax
+	}
+	if c.SessionMaxAnswers <= 0 {
+		c.SessionMaxAnswers = DefaultSessionMaxAnswers
 	}
 	if c.ReapInterval <= 0 {
 		c.ReapInterval = DefaultReapInterval

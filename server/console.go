@@ -472,8 +472,8 @@ func (s *sampler) sample() *consolev1.Sample {
 	}
 	entries, evictions := c.idem.metrics()
 	out.IdempotencyEntries, out.IdempotencyEvictions = uint64(entries), evictions
-	// Sessions and RetainedAnswers stay 0 until the server's idempotency
-	// layer has client sessions to count.
+	ss := c.SessionStats()
+	out.Sessions, out.RetainedAnswers = uint64(ss.Sessions), uint64(ss.Answers)
 	if c.console != nil {
 		out.Load = c.console.load.state()
 	}

@@ -114,6 +114,11 @@ type Defects struct {
 	// NoBatch makes Kv.Batch answer UNIMPLEMENTED, as servers without it
 	// (the Rust server today) do: for testing clients' fallback.
 	NoBatch bool
+	// NoSessions makes the server one without client sessions, as the
+	// Rust server is: its views do not announce the capability
+	// (wire.SessionCapability) and a session-form key is an opaque key
+	// in the TTL cache.
+	NoSessions bool
 }
 
 var noDefects Defects
@@ -127,8 +132,17 @@ func (c *Cluster) defects() *Defects {
 }
 
 // SetDefects replaces the defect switches (initially Config.Defects). Calls
-// already being served may see either set. For tests.
-func (c *Cluster) SetDefects(d Defects) { c.defect.Store(&d) }
+// already being served may see either set. A change of NoSessions
+// publishes a new view, which announces the capability or not. For tests.
+func (c *Cluster) SetDefects(d Defects) {
+	was := c.defects().NoSessions
+	c.defect.Store(&d)
+	if d.NoSessions != was {
+		c.topoMu.Lock()
+		c.publishLocked()
+		c.topoMu.Unlock()
+	}
+}
 
 // SetFaults installs hook on every node, replacing Config.Faults or the
 // previous one; nil removes it. For tests.

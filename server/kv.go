@@ -158,7 +158,11 @@ func (c *Cluster) lockForWrite(ctx context.Context, s *shard, node int, idemKey 
 		return idemResult{}, false, err
 	}
 	if idemKey != "" {
-		first, replayed, err = c.idem.begin(scopedKey{shard: s.id, key: idemKey}, fp, now)
+		if sk, ok := c.sessionKeyOf(idemKey); ok {
+			first, replayed, err = c.sessions.begin(sk, s.id, fp, now)
+		} else {
+			first, replayed, err = c.idem.begin(scopedKey{shard: s.id, key: idemKey}, fp, now)
+		}
 		if replayed {
 			s.ops.replays++
 		}
@@ -170,14 +174,19 @@ func (c *Cluster) lockForWrite(ctx context.Context, s *shard, node int, idemKey 
 	return idemResult{}, false, nil
 }
 
-// applied remembers an applied write's idempotency key, replicates and
+// applied remembers an applied write's idempotency key (in its client
+// session, for a session key: session.go), replicates and
 // persists what it changed (see recordPut), and unlocks s.mu.
 func (c *Cluster) applied(s *shard, key string, fp uint64, res idemResult, now int64) {
 	if s.journaled {
 		c.journal(s, key, fp, res, now)
 	}
 	if key != "" {
-		c.idem.commit(scopedKey{shard: s.id, key: key}, fp, res, now)
+		if sk, ok := c.sessionKeyOf(key); ok {
+			c.sessions.commit(sk, s.id, fp, res, now)
+		} else {
+			c.idem.commit(scopedKey{shard: s.id, key: key}, fp, res, now)
+		}
 	}
 	s.mu.Unlock()
 }
@@ -186,8 +195,8 @@ func (c *Cluster) applied(s *shard, key string, fp uint64, res idemResult, now i
 // failed precondition, say) and unlocks s.mu.
 func (c *Cluster) abandon(s *shard, key string) {
 	s.dropPending()
-	if key != "" {
-		c.idem.cancel()
+	if _, session := c.sessionKeyOf(key); key != "" && !session {
+		c.idem.cancel() // sessions reserve nothing
 	}
 	s.mu.Unlock()
 }

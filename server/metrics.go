@@ -126,6 +126,13 @@ func (c *Cluster) MetricsHandler() http.Handler {
 //	norikv_ttl_heap_size                             gauge, keys with a TTL
 //	norikv_idempotency_cache_entries                 gauge
 //	norikv_idempotency_cache_evictions_total         counter, keys forgotten early to make room
+//	norikv_idempotency_sessions                      gauge, client sessions kept
+//	norikv_idempotency_session_answers               gauge, answers sessions retain
+//	norikv_idempotency_session_bytes                 gauge, approximate heap bytes of both
+//	norikv_idempotency_sessions_expired_total        counter, sessions forgotten after the idle timeout
+//	norikv_idempotency_sessions_evicted_total        counter, idle sessions forgotten early to make room
+//	norikv_idempotency_session_answers_dropped_total counter, answers dropped past SessionMaxAnswers
+//	norikv_idempotency_session_refusals_total        counter, writes refused below their session's watermark
 //	norikv_vector_index_vectors{namespace}           gauge
 //	norikv_vector_index_bytes{namespace}             gauge
 func (c *Cluster) WriteMetrics(out io.Writer) error {
@@ -212,6 +219,22 @@ func (c *Cluster) WriteMetrics(out io.Writer) error {
 	fmt.Fprintf(w, "norikv_idempotency_cache_entries %d\n", entries)
 	header("norikv_idempotency_cache_evictions_total", "counter", "Idempotency keys forgotten before their TTL to make room.")
 	fmt.Fprintf(w, "norikv_idempotency_cache_evictions_total %d\n", evictions)
+	ss := c.SessionStats()
+	for _, m := range []struct {
+		name, kind, help string
+		v                int64
+	}{
+		{"norikv_idempotency_sessions", "gauge", "Client sessions kept.", int64(ss.Sessions)},
+		{"norikv_idempotency_session_answers", "gauge", "Write answers client sessions retain for retries.", int64(ss.Answers)},
+		{"norikv_idempotency_session_bytes", "gauge", "Approximate heap bytes of client sessions and their answers.", ss.Bytes},
+		{"norikv_idempotency_sessions_expired_total", "counter", "Client sessions forgotten after the idle timeout.", int64(ss.Expired)},
+		{"norikv_idempotency_sessions_evicted_total", "counter", "Idle client sessions forgotten early to make room.", int64(ss.Evicted)},
+		{"norikv_idempotency_session_answers_dropped_total", "counter", "Answers dropped because a session outgrew SessionMaxAnswers.", int64(ss.Dropped)},
+		{"norikv_idempotency_session_refusals_total", "counter", "Writes refused for a sequence below their session's watermark.", int64(ss.Refused)},
+	} {
+		header(m.name, m.kind, m.help)
+		fmt.Fprintf(w, "%s %d\n", m.name, m.v)
+	}
 
 	sort.Slice(vecs, func(i, j int) bool { return vecs[i].ns < vecs[j].ns })
 	header("norikv_vector_index_vectors", "gauge", "Vectors in each vector index.")

@@ -58,6 +58,7 @@ var (
 	bucketShards = []byte("shards")
 	bucketKV     = []byte("kv")
 	bucketIdem   = []byte("idem")
+	bucketSess   = []byte("sess") // client sessions: session_store.go
 	bucketVecNS  = []byte("vecns")
 	bucketVec    = []byte("vec")
 	keyShape     = []byte("shape")
@@ -67,6 +68,7 @@ var (
 
 // store is a cluster's open data dir.
 type store struct {
+	c    *Cluster
 	db   *bolt.DB
 	mode SyncMode
 	wall int64 // wall-clock Unix nanoseconds at cluster clock 0
@@ -116,12 +118,13 @@ func (c *Cluster) openStore(clusterID *string) error {
 	// A lone writer should not wait long for company: an fsync takes
 	// about a millisecond, so that is what a batch waits.
 	db.MaxBatchDelay = time.Millisecond
-	st := &store{db: db, mode: cfg.Sync, wall: time.Now().UnixNano() - c.clock()}
+	st := &store{c: c, db: db, mode: cfg.Sync, wall: time.Now().UnixNano() - c.clock()}
 	if err := st.load(c, clusterID); err != nil {
 		db.Close()
 		return err
 	}
 	c.store = st
+	c.sessions.track = true
 	for _, s := range c.shards {
 		s.journaled = true
 	}
@@ -136,7 +139,7 @@ func (st *store) load(c *Cluster, clusterID *string) error {
 	now := c.clock()
 	nowWall := st.wall + now
 	return st.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketShards, bucketKV, bucketIdem, bucketVecNS, bucketVec} {
+		for _, b := range [][]byte{bucketMeta, bucketShards, bucketKV, bucketIdem, bucketSess, bucketVecNS, bucketVec} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -199,6 +202,9 @@ func (st *store) load(c *Cluster, clusterID *string) error {
 		if err := st.loadIdem(c, tx, nowWall); err != nil {
 			return err
 		}
+		if err := st.loadSessions(tx, nowWall); err != nil {
+			return err
+		}
 		return st.loadVectors(c, tx)
 	})
 }
@@ -217,8 +223,8 @@ func (st *store) loadIdem(c *Cluster, tx *bolt.Tx, nowWall int64) error {
 			return nil
 		}
 		sk := scopedKey{shard: binary.BigEndian.Uint32(k[8:]), key: string(k[12:])}
-		res := idemResult{ver: version{term: binary.BigEndian.Uint64(v[8:]), index: binary.BigEndian.Uint64(v[16:])}, flag: v[24] == 1}
-		c.idem.restore(sk, binary.BigEndian.Uint64(v), res, stored-st.wall)
+		fp, res := readAnswer(v)
+		c.idem.restore(sk, fp, res, stored-st.wall)
 		return nil
 	})
 	if err != nil {
@@ -300,7 +306,8 @@ type kvPair struct {
 	bucket []byte
 	k, v   []byte
 	del    bool
-	prefix bool // delete every key with prefix k
+	prefix bool   // delete every key with prefix k
+	upto   []byte // delete every key in [k, upto)
 }
 
 // persist writes the changes of one applied write of s, its idempotency
@@ -346,24 +353,21 @@ func (st *store) persist(s *shard, idemKey string, fp uint64, res idemResult, no
 	pos := binary.BigEndian.AppendUint64(make([]byte, 0, 16), s.term)
 	pos = binary.BigEndian.AppendUint64(pos, s.index)
 	pairs = append(pairs, kvPair{bucket: bucketShards, k: binary.BigEndian.AppendUint32(nil, s.id), v: pos})
-	if idemKey != "" {
+	if sk, ok := st.c.sessionKeyOf(idemKey); ok {
+		pairs = st.sessionPairs(pairs, sk, s.id, fp, res, now)
+	} else if idemKey != "" {
 		k := binary.BigEndian.AppendUint64(make([]byte, 0, 12+len(idemKey)), uint64(st.wall+now))
 		k = binary.BigEndian.AppendUint32(k, s.id)
 		k = append(k, idemKey...)
-		v := binary.BigEndian.AppendUint64(make([]byte, 0, 25), fp)
-		v = binary.BigEndian.AppendUint64(v, res.ver.term)
-		v = binary.BigEndian.AppendUint64(v, res.ver.index)
-		flag := byte(0)
-		if res.flag {
-			flag = 1
-		}
-		pairs = append(pairs, kvPair{bucket: bucketIdem, k: k, v: append(v, flag)})
+		pairs = append(pairs, kvPair{bucket: bucketIdem, k: k, v: appendAnswer(make([]byte, 0, 25), fp, res)})
 	}
 	fn := func(tx *bolt.Tx) error {
 		for _, p := range pairs {
 			b := tx.Bucket(p.bucket)
 			var err error
 			switch {
+			case p.upto != nil:
+				err = deleteRange(b, p.k, p.upto)
 			case p.prefix:
 				cur := b.Cursor()
 				for k, _ := cur.Seek(p.k); k != nil && bytes.HasPrefix(k, p.k); k, _ = cur.Next() {

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
+	"github.com/norikv/norikv-go/internal/wire"
 )
 
 // viewBroadcast publishes cluster views to any number of watchers without
@@ -44,6 +45,9 @@ func (c *Cluster) publishLocked() {
 		Nodes:       make([]*v1.ClusterNode, len(c.nodes)),
 		Shards:      make([]*v1.ShardInfo, len(c.shards)),
 		Incarnation: c.incarnation,
+	}
+	if !c.defects().NoSessions {
+		v.Capabilities = []string{wire.SessionCapability}
 	}
 	for i, n := range c.nodes {
 		role := "voter"

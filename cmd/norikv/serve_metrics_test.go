@@ -95,8 +95,13 @@ func TestServeMetrics(t *testing.T) {
 		`norikv_shard_leader{shard="3",node="n2"} 1`,
 		`norikv_keys 1`,
 		`norikv_ttl_heap_size 1`,
-		`norikv_idempotency_cache_entries 3`, // the Put, CreateIndex and Insert
+		// The Put, CreateIndex and Insert carry session keys (the
+		// client learnt the view, which announces sessions), not keys for
+		// the TTL cache; each one's watermark dropped the answer before.
+		`norikv_idempotency_cache_entries 0`,
 		`norikv_idempotency_cache_evictions_total 0`,
+		`norikv_idempotency_sessions 1`,
+		`norikv_idempotency_session_answers 1`,
 		`norikv_vector_index_vectors{namespace="docs"} 1`,
 		`norikv_vector_index_bytes{namespace="docs"} [1-9]`,
 	} {

@@ -265,6 +265,16 @@ type ClusterView struct {
 	Nodes []*ClusterNode `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
 	// Every shard of the cluster with its replicas.
 	Shards []*ShardInfo `protobuf:"bytes,3,rep,name=shards,proto3" json:"shards,omitempty"`
+	// What the cluster does beyond the base contract, one name each. An
+	// addition to the contract: old servers send none, and old clients ignore
+	// the field. Known names:
+	//
+	//	"idempotency-sessions/v1": the server bounds the memory idempotency
+	//	keys cost and keeps client sessions (docs/idempotency-sessions.md),
+	//	so clients may give every write an automatic session key.
+	//
+	// Clients ignore names they do not know.
+	Capabilities []string `protobuf:"bytes,4,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
 	// Names the sequence of epochs this view belongs to: epochs of two views
 	// compare only when their incarnations are equal. A cluster that restarts
 	// with its epoch (a durable one) keeps its incarnation; one that starts
@@ -325,6 +335,13 @@ func (x *ClusterView) GetNodes() []*ClusterNode {
 func (x *ClusterView) GetShards() []*ShardInfo {
 	if x != nil {
 		return x.Shards
+	}
+	return nil
+}
+
+func (x *ClusterView) GetCapabilities() []string {
+	if x != nil {
+		return x.Capabilities
 	}
 	return nil
 }
@@ -419,11 +436,12 @@ const file_norikv_v1_types_proto_rawDesc = "" +
 	"\x06leader\x18\x02 \x01(\bR\x06leader\"P\n" +
 	"\tShardInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x123\n" +
-	"\breplicas\x18\x02 \x03(\v2\x17.norikv.v1.ShardReplicaR\breplicas\"\xa1\x01\n" +
+	"\breplicas\x18\x02 \x03(\v2\x17.norikv.v1.ShardReplicaR\breplicas\"\xc5\x01\n" +
 	"\vClusterView\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12,\n" +
 	"\x05nodes\x18\x02 \x03(\v2\x16.norikv.v1.ClusterNodeR\x05nodes\x12,\n" +
-	"\x06shards\x18\x03 \x03(\v2\x14.norikv.v1.ShardInfoR\x06shards\x12 \n" +
+	"\x06shards\x18\x03 \x03(\v2\x14.norikv.v1.ShardInfoR\x06shards\x12\"\n" +
+	"\fcapabilities\x18\x04 \x03(\tR\fcapabilities\x12 \n" +
 	"\vincarnation\x18\x05 \x01(\tR\vincarnation\"_\n" +
 	"\tNotLeader\x12\x14\n" +
 	"\x05shard\x18\x01 \x01(\rR\x05shard\x12\x1b\n" +

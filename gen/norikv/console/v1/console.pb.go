@@ -388,7 +388,7 @@ type Sample struct {
 	// Idempotency keys forgotten early to make room, since start.
 	IdempotencyEvictions uint64 `protobuf:"varint,6,opt,name=idempotency_evictions,json=idempotencyEvictions,proto3" json:"idempotency_evictions,omitempty"`
 	// Client sessions the exactly-once layer tracks, and the answers it
-	// retains for them: 0 until the server has sessions.
+	// retains for them (docs/idempotency-sessions.md).
 	Sessions        uint64 `protobuf:"varint,7,opt,name=sessions,proto3" json:"sessions,omitempty"`
 	RetainedAnswers uint64 `protobuf:"varint,8,opt,name=retained_answers,json=retainedAnswers,proto3" json:"retained_answers,omitempty"`
 	// The load generator's state.

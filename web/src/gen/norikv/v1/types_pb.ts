@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file norikv/v1/types.proto.
  */
 export const file_norikv_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChVub3Jpa3YvdjEvdHlwZXMucHJvdG8SCW5vcmlrdi52MSImCgdWZXJzaW9uEgwKBHRlcm0YASABKAQSDQoFaW5kZXgYAiABKAQiNQoLQ2x1c3Rlck5vZGUSCgoCaWQYASABKAkSDAoEYWRkchgCIAEoCRIMCgRyb2xlGAMgASgJIi8KDFNoYXJkUmVwbGljYRIPCgdub2RlX2lkGAEgASgJEg4KBmxlYWRlchgCIAEoCCJCCglTaGFyZEluZm8SCgoCaWQYASABKA0SKQoIcmVwbGljYXMYAiADKAsyFy5ub3Jpa3YudjEuU2hhcmRSZXBsaWNhIn4KC0NsdXN0ZXJWaWV3Eg0KBWVwb2NoGAEgASgEEiUKBW5vZGVzGAIgAygLMhYubm9yaWt2LnYxLkNsdXN0ZXJOb2RlEiQKBnNoYXJkcxgDIAMoCzIULm5vcmlrdi52MS5TaGFyZEluZm8SEwoLaW5jYXJuYXRpb24YBSABKAkiQgoJTm90TGVhZGVyEg0KBXNoYXJkGAEgASgNEhEKCWxlYWRlcl9pZBgCIAEoCRITCgtsZWFkZXJfYWRkchgDIAEoCWIGcHJvdG8z");
+  fileDesc("ChVub3Jpa3YvdjEvdHlwZXMucHJvdG8SCW5vcmlrdi52MSImCgdWZXJzaW9uEgwKBHRlcm0YASABKAQSDQoFaW5kZXgYAiABKAQiNQoLQ2x1c3Rlck5vZGUSCgoCaWQYASABKAkSDAoEYWRkchgCIAEoCRIMCgRyb2xlGAMgASgJIi8KDFNoYXJkUmVwbGljYRIPCgdub2RlX2lkGAEgASgJEg4KBmxlYWRlchgCIAEoCCJCCglTaGFyZEluZm8SCgoCaWQYASABKA0SKQoIcmVwbGljYXMYAiADKAsyFy5ub3Jpa3YudjEuU2hhcmRSZXBsaWNhIpQBCgtDbHVzdGVyVmlldxINCgVlcG9jaBgBIAEoBBIlCgVub2RlcxgCIAMoCzIWLm5vcmlrdi52MS5DbHVzdGVyTm9kZRIkCgZzaGFyZHMYAyADKAsyFC5ub3Jpa3YudjEuU2hhcmRJbmZvEhQKDGNhcGFiaWxpdGllcxgEIAMoCRITCgtpbmNhcm5hdGlvbhgFIAEoCSJCCglOb3RMZWFkZXISDQoFc2hhcmQYASABKA0SEQoJbGVhZGVyX2lkGAIgASgJEhMKC2xlYWRlcl9hZGRyGAMgASgJYgZwcm90bzM");
 
 /**
  * Version identifies one write to a shard. Versions of writes to the same
@@ -163,6 +163,19 @@ export type ClusterView = Message<"norikv.v1.ClusterView"> & {
    * @generated from field: repeated norikv.v1.ShardInfo shards = 3;
    */
   shards: ShardInfo[];
+
+  /**
+   * What the cluster does beyond the base contract, one name each. An
+   * addition to the contract: old servers send none, and old clients ignore
+   * the field. Known names:
+   *   "idempotency-sessions/v1": the server bounds the memory idempotency
+   *   keys cost and keeps client sessions (docs/idempotency-sessions.md),
+   *   so clients may give every write an automatic session key.
+   * Clients ignore names they do not know.
+   *
+   * @generated from field: repeated string capabilities = 4;
+   */
+  capabilities: string[];
 
   /**
    * Names the sequence of epochs this view belongs to: epochs of two views

@@ -256,7 +256,7 @@ export type Sample = Message<"norikv.console.v1.Sample"> & {
 
   /**
    * Client sessions the exactly-once layer tracks, and the answers it
-   * retains for them: 0 until the server has sessions.
+   * retains for them (docs/idempotency-sessions.md).
    *
    * @generated from field: uint64 sessions = 7;
    */
