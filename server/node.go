@@ -54,11 +54,8 @@ func newNode(c *Cluster, idx int) *node {
 // routes mounts the four services with the options every handler shares.
 func (n *node) routes() http.Handler {
 	c := n.c
-	interceptors := []connect.Interceptor{metricsInterceptor{&n.metrics}, &faultInterceptor{n: n}}
-	if c.cfg.Token != "" {
-		interceptors = append(interceptors, newAuthInterceptor(c.cfg.Token))
-	}
-	interceptors = append(interceptors, &validateInterceptor{})
+	// The bearer token is checked before any of these (gateToken).
+	interceptors := []connect.Interceptor{metricsInterceptor{&n.metrics}, &faultInterceptor{n: n}, &validateInterceptor{}}
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(interceptors...),
 		// Refuse oversized bodies before buffering them.
@@ -80,7 +77,7 @@ func (n *node) routes() http.Handler {
 	mount(norikvv1connect.NewAdminHandler(&adminService{c: c}, opts...))
 	mount(norikvv1connect.NewVectorHandler(&vectorService{c: c, node: n.idx}, opts...))
 	n.mountIntrospection(mount, opts)
-	return n.browser(mux, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return n.browser(mux, n.gateToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.inflight.Add(1)
 		defer n.inflight.Add(-1)
 		// connect refuses a message over MaxRequestBytes without buffering
@@ -92,7 +89,7 @@ func (n *node) routes() http.Handler {
 			return
 		}
 		mux.ServeHTTP(w, r)
-	}))
+	})))
 }
 
 // serviceOf returns the "/package.Service/" prefix of a plain RPC path
