@@ -99,4 +99,3 @@ func TestDataDirReapsExpiredKeys(t *testing.T) {
 		t.Fatalf("after the reaper ran, %d keys on disk, want 1 (the expired ones deleted)", got)
 	}
 }
-
