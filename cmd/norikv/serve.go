@@ -28,7 +28,10 @@ const serveExamples = `  norikv serve
   norikv serve --tls-cert cert.pem --tls-key key.pem --token s3cret
       TLS, and every request must carry "authorization: Bearer s3cret"
   norikv serve --metrics-addr :9090 --pprof
-      Prometheus metrics at :9090/metrics, profiles at :9090/debug/pprof/
+      Prometheus metrics at 127.0.0.1:9090/metrics, profiles at
+      127.0.0.1:9090/debug/pprof/ (loopback only; behind --token if set)
+  norikv serve --host 0.0.0.0 --token s3cret
+      listen on every interface: needs --token (or --insecure)
 `
 
 // runServe starts the cluster, prints the banner (printBanner) and serves
@@ -37,12 +40,13 @@ func runServe(ctx context.Context, o IO, args []string) error {
 	fs := newFlagSet(o, "serve", "[flags]", serveExamples)
 	nodes := fs.Int("nodes", server.DefaultNodes, "number of nodes `N` (ids n1..nN)")
 	shards := fs.Int("shards", server.DefaultShards, "number of shards")
-	host := fs.String("host", server.DefaultHost, "interface to listen on")
+	host := fs.String("host", server.DefaultHost, "interface to listen on (beyond loopback, e.g. 0.0.0.0, needs --token or --insecure)")
 	port := fs.Int("port", 9001, "port of node n1; node i listens on port+i-1 (0: ephemeral ports)")
 	replication := fs.Int("replication", 0, "replicas per shard (default min(3, nodes))")
 	certFile := fs.String("tls-cert", "", "serve TLS with this PEM certificate `file` (needs --tls-key)")
 	keyFile := fs.String("tls-key", "", "PEM private key `file` for --tls-cert")
-	token := fs.String("token", "", "require \"authorization: Bearer <token>\" on every request")
+	token := fs.String("token", "", "require \"authorization: Bearer <token>\" on every request (needed with a --host beyond loopback)")
+	insecure := fs.Bool("insecure", false, "allow a --host beyond loopback without --token: anyone who can reach the port reads and writes every key")
 	lag := fs.Duration("replication-lag", 0, "followers outside the write majority apply writes this `long` after the leader, so stale_ok reads can see older versions (e.g. 50ms; 0: every replica is current)")
 	dataDir := fs.String("data-dir", "", "keep the data in `dir` (created if missing) and load it on start; default: in memory, lost on exit")
 	syncMode := fs.String("sync", string(server.SyncBatch), "with --data-dir, when to fsync: batch (before acknowledging, one fsync for writes arriving together), always (one fsync per write), none (leave it to the OS: survives a crash of the server, not of the machine)")
@@ -58,6 +62,9 @@ func runServe(ctx context.Context, o IO, args []string) error {
 		return err
 	}
 	if err := metrics.check(); err != nil {
+		return err
+	}
+	if err := checkExposure(o, *host, *token, *insecure); err != nil {
 		return err
 	}
 	switch {
@@ -100,7 +107,7 @@ func runServe(ctx context.Context, o IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	stopMetrics, err := metrics.start(c, o)
+	stopMetrics, err := metrics.start(c, o, *token)
 	if err != nil {
 		c.Close()
 		return err
