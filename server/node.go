@@ -114,6 +114,14 @@ func serviceOf(r *http.Request) string {
 	return p[:i+1]
 }
 
+// readHeaderTimeout bounds how long a client may take to send a request's
+// headers (slow-header attacks); a variable so tests can shorten it.
+var readHeaderTimeout = 10 * time.Second
+
+// maxConcurrentStreams bounds the HTTP/2 streams one connection may have
+// open at once (net/http's default, stated).
+const maxConcurrentStreams = 250
+
 // start listens on the node's address (an ephemeral port the first time if
 // none was configured) and serves until stop.
 func (n *node) start() error {
@@ -133,9 +141,12 @@ func (n *node) start() error {
 	}
 	srv := &http.Server{
 		Handler:           n.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
-		Protocols:         new(http.Protocols),
+		ReadHeaderTimeout: readHeaderTimeout,
+		// Stated, not left to net/http's default, because the attack
+		// table (attack_test.go) checks it is enforced.
+		HTTP2:     &http.HTTP2Config{MaxConcurrentStreams: maxConcurrentStreams},
+		ErrorLog:  slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		Protocols: new(http.Protocols),
 	}
 	// One port serves gRPC (needs HTTP/2), gRPC-Web and Connect (HTTP/1.1
 	// or HTTP/2): h2c when plaintext, ALPN-negotiated h2 with TLS.
