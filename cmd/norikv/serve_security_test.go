@@ -101,3 +101,40 @@ func TestServeHostBeyondLoopbackNeedsToken(t *testing.T) {
 	startServe(t, "--host", "0.0.0.0", "--token", "s3cret")
 	startServe(t, "--host", "localhost")
 }
+
+// nonLoopbackIP returns an address of this machine other than loopback,
+// from which a request is "from the network" as far as a listener is
+// concerned.
+func nonLoopbackIP(t *testing.T) net.IP {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP
+		}
+	}
+	t.Skip("this machine has no non-loopback IPv4 address to attack from")
+	return nil
+}
+
+// The command's rows of the attack table (server/attack_test.go has the
+// node's): metrics and pprof cannot be reached from the network by
+// default, nor the nodes without the token.
+func TestServeAttacks(t *testing.T) {
+	ip := nonLoopbackIP(t)
+	stderr := startServe(t, "--token", "s3cret", "--metrics-addr", ":0", "--pprof")
+	m := regexp.MustCompile(`metrics http://(\S+)/metrics`).FindStringSubmatch(stderr.String())
+	_, port, _ := net.SplitHostPort(m[1])
+	if conn, err := net.DialTimeout("tcp", net.JoinHostPort(ip.String(), port), 5*time.Second); err == nil {
+		conn.Close()
+		t.Errorf("metrics and pprof reachable at %s:%s, from beyond loopback", ip, port)
+	} else {
+		t.Logf("| /metrics and /debug/pprof/ from %s | refused: %v |", ip, err)
+	}
+	serveRefused(t, "--pprof", "--metrics-addr", "0.0.0.0:0", "--pprof")
+	t.Logf("| --pprof on 0.0.0.0 | refused: exit 2 |")
+	serveRefused(t, "--token", "--host", "0.0.0.0")
+	t.Logf("| --host 0.0.0.0 without --token | refused: exit 2 |")
+}
