@@ -11,20 +11,7 @@ import (
 // do sends one raw HTTP request to addr with the given headers.
 func do(t *testing.T, method, addr, path, body string, hdr map[string]string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctxT(t), method, "http://"+addr+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	res, err := httpClient(t, false).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res, string(b)
+	return rebound(t, method, addr, "", path, body, hdr)
 }
 
 func preflight(t *testing.T, addr, origin string) *http.Response {
@@ -117,8 +104,7 @@ func TestNoCORSWithoutUIOrOrigins(t *testing.T) {
 }
 
 // rebound sends a request as a browser does after DNS rebinding: to this
-// node's address, but with the attacker's name in Host (and in Origin, for
-// a cross-origin-looking one).
+// node's address, but with the attacker's name in Host ("": addr).
 func rebound(t *testing.T, method, addr, host, path, body string, hdr map[string]string) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctxT(t), method, "http://"+addr+path, strings.NewReader(body))
