@@ -110,21 +110,6 @@ var attacks = []attack{
 		}
 		return "403", nil
 	}},
-	{"slow headers", func(t *testing.T, c *Cluster) (string, error) {
-		conn, err := net.Dial("tcp", c.Addrs()[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		io.WriteString(conn, "POST /norikv.v1.Kv/Put HTTP/1.1\r\nHost: x\r\n") // and never the rest
-		conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-		start := time.Now()
-		_, err = io.ReadAll(conn)
-		if err != nil {
-			return "", fmt.Errorf("the server kept the connection open: %v", err)
-		}
-		return fmt.Sprintf("closed after %v (ReadHeaderTimeout %v)", time.Since(start).Round(10*time.Millisecond), readHeaderTimeout), nil
-	}},
 	{"too many HTTP/2 streams", func(t *testing.T, c *Cluster) (string, error) {
 		return tooManyStreams(t, c.Addrs()[0], "s3cret")
 	}},
@@ -133,8 +118,6 @@ var attacks = []attack{
 // TestAttacks runs the attack table against a cluster with a token and
 // the console on.
 func TestAttacks(t *testing.T) {
-	defer func(d time.Duration) { readHeaderTimeout = d }(readHeaderTimeout)
-	readHeaderTimeout = 300 * time.Millisecond
 	c, _ := startTest(t, Config{Nodes: 1, Shards: 1, Token: "s3cret", UI: http.NotFoundHandler()})
 	for _, a := range attacks {
 		t.Run(a.name, func(t *testing.T) {
@@ -149,6 +132,28 @@ func TestAttacks(t *testing.T) {
 	if err != nil || got.Version != nil {
 		t.Fatalf("an attack wrote k: %v, %v", got.GetVersion(), err)
 	}
+}
+
+// TestAttackSlowHeaders: a client that sends part of its headers and
+// then nothing is cut off after ReadHeaderTimeout (shortened here, on a
+// cluster of its own: on a loaded machine a short timeout also cuts
+// honest clients).
+func TestAttackSlowHeaders(t *testing.T) {
+	defer func(d time.Duration) { readHeaderTimeout = d }(readHeaderTimeout)
+	readHeaderTimeout = time.Second
+	c, _ := startTest(t, Config{Nodes: 1, Shards: 1, Token: "s3cret"})
+	conn, err := net.Dial("tcp", c.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "POST /norikv.v1.Kv/Put HTTP/1.1\r\nHost: x\r\n") // and never the rest
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	start := time.Now()
+	if _, err := io.ReadAll(conn); err != nil {
+		t.Fatalf("slow headers: not refused: the server kept the connection open: %v", err)
+	}
+	t.Logf("| slow headers | refused: closed after %v (ReadHeaderTimeout %v) |", time.Since(start).Round(10*time.Millisecond), readHeaderTimeout)
 }
 
 // TestAttackTLS: with TLS configured, plaintext is refused and a client
