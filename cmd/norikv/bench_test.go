@@ -39,7 +39,9 @@ func TestBenchText(t *testing.T) {
 	if err := runBench(context.Background(), IO{&out, &errOut}, []string{"--duration", "200ms", "--concurrency", "2", "--keys", "50", "--read-ratio", "0"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"embedded cluster", "p99.9", "put", "errors 0, retries 0"} {
+	// "retries N", not "retries 0": on a loaded machine an attempt may
+	// time out and be retried, which the report is right to count.
+	for _, want := range []string{"embedded cluster", "p99.9", "put", "errors 0, retries "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
