@@ -269,6 +269,11 @@ func (st *store) read(c *Cluster, tx *bolt.Tx, stale *staleKeys) error {
 	}
 	want := st.shape(c)
 	if got := meta.Get(keyShape); got != nil && !bytes.Equal(got, want) {
+		var nodes, shards, rf int
+		if _, err := fmt.Sscanf(string(got), "nodes=%d shards=%d replication=%d", &nodes, &shards, &rf); err != nil ||
+			fmt.Sprintf("nodes=%d shards=%d replication=%d", nodes, shards, rf) != string(got) {
+			return recordError(bucketMeta, keyShape, "unreadable cluster shape %q", got)
+		}
 		return &shapeError{dir: c.cfg.DataDir, got: string(got), want: string(want)}
 	}
 	if v := meta.Get(keyEpoch); v != nil {
