@@ -9,6 +9,7 @@ targets=(
 	"./internal/routing FuzzRouting"
 	"./server FuzzHandlersAllProtocols"
 	"./client FuzzClientValidation"
+	"./server FuzzDataDir"
 )
 # The server owner's FuzzHandlers (Connect only), if present.
 if grep -q "func FuzzHandlers(" server/*_test.go 2>/dev/null; then

@@ -232,7 +232,10 @@ func (c *Cluster) reapOnce() {
 	}
 	for _, s := range c.shards {
 		if d := s.nextDue.Load(); d != 0 && d <= now {
-			s.reap(now)
+			if err := s.reap(now, c.store); err != nil && !c.isClosed() {
+				// Harmless: the next start drops expired keys.
+				c.cfg.Logger.Warn("norikv: deleting expired keys from the data dir", "err", err)
+			}
 		}
 	}
 }

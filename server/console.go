@@ -178,21 +178,16 @@ func (k *console) eventsAfter(after uint64) ([]*consolev1.Event, <-chan struct{}
 }
 
 // mountConsole mounts ConsoleService on a node when Config.Console is
-// set. It goes behind the token (and the schema check) as the NoriKV
-// services do, but not the metrics or fault interceptors: the console
-// watching the cluster is not load on it, and a slowed node must still
-// answer the control that speeds it up.
+// set. It is behind the token gate (routes) as the NoriKV services are,
+// and the schema check, but not the metrics or fault interceptors: the
+// console watching the cluster is not load on it, and a slowed node must
+// still answer the control that speeds it up.
 func (n *node) mountConsole(mount func(string, http.Handler)) {
 	if n.c.console == nil {
 		return
 	}
-	var ics []connect.Interceptor
-	if n.c.cfg.Token != "" {
-		ics = append(ics, newAuthInterceptor(n.c.cfg.Token))
-	}
-	ics = append(ics, &validateInterceptor{})
 	mount(consolev1connect.NewConsoleServiceHandler(&consoleService{k: n.c.console, n: n},
-		connect.WithInterceptors(ics...), connect.WithReadMaxBytes(64<<10)))
+		connect.WithInterceptors(&validateInterceptor{}), connect.WithReadMaxBytes(64<<10)))
 }
 
 // consoleService serves ConsoleService on one node.

@@ -157,10 +157,14 @@ func (c *idemCache) commit(k scopedKey, fp uint64, res idemResult, now int64) {
 
 // restore remembers a write loaded from the data dir, stored at the
 // cluster clock's stored, with no reservation: loading is not a write.
-// Entries must come oldest first.
+// Entries must come oldest first; past the budget (max) the oldest are
+// forgotten, as they would have been while running.
 func (c *idemCache) restore(k scopedKey, fp uint64, res idemResult, stored int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for c.len() >= c.max {
+		c.popFront()
+	}
 	c.putLocked(k, fp, res, stored)
 }
 

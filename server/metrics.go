@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -72,6 +73,15 @@ func (m *requestMetrics) record(procedure string, err error, d time.Duration) {
 	code := 0
 	if err != nil {
 		code = int(connect.CodeOf(err))
+	}
+	// A stream the client closed ends with its ctx's error, which
+	// connect.CodeOf calls unknown.
+	switch {
+	case code != int(connect.CodeUnknown):
+	case errors.Is(err, context.Canceled):
+		code = int(connect.CodeCanceled)
+	case errors.Is(err, context.DeadlineExceeded):
+		code = int(connect.CodeDeadlineExceeded)
 	}
 	m.count[p][code].Add(1)
 	s := d.Seconds()

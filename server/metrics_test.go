@@ -61,3 +61,32 @@ func TestMetricsCountEveryProcedure(t *testing.T) {
 		t.Errorf("metrics lack %q:\n%s", want, b.String())
 	}
 }
+
+// A WatchCluster stream the client closes is counted as canceled, not as
+// an unknown error.
+func TestMetricsWatchClosedByClientIsCanceled(t *testing.T) {
+	c, _ := startTest(t, Config{Nodes: 1, Shards: 1})
+	for _, p := range protocols {
+		ctx, cancel := context.WithCancel(context.Background())
+		stream, err := dial(t, c.Addr("n1"), p).meta.WatchCluster(ctx, &v1.ClusterView{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !stream.Receive() {
+			t.Fatalf("%s: no first view: %v", p.name, stream.Err())
+		}
+		cancel()
+		stream.Close()
+	}
+	want := `norikv_requests_total{node="n1",rpc="/norikv.v1.Meta/WatchCluster",code="canceled"} 3` + "\n"
+	var b strings.Builder
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(b.String(), want) && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		b.Reset()
+		if err := c.WriteMetrics(&b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.Contains(b.String(), want) {
+		t.Fatalf("metrics lack %q:\n%s", want, b.String())
+	}
+}

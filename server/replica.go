@@ -179,6 +179,16 @@ func (s *shard) assignCopies() {
 	}
 }
 
+// resetCopies drops the lagging copies and makes them again from the
+// shard's state: after the store loaded it, the copies made at placement
+// hold nothing. Caller holds s.mu for writing or owns s.
+func (s *shard) resetCopies() {
+	if s.rep != nil {
+		clear(s.rep.copies)
+		s.assignCopies()
+	}
+}
+
 // laggingReplicas returns the node indexes of s's lagging followers, for
 // tests. Caller holds s.mu.
 func (s *shard) laggingReplicas() []int {

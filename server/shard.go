@@ -89,15 +89,21 @@ func (s *shard) due(at int64) {
 	}
 }
 
-// reap deletes expired keys.
-func (s *shard) reap(now int64) {
+// reap deletes expired keys, from the store too (st, nil without a data
+// dir): under the shard's lock, so a write to a reaped key cannot be
+// persisted before the deletion. It returns the store's error, if any.
+func (s *shard) reap(now int64, st *store) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var gone []string
 	for e := s.ttl.peek(); e != nil && e.expires <= now; e = s.ttl.peek() {
 		s.ttl.remove(e)
 		delete(s.kv, e.key)
 		if s.rep != nil {
 			s.rep.reaped(e.key, now)
+		}
+		if st != nil {
+			gone = append(gone, e.key)
 		}
 	}
 	var d int64
@@ -105,6 +111,10 @@ func (s *shard) reap(now int64) {
 		d = e.expires
 	}
 	s.nextDue.Store(d)
+	if len(gone) > 0 {
+		return st.forget(s.id, gone)
+	}
+	return nil
 }
 
 // sizes reports the stored keys (including expired ones not yet reaped)

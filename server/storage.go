@@ -3,20 +3,12 @@ package server
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
-	"os"
-	"path/filepath"
-	"time"
 
 	"connectrpc.com/connect"
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
-
-	v1 "github.com/norikv/norikv-go/gen/norikv/v1"
-	"github.com/norikv/norikv-go/vector"
 )
 
 // This file is durable mode (Config.DataDir): every shard's state kept in
@@ -89,204 +81,6 @@ func (s *shard) recordVector(op vecOp) {
 	if s.journaled {
 		s.pendingVec = append(s.pendingVec, op)
 	}
-}
-
-// openStore opens (or creates) cfg.DataDir and loads it into c's shards and
-// idempotency cache. Called by start0 before any node serves. clusterID
-// is the id a new data dir records; a data dir that has one replaces it
-// with its own (see newIncarnation).
-func (c *Cluster) openStore(clusterID *string) error {
-	cfg := c.cfg
-	switch cfg.Sync {
-	case "":
-		cfg.Sync = SyncBatch
-	case SyncBatch, SyncAlways, SyncNone:
-	default:
-		return fmt.Errorf("server: Sync %q is not one of batch, always, none", cfg.Sync)
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return fmt.Errorf("server: data dir: %w", err)
-	}
-	path := filepath.Join(cfg.DataDir, "norikv.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: cfg.Sync == SyncNone})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return fmt.Errorf("server: data dir %s is in use by another server", cfg.DataDir)
-	}
-	if err != nil {
-		return fmt.Errorf("server: opening %s: %w", path, err)
-	}
-	// A lone writer should not wait long for company: an fsync takes
-	// about a millisecond, so that is what a batch waits.
-	db.MaxBatchDelay = time.Millisecond
-	st := &store{c: c, db: db, mode: cfg.Sync, wall: time.Now().UnixNano() - c.clock()}
-	if err := st.load(c, clusterID); err != nil {
-		db.Close()
-		return err
-	}
-	c.store = st
-	c.sessions.track = true
-	for _, s := range c.shards {
-		s.journaled = true
-	}
-	return nil
-}
-
-func (st *store) shape(c *Cluster) []byte {
-	return fmt.Appendf(nil, "nodes=%d shards=%d replication=%d", c.cfg.Nodes, len(c.shards), c.cfg.ReplicationFactor)
-}
-
-func (st *store) load(c *Cluster, clusterID *string) error {
-	now := c.clock()
-	nowWall := st.wall + now
-	return st.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketShards, bucketKV, bucketIdem, bucketSess, bucketVecNS, bucketVec} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		meta := tx.Bucket(bucketMeta)
-		want := st.shape(c)
-		if got := meta.Get(keyShape); got != nil && !bytes.Equal(got, want) {
-			return fmt.Errorf("server: data dir %s holds a cluster with %s; this one has %s: start it with the same nodes, shards and replication, or use another data dir",
-				c.cfg.DataDir, got, want)
-		}
-		if err := meta.Put(keyShape, want); err != nil {
-			return err
-		}
-		if v := meta.Get(keyClusterID); v != nil {
-			*clusterID = string(v)
-		} else if err := meta.Put(keyClusterID, []byte(*clusterID)); err != nil {
-			return err
-		}
-		if v := meta.Get(keyEpoch); v != nil {
-			// Clients ignore a view whose epoch is not above the one
-			// they hold, so the restarted cluster's views continue
-			// from the last one published.
-			c.epoch = binary.BigEndian.Uint64(v)
-		}
-		var stale [][]byte
-		err := tx.Bucket(bucketShards).ForEach(func(k, v []byte) error {
-			s := c.shards[binary.BigEndian.Uint32(k)]
-			// A new term: versions written from now on are all
-			// greater than every version before the restart.
-			s.term = binary.BigEndian.Uint64(v) + 1
-			s.index = binary.BigEndian.Uint64(v[8:])
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		err = tx.Bucket(bucketKV).ForEach(func(k, v []byte) error {
-			s := c.shards[binary.BigEndian.Uint32(k)]
-			deadline := int64(binary.BigEndian.Uint64(v[16:]))
-			if deadline != 0 && deadline <= nowWall {
-				stale = append(stale, k)
-				return nil
-			}
-			e := &entry{key: string(k[4:]), value: bytes.Clone(v[24:]),
-				ver: version{term: binary.BigEndian.Uint64(v), index: binary.BigEndian.Uint64(v[8:])}}
-			s.kv[e.key] = e
-			if deadline != 0 {
-				e.expires = deadline - st.wall
-				s.ttl.set(e)
-				s.due(e.expires)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if err := deleteAll(tx.Bucket(bucketKV), stale); err != nil {
-			return err
-		}
-		if err := st.loadIdem(c, tx, nowWall); err != nil {
-			return err
-		}
-		if err := st.loadSessions(tx, nowWall); err != nil {
-			return err
-		}
-		return st.loadVectors(c, tx)
-	})
-}
-
-// Idempotency keys are stored under store time (wall clock, big endian),
-// shard and key, so they load in the order they were written and expired
-// ones are a prefix to cut.
-func (st *store) loadIdem(c *Cluster, tx *bolt.Tx, nowWall int64) error {
-	b := tx.Bucket(bucketIdem)
-	cut := nowWall - c.idem.ttl
-	var stale [][]byte
-	err := b.ForEach(func(k, v []byte) error {
-		stored := int64(binary.BigEndian.Uint64(k))
-		if stored <= cut {
-			stale = append(stale, k)
-			return nil
-		}
-		sk := scopedKey{shard: binary.BigEndian.Uint32(k[8:]), key: string(k[12:])}
-		fp, res := readAnswer(v)
-		c.idem.restore(sk, fp, res, stored-st.wall)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return deleteAll(b, stale)
-}
-
-func (st *store) loadVectors(c *Cluster, tx *bolt.Tx) error {
-	byNS := map[string]*vectorNamespace{}
-	err := tx.Bucket(bucketVecNS).ForEach(func(k, v []byte) error {
-		s, name := c.shards[binary.BigEndian.Uint32(k)], string(k[4:])
-		ns := &vectorNamespace{dims: binary.BigEndian.Uint32(v), distance: v1.DistanceFunction(binary.BigEndian.Uint32(v[4:])), kind: v1.VectorIndexType(binary.BigEndian.Uint32(v[8:]))}
-		idx, err := vector.New(vector.Config{Dimensions: int(ns.dims), Distance: distanceOf(ns.distance), Kind: kindOf(ns.kind)})
-		if err != nil {
-			return fmt.Errorf("server: data dir: vector index %q: %w", name, err)
-		}
-		ns.idx = idx
-		if s.vectors == nil {
-			s.vectors = make(map[string]*vectorNamespace)
-		}
-		s.vectors[name] = ns
-		byNS[name] = ns
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	ids := map[string][]string{}
-	vecs := map[string][][]float32{}
-	err = tx.Bucket(bucketVec).ForEach(func(k, v []byte) error {
-		n := binary.BigEndian.Uint32(k[4:])
-		name, id := string(k[8:8+n]), string(k[8+n:])
-		vec := make([]float32, len(v)/4)
-		for i := range vec {
-			vec[i] = math.Float32frombits(binary.LittleEndian.Uint32(v[4*i:]))
-		}
-		ids[name] = append(ids[name], id)
-		vecs[name] = append(vecs[name], vec)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for name, ns := range byNS {
-		if len(ids[name]) == 0 {
-			continue
-		}
-		if err := ns.idx.InsertBatch(ids[name], vecs[name]); err != nil {
-			return fmt.Errorf("server: data dir: rebuilding vector index %q: %w", name, err)
-		}
-	}
-	return nil
-}
-
-func deleteAll(b *bolt.Bucket, keys [][]byte) error {
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // kvKey is a stored key: shard, then the key.
@@ -414,6 +208,24 @@ func (st *store) prune(ttl, now int64) error {
 		}
 		return nil
 	})
+}
+
+// forget deletes expired keys of shard id that the reaper reclaimed.
+// Caller holds the shard's lock.
+func (st *store) forget(id uint32, keys []string) error {
+	fn := func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketKV)
+		for _, k := range keys {
+			if err := b.Delete(kvKey(id, k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if st.mode == SyncBatch {
+		return st.db.Batch(fn)
+	}
+	return st.db.Update(fn)
 }
 
 // storageFailed answers every call once a write could not be made durable:

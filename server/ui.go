@@ -44,7 +44,14 @@ func (n *node) browser(mux *http.ServeMux, h http.Handler) http.Handler {
 	if cfg.UI == nil && len(cfg.CORSOrigins) == 0 {
 		return h
 	}
-	return &corsHandler{c: n.c, next: h, allowed: normalizeOrigins(cfg.CORSOrigins)}
+	allowed := normalizeOrigins(cfg.CORSOrigins)
+	hosts := map[string]bool{strings.ToLower(cfg.Host): true}
+	for o := range allowed {
+		if u, err := url.Parse(o); err == nil && u.Hostname() != "" {
+			hosts[u.Hostname()] = true
+		}
+	}
+	return &corsHandler{c: n.c, next: h, allowed: allowed, hosts: hosts}
 }
 
 // corsHandler answers CORS for the allowed origins and refuses requests
@@ -55,10 +62,17 @@ type corsHandler struct {
 	c       *Cluster
 	next    http.Handler
 	allowed map[string]bool // normalised Config.CORSOrigins; "*" is any
+	hosts   map[string]bool // names browsers may call the nodes by (hostAllowed)
 }
 
 func (h *corsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	origin := r.Header.Get("Origin")
+	browser := origin != "" || r.Header.Get("Sec-Fetch-Site") != "" || r.Header.Get("Sec-Fetch-Mode") != ""
+	if browser && !h.allowed["*"] && !h.hostAllowed(r.Host) {
+		http.Error(w, "norikv: a browser called this node by the name "+strconv.Quote(r.Host)+
+			", which it does not answer browsers under (a DNS rebinding page would): open the console at http://127.0.0.1:PORT or http://localhost:PORT, or allow the page's origin with --cors-origin", http.StatusForbidden)
+		return
+	}
 	if origin == "" {
 		// Not a browser's cross-origin request (or an old browser's
 		// same-origin GET): nothing to answer or refuse.
@@ -86,11 +100,12 @@ func (h *corsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // originAllowed reports whether a page at origin may call this node,
-// which the browser reached as host. A configured origin is allowed as
-// is. With the console on, so is the console's own origin: any node of
-// the cluster (the page is served by all of them and calls each shard's
-// leader), named as the browser named this node, or by any loopback name
-// when both are loopback (127.0.0.1 and localhost are one machine).
+// which the browser reached as host (already checked by hostAllowed). A
+// configured origin is allowed as is. With the console on, so is the
+// console's own origin: any node of the cluster (the page is served by
+// all of them and calls each shard's leader), named as the browser named
+// this node, or by any loopback name when both are loopback (127.0.0.1
+// and localhost are one machine).
 func (h *corsHandler) originAllowed(origin, host string) bool {
 	norm := normalizeOrigin(origin)
 	if h.allowed["*"] || h.allowed[norm] {
@@ -131,6 +146,20 @@ func (h *corsHandler) originAllowed(origin, host string) bool {
 		}
 	}
 	return false
+}
+
+// hostAllowed reports whether a browser may call this node by host (the
+// Host header). A DNS rebinding page reaches the node under the
+// attacker's name, which it controls along with the page's origin: so a
+// name must be one the operator gave (Config.Host, a configured origin's
+// host) or "localhost", which browsers resolve to loopback themselves.
+// An IP literal cannot be rebound.
+func (h *corsHandler) hostAllowed(host string) bool {
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		host = hh
+	}
+	host = strings.ToLower(strings.Trim(host, "[]"))
+	return net.ParseIP(host) != nil || host == "localhost" || h.hosts[host]
 }
 
 func sameHost(a, b string) bool {

@@ -11,20 +11,7 @@ import (
 // do sends one raw HTTP request to addr with the given headers.
 func do(t *testing.T, method, addr, path, body string, hdr map[string]string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctxT(t), method, "http://"+addr+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	res, err := httpClient(t, false).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res, string(b)
+	return rebound(t, method, addr, "", path, body, hdr)
 }
 
 func preflight(t *testing.T, addr, origin string) *http.Response {
@@ -113,5 +100,62 @@ func TestNoCORSWithoutUIOrOrigins(t *testing.T) {
 	}
 	if res, _ := do(t, http.MethodGet, addr, "/ui/", "", nil); res.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /ui/ with no UI: %d, want 404", res.StatusCode)
+	}
+}
+
+// rebound sends a request as a browser does after DNS rebinding: to this
+// node's address, but with the attacker's name in Host ("": addr).
+func rebound(t *testing.T, method, addr, host, path, body string, hdr map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctxT(t), method, "http://"+addr+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := httpClient(t, false).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+// A page whose name an attacker rebinds to 127.0.0.1 reaches a node with
+// its own name as Host and Origin: refused, with or without an Origin
+// (a same-origin GET sends none, but a browser always sends Sec-Fetch-*).
+// Loopback literals and localhost stay allowed.
+func TestCORSRefusesDNSRebinding(t *testing.T) {
+	c, _ := startTest(t, Config{Nodes: 1, Shards: 1, UI: http.NotFoundHandler()})
+	addr := c.Addrs()[0]
+	_, port, _ := net.SplitHostPort(addr)
+	evil := "rebind.attacker.test:" + port
+	put := `{"key":"aw==","value":"dg=="}`
+	res, body := rebound(t, http.MethodPost, addr, evil, "/norikv.v1.Kv/Put", put, map[string]string{
+		"Origin": "http://" + evil, "Content-Type": "application/json", "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"})
+	if res.StatusCode != http.StatusForbidden || res.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("Put with Origin and Host %s: %d, Allow-Origin %q (%s); want 403 and none", evil, res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"), body)
+	}
+	res, body = rebound(t, http.MethodGet, addr, evil, "/ui/", "", map[string]string{"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate"})
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("GET /ui/ with Host %s and no Origin: %d %q; want 403", evil, res.StatusCode, body)
+	}
+	if got := getKey(t, c, "k"); got.Version != nil {
+		t.Fatalf("the rebound Put was applied: %v", got.Version)
+	}
+	for _, host := range []string{"localhost:" + port, "127.0.0.1:" + port, "[::1]:" + port} {
+		res, body := rebound(t, http.MethodPost, addr, host, "/norikv.v1.Kv/Get", `{"key":"aw=="}`, map[string]string{
+			"Origin": "http://" + host, "Content-Type": "application/json", "Sec-Fetch-Site": "same-origin"})
+		if res.StatusCode != http.StatusOK || res.Header.Get("Access-Control-Allow-Origin") != "http://"+host {
+			t.Errorf("Get from the console at %s: %d, Allow-Origin %q (%s); want 200 naming it", host, res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"), body)
+		}
+	}
+	// Clients that are not browsers (no Origin, no Sec-Fetch-*) may use
+	// any name.
+	if res, body := rebound(t, http.MethodPost, addr, "db.internal:"+port, "/norikv.v1.Kv/Get", `{"key":"aw=="}`, map[string]string{"Content-Type": "application/json"}); res.StatusCode != http.StatusOK {
+		t.Errorf("Get from a non-browser client by name: %d %s", res.StatusCode, body)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,7 +37,10 @@ const serveExamples = `  norikv serve
       serve as the production NoriKV server does: gRPC, binary protobuf,
       HTTP/2 only (no console); test a client or a suite against that shape
   norikv serve --metrics-addr :9090 --pprof
-      Prometheus metrics at :9090/metrics, profiles at :9090/debug/pprof/
+      Prometheus metrics at 127.0.0.1:9090/metrics, profiles at
+      127.0.0.1:9090/debug/pprof/ (loopback only; behind --token if set)
+  norikv serve --host 0.0.0.0 --token s3cret
+      listen on every interface: needs --token (or --insecure)
 `
 
 // runServe starts the cluster, prints the banner (printBanner) and serves
@@ -45,12 +49,13 @@ func runServe(ctx context.Context, o IO, args []string) error {
 	fs := newFlagSet(o, "serve", "[flags]", serveExamples)
 	nodes := fs.Int("nodes", server.DefaultNodes, "number of nodes `N` (ids n1..nN)")
 	shards := fs.Int("shards", server.DefaultShards, "number of shards")
-	host := fs.String("host", server.DefaultHost, "interface to listen on")
+	host := fs.String("host", server.DefaultHost, "interface to listen on (beyond loopback, e.g. 0.0.0.0, needs --token or --insecure)")
 	port := fs.Int("port", 9001, "port of node n1; node i listens on port+i-1 (0: ephemeral ports)")
 	replication := fs.Int("replication", 0, "replicas per shard (default min(3, nodes))")
 	certFile := fs.String("tls-cert", "", "serve TLS with this PEM certificate `file` (needs --tls-key)")
 	keyFile := fs.String("tls-key", "", "PEM private key `file` for --tls-cert")
-	token := fs.String("token", "", "require \"authorization: Bearer <token>\" on every request")
+	token := fs.String("token", "", "require \"authorization: Bearer <token>\" on every request (needed with a --host beyond loopback)")
+	insecure := fs.Bool("insecure", false, "allow a --host beyond loopback without --token: anyone who can reach the port reads and writes every key")
 	lag := fs.Duration("replication-lag", 0, "followers outside the write majority apply writes this `long` after the leader, so stale_ok reads can see older versions (e.g. 50ms; 0: every replica is current)")
 	dataDir := fs.String("data-dir", "", "keep the data in `dir` (created if missing) and load it on start; default: in memory, lost on exit")
 	syncMode := fs.String("sync", string(server.SyncBatch), "with --data-dir, when to fsync: batch (before acknowledging, one fsync for writes arriving together), always (one fsync per write), none (leave it to the OS: survives a crash of the server, not of the machine)")
@@ -68,6 +73,9 @@ func runServe(ctx context.Context, o IO, args []string) error {
 		return err
 	}
 	if err := metrics.check(); err != nil {
+		return err
+	}
+	if err := checkExposure(o, *host, *token, *insecure); err != nil {
 		return err
 	}
 	switch {
@@ -116,20 +124,44 @@ func runServe(ctx context.Context, o IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	stopMetrics, err := metrics.start(c, o)
+	stopMetrics, err := metrics.start(c, o, *token)
 	if err != nil {
 		c.Close()
 		return err
 	}
-	defer stopMetrics()
 	printBanner(o.Stdout, c, *dataDir, *certFile, *token, !*noUI)
 	if *grpcOnly {
 		fmt.Fprintln(o.Stdout, "gRPC-only: the nodes speak gRPC with binary protobuf over HTTP/2 and refuse everything else")
 	}
 	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	return stopServe(o, c, stopMetrics, *dataDir)
+}
+
+// shutdownGrace is how long Ctrl-C lets requests in flight finish before
+// serve cuts their connections: the whole stop stays well within a
+// second, also under load.
+const shutdownGrace = 500 * time.Millisecond
+
+// stopServe stops the cluster gracefully, cutting what is still in flight
+// after shutdownGrace (that is the point of Ctrl-C, not an error), and
+// says goodbye in one line.
+func stopServe(o IO, c *server.Cluster, stopMetrics func(), dataDir string) error {
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	return c.Shutdown(sctx)
+	err := c.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = nil
+	}
+	stopMetrics()
+	if err != nil {
+		return err
+	}
+	kept := "in-memory data discarded"
+	if dataDir != "" {
+		kept = "data kept in " + dataDir
+	}
+	fmt.Fprintf(o.Stdout, "norikv serve: stopped (%s)\n", kept)
+	return nil
 }
 
 // printBanner says what runs: the cluster's shape, one "<node id> <addr>"
