@@ -158,9 +158,10 @@ func FuzzDataDir(f *testing.F) {
 			t.Fatal(err)
 		}
 		cfg := damageCfg(dir).withDefaults()
-		c := &Cluster{cfg: cfg, clock: (&fakeClock{}).now, idem: newIdemCache(cfg.IdempotencyMaxEntries, cfg.IdempotencyTTL, cfg.IdempotencyRetryWindow)}
+		c := &Cluster{cfg: cfg, clock: (&fakeClock{}).now, idem: newIdemCache(cfg.IdempotencyMaxEntries, cfg.IdempotencyTTL, cfg.IdempotencyRetryWindow), sessions: newSessionTable(cfg)}
 		c.place()
-		if err := c.openStore(); err != nil {
+		clusterID := "fuzz"
+		if err := c.openStore(&clusterID); err != nil {
 			var shape *shapeError
 			if errors.As(err, &shape) {
 				return // a readable shape of another cluster: not damage
