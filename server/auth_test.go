@@ -86,4 +86,3 @@ func TestTokenCheckedBeforeBody(t *testing.T) {
 		t.Errorf("fault hook ran %d times for one authenticated call", hooked.Load())
 	}
 }
-
