@@ -159,7 +159,7 @@ func (c *coalescingConn) Close() error {
 	}
 	c.cond.Broadcast()
 	c.mu.Unlock()
-	_ = c.Conn.SetWriteDeadline(time.Now().Add(closeFlush))
+	_ = c.SetWriteDeadline(time.Now().Add(closeFlush))
 	c.signal()
 	<-c.stopped
 	return c.Conn.Close()

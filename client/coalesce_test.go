@@ -37,9 +37,7 @@ func testCoalescingDelivery(t *testing.T, quiet func() bool) {
 	const writers, each = 8, 200
 	var wg sync.WaitGroup
 	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range each {
 				msg := []byte{'<', byte('a' + w), byte(i), byte(i >> 8), '>'}
 				if n, err := c.Write(msg); n != len(msg) || err != nil {
@@ -47,7 +45,7 @@ func testCoalescingDelivery(t *testing.T, quiet func() bool) {
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if err := c.Close(); err != nil {

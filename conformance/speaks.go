@@ -73,7 +73,7 @@ func (f *Features) add(name string) error {
 // declares both protocols with any codec over any HTTP version.
 func ParseFeatures(list string) (Features, error) {
 	var f Features
-	for _, name := range strings.Split(list, ",") {
+	for name := range strings.SplitSeq(list, ",") {
 		if err := f.add(name); err != nil {
 			return Features{}, err
 		}
@@ -88,7 +88,7 @@ func ParseFeatures(list string) (Features, error) {
 //
 //	{"features": {"versions": ["HTTP_VERSION_2"], "protocols": ["PROTOCOL_GRPC"], "codecs": ["CODEC_PROTO"]}}
 func ReadFeatures(path string) (Features, error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) //nolint:gosec // G304: reading the file the caller names is this function's job
 	if err != nil {
 		return Features{}, err
 	}
@@ -234,8 +234,7 @@ func isServerAnswer(err error) bool {
 //     "cannot parse", "failed to decode" with the JSON codec.
 func notServed(t Transport, err error) string {
 	msg := err.Error()
-	var ce *connect.Error
-	if errors.As(err, &ce) {
+	if ce, ok := errors.AsType[*connect.Error](err); ok {
 		msg = ce.Message()
 	}
 	switch {

@@ -59,8 +59,7 @@ func TestRetryAttemptsDoNotShareHeaders(t *testing.T) {
 	if err == nil || attempts != 2 {
 		t.Fatalf("attempts = %d, err = %v; want 2 failed attempts", attempts, err)
 	}
-	var ce *connect.Error
-	if !errors.As(err, &ce) {
+	if _, ok := errors.AsType[*connect.Error](err); !ok {
 		t.Fatalf("err = %T %v", err, err)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"connectrpc.com/connect"
 )
 
-// ErrProtocolNotServed: the node does not speak the protocol, HTTP
+// ErrProtocolNotServed means the node does not speak the protocol, HTTP
 // version or codec the client is configured for. The production NoriKV
 // server speaks gRPC with binary protobuf over HTTP/2 only, so a client
 // set to Connect or gRPC-Web meets this against it. Retrying cannot help;
@@ -36,8 +36,7 @@ func ProtocolMismatch(protocol, addr string, err error) error {
 		return nil
 	}
 	msg := err.Error()
-	var ce *connect.Error
-	if errors.As(err, &ce) {
+	if ce, ok := errors.AsType[*connect.Error](err); ok {
 		msg = ce.Message()
 	}
 	node := "the node"

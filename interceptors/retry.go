@@ -265,7 +265,7 @@ func (r *Retry) loop(ctx context.Context, call *callDeadline, req connect.AnyReq
 			return res, nil
 		}
 		// From here on ctx carries the call's deadline, as a timer.
-		ctx = call.arm(ctx)
+		ctx = call.arm(ctx) //nolint:fatcontext // arm wraps ctx once: it clears call.at, so later turns return ctx as is
 		rd, notLeader := redirectOf(err)
 		if notLeader {
 			err = rd.err // the reply itself goes back, not the router's note on it

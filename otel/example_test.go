@@ -41,7 +41,11 @@ func ExampleInstrument() {
 		log.Fatal(err)
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter))
-	defer tp.Shutdown(context.Background())
+	defer func() {
+		if err := tp.Shutdown(context.Background()); err != nil {
+			log.Print(err)
+		}
+	}()
 
 	client, err := newInstrumentedClient(cluster.Addrs(), norikvotel.WithTracerProvider(tp))
 	if err != nil {

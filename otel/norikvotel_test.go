@@ -114,7 +114,7 @@ func attr(s sdktrace.ReadOnlySpan, key string) (attribute.Value, bool) {
 }
 
 // wantAttrs checks s has each attribute with the value (compared as
-// strings: Emit).
+// strings: Value.String).
 func wantAttrs(t *testing.T, s sdktrace.ReadOnlySpan, want map[string]any) {
 	t.Helper()
 	for k, v := range want {
@@ -123,8 +123,8 @@ func wantAttrs(t *testing.T, s sdktrace.ReadOnlySpan, want map[string]any) {
 			t.Errorf("span %s: no attribute %s", s.Name(), k)
 			continue
 		}
-		if w := attribute.StringValue(toString(v)); got.Emit() != w.Emit() {
-			t.Errorf("span %s: %s = %s, want %v", s.Name(), k, got.Emit(), v)
+		if w := attribute.StringValue(toString(v)); got.String() != w.String() {
+			t.Errorf("span %s: %s = %s, want %v", s.Name(), k, got.String(), v)
 		}
 	}
 }
@@ -134,9 +134,9 @@ func toString(v any) string {
 	case string:
 		return v
 	case int:
-		return attribute.IntValue(v).Emit()
+		return attribute.IntValue(v).String()
 	case bool:
-		return attribute.BoolValue(v).Emit()
+		return attribute.BoolValue(v).String()
 	}
 	panic("type")
 }
@@ -153,7 +153,7 @@ func (h *harness) metric(name string, match ...attribute.KeyValue) (int64, bool)
 	found := false
 	has := func(set attribute.Set) bool {
 		for _, kv := range match {
-			if v, ok := set.Value(kv.Key); !ok || v.Emit() != kv.Value.Emit() {
+			if v, ok := set.Value(kv.Key); !ok || v.String() != kv.Value.String() {
 				return false
 			}
 		}
@@ -225,7 +225,7 @@ func TestPlainPut(t *testing.T) {
 		t.Errorf("call status %v", call.Status())
 	}
 	for _, kv := range call.Attributes() {
-		if strings.Contains(kv.Value.Emit(), "secret-value") {
+		if strings.Contains(kv.Value.String(), "secret-value") {
 			t.Errorf("value bytes in attribute %s", kv.Key)
 		}
 	}

@@ -152,8 +152,8 @@ func (k *console) add(ev *consolev1.Event) {
 	k.changed = make(chan struct{})
 }
 
-// note adds a control's event.
-func (k *console) note(format string, args ...any) {
+// notef adds a control's event.
+func (k *console) notef(format string, args ...any) {
 	k.add(&consolev1.Event{Note: fmt.Sprintf(format, args...)})
 }
 
@@ -340,9 +340,9 @@ func (s *consoleService) SetNodeDelay(_ context.Context, req *consolev1.SetNodeD
 	})
 	if old := k.delays[n.idx].Swap(req.GetDelayMs()); old != req.GetDelayMs() {
 		if req.GetDelayMs() == 0 {
-			k.note("%s answers at full speed again", n.id)
+			k.notef("%s answers at full speed again", n.id)
 		} else {
-			k.note("%s delays every call by %d ms", n.id, req.GetDelayMs())
+			k.notef("%s delays every call by %d ms", n.id, req.GetDelayMs())
 		}
 	}
 	return &consolev1.SetNodeDelayResponse{}, nil

@@ -93,13 +93,13 @@ func (l *consoleLoad) start(workers, rate int) error {
 		}
 		l.mu.Unlock()
 		if ended {
-			l.k.note("load generator off after %v (%d operations, %d failed)", loadMaxRun, l.ops.Load(), l.errs.Load())
+			l.k.notef("load generator off after %v (%d operations, %d failed)", loadMaxRun, l.ops.Load(), l.errs.Load())
 		}
 		if err != nil {
 			c.cfg.Logger.Warn("norikv console: load generator", "err", err)
 		}
 	}()
-	l.k.note("load generator on: %d workers, %d ops/s", workers, rate)
+	l.k.notef("load generator on: %d workers, %d ops/s", workers, rate)
 	return nil
 }
 
@@ -114,7 +114,7 @@ func (l *consoleLoad) stop() {
 	}
 	cancel()
 	<-done
-	l.k.note("load generator off after %d operations (%d failed)", l.ops.Load(), l.errs.Load())
+	l.k.notef("load generator off after %d operations (%d failed)", l.ops.Load(), l.errs.Load())
 }
 
 func (l *consoleLoad) state() *consolev1.Load {

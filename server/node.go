@@ -78,7 +78,7 @@ func (n *node) routes() http.Handler {
 	mount(norikvv1connect.NewVectorHandler(&vectorService{c: c, node: n.idx}, opts...))
 	n.mountIntrospection(mount, opts)
 	n.mountConsole(mount)
-	var h http.Handler = n.browser(mux, n.gateToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := n.browser(mux, n.gateToken(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.inflight.Add(1)
 		defer n.inflight.Add(-1)
 		// connect refuses a message over MaxRequestBytes without buffering

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,7 +172,7 @@ func record(t *testing.T, tab context.Context) *wire {
 	w := &wire{types: map[string]int{}}
 	err := chromedp.Listen(tab, func(ev any) {
 		e, ok := ev.(*network.EventRequestWillBeSent)
-		if !ok || e.Request.Method != "POST" || !strings.Contains(e.Request.URL, "/norikv.v1.") {
+		if !ok || e.Request.Method != http.MethodPost || !strings.Contains(e.Request.URL, "/norikv.v1.") {
 			return
 		}
 		ct := ""

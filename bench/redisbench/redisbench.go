@@ -38,12 +38,19 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, ErrNoServer
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
+	tcp, ok := ln.Addr().(*net.TCPAddr)
 	ln.Close()
+	if !ok {
+		return nil, fmt.Errorf("redisbench: listener address %v is not TCP", ln.Addr())
+	}
+	port := tcp.Port
+	// G204: bin is redis-server as found on PATH, the arguments are constants
+	// and a port; noctx: the server lives until Close kills it, not a context.
+	//nolint:gosec,noctx // see above
 	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--protected-mode", "no")
 	if err := cmd.Start(); err != nil {

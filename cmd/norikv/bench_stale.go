@@ -164,7 +164,7 @@ type benchReplica struct {
 }
 
 func benchReplicas(s norikv.Stats, names map[string]string) []benchReplica {
-	out := []benchReplica{}
+	out := make([]benchReplica, 0, len(s.Replicas))
 	for _, r := range s.Replicas {
 		out = append(out, benchReplica{Node: names[r.Addr], Addr: r.Addr, Reads: r.Reads, Latency: millis(r.Latency)})
 	}

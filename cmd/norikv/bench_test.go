@@ -122,7 +122,7 @@ func TestBenchStaleReadsSlowNode(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	for _, line := range strings.Split(errOut.String(), "\n") {
+	for line := range strings.SplitSeq(errOut.String(), "\n") {
 		if strings.HasPrefix(line, "trace ") && !strings.Contains(line, " hedged (") {
 			t.Errorf("--trace printed a call that was not hedged: %q", line)
 		}

@@ -193,8 +193,7 @@ func (cf *clientFlags) dialWatch(ctx context.Context, fs *flagSet, watch bool) (
 			fmt.Fprintf(cf.stderr, "trace Connect (the cluster view, asked of %s) %s %s\n",
 				strings.Join(cfg.Nodes, ","), ms(time.Since(start)), firstLine(err))
 		}
-		var ce *norikv.ConnectionError
-		if errors.As(err, &ce) {
+		if ce, ok := errors.AsType[*norikv.ConnectionError](err); ok {
 			return nil, relabel(err, "%s (is a cluster running there? see 'norikv serve')", firstLine(ce))
 		}
 		return nil, cf.explainAuth(err)
@@ -203,7 +202,7 @@ func (cf *clientFlags) dialWatch(ctx context.Context, fs *flagSet, watch bool) (
 }
 
 // tokenEnv is the environment variable --token defaults to.
-const tokenEnv = "NORIKV_TOKEN"
+const tokenEnv = "NORIKV_TOKEN" //nolint:gosec // G101: the name of a variable that holds a token, not a token
 
 // explainAuth turns the cluster's refusal of the bearer token into what to
 // do on this command line: the server's own text names an HTTP header,

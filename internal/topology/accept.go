@@ -67,7 +67,7 @@ func judge(cur, v *v1.ClusterView, retired []string) verdict {
 func (m *Manager) offer(v *v1.ClusterView, force bool) verdict {
 	m.applyMu.Lock()
 	defer m.applyMu.Unlock()
-	cur := m.Router.View()
+	cur := m.View()
 	verdict := judge(cur, v, m.retired)
 	switch {
 	case verdict == newer || verdict == restarted:
@@ -87,7 +87,7 @@ func (m *Manager) offer(v *v1.ClusterView, force bool) verdict {
 			m.retired = append(m.retired, ci)
 		}
 	}
-	old, snap := m.Router.install(v)
+	old, snap := m.install(v)
 	m.w.markReady()
 	ev := diff(old, snap)
 	ev.Restarted = verdict == restarted

@@ -54,7 +54,7 @@ type nodeLatency struct {
 // read yet.
 func (r *Router) latencyOf(addr string) *nodeLatency {
 	if v, ok := r.latency.Load(addr); ok {
-		return v.(*nodeLatency)
+		return v.(*nodeLatency) //nolint:errcheck // latency holds only *nodeLatency values
 	}
 	return nil
 }
@@ -65,7 +65,7 @@ func (r *Router) ReadStarted(addr string) {
 	n := r.latencyOf(addr)
 	if n == nil {
 		v, _ := r.latency.LoadOrStore(addr, &nodeLatency{})
-		n = v.(*nodeLatency)
+		n = v.(*nodeLatency) //nolint:errcheck // latency holds only *nodeLatency values
 	}
 	n.pending.Add(1)
 	n.reads.Add(1)
@@ -195,8 +195,9 @@ func (r *Router) ReplicaLatencies() []ReplicaLatency {
 	now := time.Now().UnixNano()
 	var out []ReplicaLatency
 	r.latency.Range(func(k, v any) bool {
-		n := v.(*nodeLatency)
-		out = append(out, ReplicaLatency{Addr: k.(string), Reads: n.reads.Load(), Estimate: time.Duration(n.estimate(now)), Pending: int(n.pending.Load())})
+		n := v.(*nodeLatency) //nolint:errcheck // latency holds only *nodeLatency values
+		addr := k.(string)    //nolint:errcheck // keyed by address
+		out = append(out, ReplicaLatency{Addr: addr, Reads: n.reads.Load(), Estimate: time.Duration(n.estimate(now)), Pending: int(n.pending.Load())})
 		return true
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })

@@ -121,7 +121,7 @@ type opts struct {
 
 func parseInts(s string) []int {
 	var out []int
-	for _, f := range strings.Split(s, ",") {
+	for f := range strings.SplitSeq(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n <= 0 {
 			fmt.Fprintf(os.Stderr, "compare: bad concurrency %q\n", f)
@@ -270,8 +270,7 @@ func run(ctx context.Context, w io.Writer, o opts) error {
 	var kept []string
 	for _, name := range o.clients {
 		t, c, err := newTarget(name, cl, tab, echoAddr, o)
-		var skip errSkip
-		if errors.As(err, &skip) {
+		if skip, ok := errors.AsType[errSkip](err); ok {
 			fmt.Fprintf(w, "%s: skipped: %v\n", name, skip.error)
 			continue
 		}
@@ -459,13 +458,14 @@ func printTable(w io.Writer, o opts, results map[key][]*loadgen.Result, dials ma
 				slices.Sort(d)
 				dialsPerS = fmt.Sprintf("%.1f", d[len(d)/2])
 			}
-			row := []string{strconv.Itoa(c), name, fmt.Sprintf("%.0f", m.ops),
-				loadgen.Dur(time.Duration(m.p50)), loadgen.Dur(time.Duration(m.p99)), loadgen.Dur(time.Duration(m.cpu)),
-				dialsPerS, vsUnary}
-			row = append(row, against(name, "grpc-go", c, m, ops, cpu)...)
 			redis := against(name, "go-redis", c, m, ops, cpu)
-			row = append(row, redis[0], against(name, "rueidis", c, m, ops)[0], redis[1])
-			row = append(row, against(name, "tcp-echo", c, m, p50)...)
+			row := slices.Concat(
+				[]string{strconv.Itoa(c), name, fmt.Sprintf("%.0f", m.ops),
+					loadgen.Dur(time.Duration(m.p50)), loadgen.Dur(time.Duration(m.p99)), loadgen.Dur(time.Duration(m.cpu)),
+					dialsPerS, vsUnary},
+				against(name, "grpc-go", c, m, ops, cpu),
+				[]string{redis[0], against(name, "rueidis", c, m, ops)[0], redis[1]},
+				against(name, "tcp-echo", c, m, p50))
 			fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 		}
 		fmt.Fprintln(tw, strings.Repeat("\t", len(cols)))
