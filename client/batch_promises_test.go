@@ -106,8 +106,7 @@ func TestBatchExchangeRetriedAsOne(t *testing.T) {
 		ks[i] = fmt.Sprintf("one-%d", i)
 	}
 	_, err := c.MultiPut(context.Background(), selfValued(ks))
-	var be *norikv.BatchError
-	if errors.As(err, &be) {
+	if be, ok := errors.AsType[*norikv.BatchError](err); ok {
 		n := 0
 		for _, e := range be.Errs {
 			if e != nil {
@@ -150,15 +149,13 @@ func TestQueuedCallBoundedByTimeout(t *testing.T) {
 	var wg sync.WaitGroup
 	var worst atomic.Int64
 	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			start := time.Now()
-			c.Put(context.Background(), fmt.Sprintf("t-%d", i), []byte("v"))
+			_, _ = c.Put(context.Background(), fmt.Sprintf("t-%d", i), []byte("v")) // only how long it took counts here
 			if d := int64(time.Since(start)); d > worst.Load() {
 				worst.Store(d)
 			}
-		}()
+		})
 		time.Sleep(20 * time.Millisecond) // the first two leave alone, the rest queue
 	}
 	wg.Wait()

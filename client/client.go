@@ -156,8 +156,8 @@ func New(cfg Config) (*Client, error) {
 	// The read limit (kvReadMaxBytes) on Kv answers only: vector search
 	// answers are sized by their request's top_k.
 	kvLimit := connect.WithReadMaxBytes(kvReadMaxBytes)
-	c.kv = norikvv1connect.NewKvClient(httpClient, base, append(callOpts[:len(callOpts):len(callOpts)], kvLimit)...)
-	c.batchKV = newBatchClient(httpClient, base, append(opts[:len(opts):len(opts)], kvLimit), c.observed([]connect.Interceptor{interceptors.Errors(), c.retry, interceptors.Routing(c.topo)}), cfg.Interceptors)
+	c.kv = norikvv1connect.NewKvClient(httpClient, base, append(slices.Clip(callOpts), kvLimit)...)
+	c.batchKV = newBatchClient(httpClient, base, append(slices.Clip(opts), kvLimit), c.observed([]connect.Interceptor{interceptors.Errors(), c.retry, interceptors.Routing(c.topo)}), cfg.Interceptors)
 	c.vec = norikvv1connect.NewVectorClient(httpClient, base, callOpts...)
 	// The watch stream gets no retry/routing interceptors: it picks its
 	// node itself and reconnects on its own schedule.

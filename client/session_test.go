@@ -38,15 +38,13 @@ func TestSessionsSustainedRateNotRefused(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*each)
 	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range each {
 				if _, err := c.Put(ctx, fmt.Sprintf("k%d-%d", w, i), []byte("v")); err != nil {
 					errs <- err
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(errs)
@@ -114,9 +112,7 @@ func TestNoAutomaticKeyToOldServer(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for w := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range 20 {
 				key := fmt.Sprintf("k%d-%d", w, i)
 				if _, err := c.Put(ctx, key, []byte("v")); err != nil {
@@ -126,7 +122,7 @@ func TestNoAutomaticKeyToOldServer(t *testing.T) {
 					t.Error(err)
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if _, err := c.MultiPut(ctx, []norikv.KeyValue{{Key: "a", Value: []byte("1")}, {Key: "b", Value: []byte("2")}, {Key: "c", Value: []byte("3")}}); err != nil {

@@ -254,8 +254,7 @@ func TestBatchesKeepSingleCallPromises(t *testing.T) {
 					}
 					move()
 					if err := c.Do(ctx, &b); err != nil {
-						var be *norikv.BatchError
-						if !errors.As(err, &be) {
+						if _, ok := errors.AsType[*norikv.BatchError](err); !ok {
 							mu.Lock()
 							failures = append(failures, err.Error())
 							mu.Unlock()

@@ -64,9 +64,7 @@ func TestSustainedRateExactlyOnce(t *testing.T) {
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
 	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			key := fmt.Sprintf("s:%d", w)
 			var last norikv.Version
 			for i := 0; time.Now().Before(deadline); i++ {
@@ -83,12 +81,10 @@ func TestSustainedRateExactlyOnce(t *testing.T) {
 				}
 				last = v
 			}
-		}()
+		})
 	}
 	for b := range batchers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for r := 0; time.Now().Before(deadline); r++ {
 				kvs := make([]norikv.KeyValue, batchKeys)
 				for i := range kvs {
@@ -101,7 +97,7 @@ func TestSustainedRateExactlyOnce(t *testing.T) {
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	stopMoves()

@@ -36,7 +36,7 @@ type attack struct {
 // the given headers, and returns the status.
 func rawPost(t *testing.T, c *Cluster, body io.Reader, hdr map[string]string) int {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(ctxT(t), "POST", "http://"+c.Addrs()[0]+"/norikv.v1.Kv/Put", body)
+	req, _ := http.NewRequestWithContext(ctxT(t), http.MethodPost, "http://"+c.Addrs()[0]+"/norikv.v1.Kv/Put", body)
 	req.Header.Set("Content-Type", "application/proto")
 	for k, v := range hdr {
 		req.Header.Set(k, v)
@@ -45,14 +45,14 @@ func rawPost(t *testing.T, c *Cluster, body io.Reader, hdr map[string]string) in
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, res.Body)
+	_, _ = io.Copy(io.Discard, res.Body) // drained for reuse; the status is what is checked
 	res.Body.Close()
 	return res.StatusCode
 }
 
 func refusedCode(err error, want connect.Code) (string, error) {
 	if connect.CodeOf(err) != want {
-		return "", fmt.Errorf("got %v, want %v", err, want)
+		return "", fmt.Errorf("got %w, want %v", err, want)
 	}
 	return want.String(), nil
 }
@@ -147,8 +147,12 @@ func TestAttackSlowHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	io.WriteString(conn, "POST /norikv.v1.Kv/Put HTTP/1.1\r\nHost: x\r\n") // and never the rest
-	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(conn, "POST /norikv.v1.Kv/Put HTTP/1.1\r\nHost: x\r\n"); err != nil { // and never the rest
+		t.Fatal(err)
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	if _, err := io.ReadAll(conn); err != nil {
 		t.Fatalf("slow headers: not refused: the server kept the connection open: %v", err)
@@ -187,13 +191,17 @@ func tooManyStreams(t *testing.T, addr, token string) (string, error) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	if err := conn.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
+		return "", err
+	}
 	w := bufio.NewWriter(conn)
 	r := bufio.NewReader(conn)
+	// A bufio.Writer's error is sticky: the Flush after the frames
+	// reports it.
 	frame := func(typ, flags byte, stream uint32, payload []byte) {
-		w.Write([]byte{byte(len(payload) >> 16), byte(len(payload) >> 8), byte(len(payload)), typ, flags})
-		binary.Write(w, binary.BigEndian, stream)
-		w.Write(payload)
+		_, _ = w.Write([]byte{byte(len(payload) >> 16), byte(len(payload) >> 8), byte(len(payload)), typ, flags})
+		_ = binary.Write(w, binary.BigEndian, stream)
+		_, _ = w.Write(payload)
 	}
 	readFrame := func() (typ, flags byte, stream uint32, payload []byte, err error) {
 		var h [9]byte
@@ -205,22 +213,22 @@ func tooManyStreams(t *testing.T, addr, token string) (string, error) {
 		_, err = io.ReadFull(r, payload)
 		return h[3], h[4], binary.BigEndian.Uint32(h[5:]) &^ (1 << 31), payload, err
 	}
-	w.WriteString("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	_, _ = w.WriteString("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 	frame(4, 0, 0, nil) // SETTINGS
 	w.Flush()
-	max := uint32(0)
-	for max == 0 {
+	maxStreams := uint32(0)
+	for maxStreams == 0 {
 		typ, flags, _, p, err := readFrame()
 		if err != nil {
-			return "", fmt.Errorf("reading the server's settings: %v", err)
+			return "", fmt.Errorf("reading the server's settings: %w", err)
 		}
 		if typ == 4 && flags&1 == 0 {
 			for i := 0; i+6 <= len(p); i += 6 {
 				if binary.BigEndian.Uint16(p[i:]) == 3 {
-					max = binary.BigEndian.Uint32(p[i+2:])
+					maxStreams = binary.BigEndian.Uint32(p[i+2:])
 				}
 			}
-			if max == 0 {
+			if maxStreams == 0 {
 				return "", errors.New("no MAX_CONCURRENT_STREAMS advertised")
 			}
 			frame(4, 1, 0, nil) // ACK
@@ -236,7 +244,7 @@ func tooManyStreams(t *testing.T, addr, token string) (string, error) {
 	for _, kv := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/norikv.v1.Kv/Get"}, {":authority", addr}, {"content-type", "application/grpc"}, {"authorization", "Bearer " + token}} {
 		block = lit(block, kv[0], kv[1])
 	}
-	last := 2*max + 1 // the (max+1)th client stream id
+	last := 2*maxStreams + 1 // the (maxStreams+1)th client stream id
 	for id := uint32(1); id <= last; id += 2 {
 		frame(1, 4, id, block) // HEADERS, END_HEADERS, no END_STREAM: stays open
 	}
@@ -244,15 +252,15 @@ func tooManyStreams(t *testing.T, addr, token string) (string, error) {
 	for {
 		typ, _, stream, p, err := readFrame()
 		if err != nil {
-			return "", fmt.Errorf("stream %d was not reset: %v", last, err)
+			return "", fmt.Errorf("stream %d was not reset: %w", last, err)
 		}
 		switch {
 		case typ == 3 && stream == last: // RST_STREAM
-			return fmt.Sprintf("stream %d of %d allowed reset (code %d)", max+1, max, binary.BigEndian.Uint32(p)), nil
+			return fmt.Sprintf("stream %d of %d allowed reset (code %d)", maxStreams+1, maxStreams, binary.BigEndian.Uint32(p)), nil
 		case typ == 3 && stream < last:
 			return "", fmt.Errorf("stream %d within the limit was reset", stream)
 		case typ == 7: // GOAWAY
-			return fmt.Sprintf("connection closed (GOAWAY code %d) at stream %d of %d allowed", binary.BigEndian.Uint32(p[4:]), max+1, max), nil
+			return fmt.Sprintf("connection closed (GOAWAY code %d) at stream %d of %d allowed", binary.BigEndian.Uint32(p[4:]), maxStreams+1, maxStreams), nil
 		}
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 
@@ -116,7 +117,7 @@ func (b *batchRun) run(idx []int) {
 		if err == nil {
 			continue
 		}
-		if be, ok := err.(notRunError); ok {
+		if be, ok := errors.AsType[notRunError](err); ok {
 			r.Result = &v1.BatchResult_Error{Error: be.BatchError}
 		} else {
 			r.Result = &v1.BatchResult_Error{Error: wire.BatchErrorOf(err)}

@@ -104,8 +104,7 @@ func (c *Cluster) openStore(clusterID *string) error {
 	st := &store{c: c, db: db, mode: cfg.Sync, wall: time.Now().UnixNano() - c.clock()}
 	if err := st.load(c, clusterID); err != nil {
 		db.Close()
-		var shape *shapeError
-		if errors.As(err, &shape) {
+		if _, ok := errors.AsType[*shapeError](err); ok {
 			return err
 		}
 		return &DamagedError{Path: path, Err: err}
@@ -461,9 +460,9 @@ func (st *store) readVectors(c *Cluster, tx *bolt.Tx) error {
 // its bucket and key.
 
 // decodeShard reads the shard id k starts with.
-func decodeShard(bucket, k []byte, min int, shards uint32) (uint32, error) {
-	if len(k) < min {
-		return 0, recordError(bucket, k, "key of %d bytes, want at least %d", len(k), min)
+func decodeShard(bucket, k []byte, minLen int, shards uint32) (uint32, error) {
+	if len(k) < minLen {
+		return 0, recordError(bucket, k, "key of %d bytes, want at least %d", len(k), minLen)
 	}
 	id := binary.BigEndian.Uint32(k)
 	if id >= shards {

@@ -44,8 +44,8 @@ func TestDataDirLaggingFollowersLoaded(t *testing.T) {
 // A restart loads at most IdempotencyMaxEntries idempotency entries (the
 // newest), and forgets the rest on disk too.
 func TestDataDirRestoreRespectsMaxEntries(t *testing.T) {
-	const max = 10
-	cfg := Config{Nodes: 1, Shards: 4, DataDir: t.TempDir(), IdempotencyMaxEntries: max, IdempotencyRetryWindow: time.Millisecond}
+	const maxEntries = 10
+	cfg := Config{Nodes: 1, Shards: 4, DataDir: t.TempDir(), IdempotencyMaxEntries: maxEntries, IdempotencyRetryWindow: time.Millisecond}
 	c1, clk := startTest(t, cfg)
 	kv := leaderOf(t, c1, "k").kv
 	var last *v1.PutRequest
@@ -62,16 +62,16 @@ func TestDataDirRestoreRespectsMaxEntries(t *testing.T) {
 	c1.Close()
 
 	c2, _ := startTest(t, cfg)
-	if got := c2.idem.size(); got > max {
-		t.Fatalf("after a restart %d idempotency entries loaded, above IdempotencyMaxEntries %d", got, max)
+	if got := c2.idem.size(); got > maxEntries {
+		t.Fatalf("after a restart %d idempotency entries loaded, above IdempotencyMaxEntries %d", got, maxEntries)
 	}
 	var onDisk int
-	c2.store.db.View(func(tx *bolt.Tx) error {
+	_ = c2.store.db.View(func(tx *bolt.Tx) error { // the callback cannot fail
 		onDisk = tx.Bucket(bucketIdem).Stats().KeyN
 		return nil
 	})
-	if onDisk > max {
-		t.Fatalf("%d idempotency entries left on disk, above IdempotencyMaxEntries %d", onDisk, max)
+	if onDisk > maxEntries {
+		t.Fatalf("%d idempotency entries left on disk, above IdempotencyMaxEntries %d", onDisk, maxEntries)
 	}
 	res, err := leaderOf(t, c2, "k").kv.Put(ctxT(t), last)
 	if err != nil || res.Version.GetIndex() != lastVer.Index {

@@ -65,7 +65,7 @@ func TestServePprofSafe(t *testing.T) {
 	stderr := startServe(t, "--token", "s3cret", "--metrics-addr", "127.0.0.1:0", "--pprof")
 	base := regexp.MustCompile(`pprof (http://\S+)/debug/pprof/`).FindStringSubmatch(stderr.String())[1]
 	get := func(token string) int {
-		req, _ := http.NewRequest("GET", base+"/debug/pprof/cmdline", nil)
+		req, _ := http.NewRequest(http.MethodGet, base+"/debug/pprof/cmdline", nil)
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}

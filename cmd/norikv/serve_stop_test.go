@@ -42,9 +42,7 @@ func TestBinaryServeStopsUnderLoadAndRestarts(t *testing.T) {
 	var mu sync.Mutex
 	var acked int
 	for w := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			kv := norikvv1connect.NewKvClient(hc, "http://"+addr)
 			for i := 0; ctx.Err() == nil; i++ {
 				_, err := kv.Put(ctx, &v1.PutRequest{Key: []byte{byte(w), byte(i)}, Value: []byte("v")})
@@ -56,7 +54,7 @@ func TestBinaryServeStopsUnderLoadAndRestarts(t *testing.T) {
 					time.Sleep(time.Millisecond) // the server is going: don't spin
 				}
 			}
-		}()
+		})
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		mu.Lock()
