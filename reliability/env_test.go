@@ -127,6 +127,42 @@ func (e *faultEnv) restoreAll(t testing.TB) {
 	}
 }
 
+// moveLeadersPaced moves the leadership of shards 0..shards-1 round the
+// nodes, one move for every n calls to step (the callers' completed
+// calls), until stop is called (which waits for it); moves counts the
+// transfers made. Paced by the calls, not the clock, the churn a call
+// meets is the same on a loaded machine as on an idle one: moves every
+// few milliseconds outran calls that each took longer than that (every
+// redirect found the leader gone, and the call failed NOT_LEADER).
+func (e *faultEnv) moveLeadersPaced(shards, n int) (moves *atomic.Uint64, step, stop func()) {
+	moves = new(atomic.Uint64)
+	var calls atomic.Uint64
+	tick, done := make(chan struct{}, 1), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ids := e.cluster.NodeIDs()
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			case <-tick:
+			}
+			if e.cluster.TransferLeader(uint32(i%shards), ids[i%len(ids)]) == nil {
+				moves.Add(1)
+			}
+		}
+	})
+	step = func() {
+		if calls.Add(1)%uint64(n) == 0 {
+			select {
+			case tick <- struct{}{}:
+			default: // a move is pending: the next one waits for more calls
+			}
+		}
+	}
+	return moves, step, func() { close(done); wg.Wait() }
+}
+
 // moveLeaders moves the leadership of shards 0..shards-1 round the nodes,
 // one move every interval, until stop is called (which waits for it);
 // moves counts the transfers made.
