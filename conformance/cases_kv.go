@@ -231,31 +231,34 @@ func caseDelete(c *cell) error {
 
 // caseTTL: a key written with ttl_ms = 300 reads back at once and is
 // absent well after it expired. Only lower bounds on waiting are used: the
-// deadline is generous and the poll stops at the first absent answer.
+// deadline is generous (five TTLs) and the poll stops at the first absent
+// answer. A loaded machine can take longer than the TTL between the put
+// and the first get; then the first read proves nothing, so the case tries
+// again with a longer TTL (1 s, then 3 s), which checks the same things.
 func caseTTL(c *cell) error {
-	const ttl = 300 * time.Millisecond
-	const deadline = 1500 * time.Millisecond
 	k := c.key("ttl")
 	c.cleanupKey(k)
-	// A loaded machine can take longer than the TTL between the put and
-	// the first get; then the first read proves nothing, so try again.
-	for attempt := 0; ; attempt++ {
+	var ttl time.Duration
+	for i, t := range [...]time.Duration{300 * time.Millisecond, time.Second, 3 * time.Second} {
+		ttl = t
+		ms := uint64(ttl / time.Millisecond)
 		start := time.Now()
-		if _, err := c.put(&v1.PutRequest{Key: k, Value: []byte("ephemeral"), TtlMs: uint64(ttl / time.Millisecond)}); err != nil {
-			return fmt.Errorf("put with ttl_ms=300: %s", describe(err))
+		if _, err := c.put(&v1.PutRequest{Key: k, Value: []byte("ephemeral"), TtlMs: ms}); err != nil {
+			return fmt.Errorf("put with ttl_ms=%d: %s", ms, describe(err))
 		}
 		g, err := c.get(&v1.GetRequest{Key: k})
-		if time.Since(start) >= ttl {
-			if attempt < 2 {
+		if took := time.Since(start); took >= ttl {
+			if i < 2 {
 				continue
 			}
-			return fmt.Errorf("inconclusive: put+get took %s, longer than the 300 ms TTL, three times", time.Since(start).Round(time.Millisecond))
+			return fmt.Errorf("inconclusive: put+get took %s, longer than the TTL, with ttl_ms = 300, 1000 and 3000", took.Round(time.Millisecond))
 		}
 		if err != nil || string(g.GetValue()) != "ephemeral" {
-			return fmt.Errorf("get right after put with ttl_ms=300: want the value, got %s value %q", describe(err), g.GetValue())
+			return fmt.Errorf("get right after put with ttl_ms=%d: want the value, got %s value %q", ms, describe(err), g.GetValue())
 		}
 		break
 	}
+	deadline := 5 * ttl
 	start := time.Now()
 	var g *v1.GetResponse
 	var err error

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/norikv/norikv-go/norikvtest"
 	"github.com/norikv/norikv-go/server"
@@ -231,4 +232,25 @@ func TestSuiteNamesSessionsUnsupported(t *testing.T) {
 	if got, want := rep.Findings(), []Defect{DefectSessionsUnsupported}; !slices.Equal(got, want) {
 		t.Errorf("Findings() = %v, want %v", got, want)
 	}
+}
+
+// TestTTLCaseOnASlowNode: a node (or a machine) so slow that a put and a
+// get take longer than the ttl case's first TTL (300 ms) makes that first
+// read prove nothing; the case tries again with a longer TTL and still
+// checks the same things, instead of failing "inconclusive" as it did on
+// loaded CI machines. Each Put and Get here waits 200 ms at the node.
+func TestTTLCaseOnASlowNode(t *testing.T) {
+	t.Parallel()
+	fc := startServer(t, 1, 4, server.Defects{})
+	fc.SetFaults(server.DelayCalls(func(_, procedure string) time.Duration {
+		if strings.HasSuffix(procedure, "/Put") || strings.HasSuffix(procedure, "/Get") {
+			return 200 * time.Millisecond
+		}
+		return 0
+	}, nil))
+	rep, err := Run(context.Background(), Target{Addrs: fc.Addrs()}, Options{Cases: []string{"ttl"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCells(t, rep, nil)
 }

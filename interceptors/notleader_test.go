@@ -84,3 +84,40 @@ func TestNotLeaderReturnsTheReply(t *testing.T) {
 		t.Fatalf("err is a %T, want the *connect.Error itself", err)
 	}
 }
+
+// A redirect goes to the leader the reply names even if the router holds
+// that node suspect (a cluster watch that timed out under load marks every
+// node so): the hint, from a node that just answered, is fresher than the
+// suspicion. Routing the redirect afresh sent it past the suspect leader
+// to another follower, again and again, and the call failed with a
+// NOT_LEADER reply that named the leader (seen in examples' TestExamples/
+// stats on a loaded machine).
+func TestNotLeaderRedirectReachesSuspectLeader(t *testing.T) {
+	retry := interceptors.NewRetry(interceptors.RetryPolicy{MaxAttempts: 5, InitialDelay: time.Millisecond, Jitter: -1})
+	router := interceptors.NewRouter([]string{"n1:1", "n2:1", "n3:1"}, 8)
+	router.(interceptors.HealthRouter).Suspect(-1, "n2:1")
+	var attempts, atLeader int
+	res := connect.NewResponse(&v1.PutResponse{Version: &v1.Version{Index: 1}})
+	var next connect.UnaryFunc = func(ctx context.Context, _ connect.AnyRequest) (connect.AnyResponse, error) {
+		attempts++
+		if interceptors.TargetFrom(ctx) != "n2:1" {
+			return nil, wire.NewNotLeaderError(0, "n2", "n2:1")
+		}
+		atLeader++
+		return res, nil
+	}
+	call := retry.WrapUnary(interceptors.Routing(router).WrapUnary(next))
+	// The followers are not suspect (they answered since): the leader is
+	// never tried unless the redirect goes where the hint says.
+	for i := range 20 {
+		if _, err := call(context.Background(), putReq()); err != nil {
+			t.Fatalf("call %d after %d attempts: %v", i, attempts, err)
+		}
+	}
+	if atLeader != 20 {
+		t.Fatalf("%d of 20 calls reached the leader", atLeader)
+	}
+	if s := retry.Stats(); s.Retries != 0 {
+		t.Fatalf("%d retries, want none: every NOT_LEADER named the leader", s.Retries)
+	}
+}

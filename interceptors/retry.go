@@ -248,14 +248,22 @@ func idempotent(l connect.IdempotencyLevel) bool {
 // apply it.
 func (r *Retry) loop(ctx context.Context, call *callDeadline, req connect.AnyRequest, next connect.UnaryFunc, safe bool) (connect.AnyResponse, error) {
 	redirects, attempt := 0, 0
+	to := "" // where the router redirects the next attempt
 	at := r.attemptTimeout(ctx)
 	for {
 		actx, cancel := ctx, context.CancelFunc(nil)
+		if to != "" {
+			// The redirect goes where the router said, not where Routing
+			// would route afresh: that skips a leader held suspect (a
+			// watch that timed out under load), and would send the
+			// attempt to another follower, which names the same leader.
+			actx, to = withRedirect(ctx, to), ""
+		}
 		switch dl, ok := call.attempt(at); {
 		case ok:
-			actx, cancel = context.WithDeadline(ctx, dl)
+			actx, cancel = context.WithDeadline(actx, dl)
 		case at > 0:
-			actx, cancel = context.WithTimeout(ctx, at)
+			actx, cancel = context.WithTimeout(actx, at)
 		}
 		res, err := next(actx, req)
 		if cancel != nil {
@@ -275,6 +283,7 @@ func (r *Retry) loop(ctx context.Context, call *callDeadline, req connect.AnyReq
 		}
 		if notLeader && rd.to != "" && redirects < r.p.MaxRedirects {
 			redirects++
+			to = rd.to
 			r.redirects.Add(1)
 			observeRedirect(ctx)
 			continue

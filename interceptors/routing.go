@@ -141,9 +141,12 @@ func (ri routingInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc
 		shard, needLeader, _ := ShardOf(req.Any(), n)
 		var addr string
 		var stale time.Time // set for a stale read fed to rr
-		if !needLeader && ri.rr != nil {
+		switch to := redirectTarget(ctx); {
+		case to != "":
+			addr = to // Retry redirects this attempt: the router's decision stands
+		case !needLeader && ri.rr != nil:
 			addr, stale = routeStale(ctx, ri.rr, shard), time.Now()
-		} else {
+		default:
 			addr = ri.r.Route(shard, needLeader)
 		}
 		res, err := next(WithTarget(ctx, addr), req)
@@ -187,6 +190,21 @@ type redirect struct {
 
 func (r *redirect) Error() string { return r.err.Error() }
 func (r *redirect) Unwrap() error { return r.err }
+
+// redirectKey is the ctx key of the address Retry redirects an attempt
+// to (redirect.to), which Routing sends it to as it is.
+type redirectKey struct{}
+
+func withRedirect(ctx context.Context, to string) context.Context {
+	return context.WithValue(ctx, redirectKey{}, to)
+}
+
+// redirectTarget returns the address the attempt of ctx is redirected to,
+// or "" if it is not a redirect.
+func redirectTarget(ctx context.Context) string {
+	to, _ := ctx.Value(redirectKey{}).(string)
+	return to
+}
 
 // redirectOf returns the router's decision on a failed attempt: ok is
 // false unless err is a NOT_LEADER reply that passed through Routing.

@@ -63,7 +63,9 @@ func TestBatchedWritesExactlyOnceUnderFaults(t *testing.T) {
 	if err := c.Connect(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	moves, stopMoves := env.moveLeaders(8, 3*time.Millisecond)
+	// A leader moves for every 4 calls that end (about 250 moves: a
+	// MultiPut ends 40 at once, and a move still pending skips ticks).
+	moves, step, stopMoves := env.moveLeadersPaced(8, 4)
 
 	type outcome struct {
 		last  norikv.Version
@@ -82,6 +84,7 @@ func TestBatchedWritesExactlyOnceUnderFaults(t *testing.T) {
 					opts = append(opts, norikv.IfMatch(out.last))
 				}
 				v, err := c.Put(context.Background(), key, []byte(val), opts...)
+				step()
 				if err != nil {
 					out.err = fmt.Errorf("worker %d write %d (cas=%v): %w", w, i, len(opts) > 0, err)
 					return
@@ -97,7 +100,11 @@ func TestBatchedWritesExactlyOnceUnderFaults(t *testing.T) {
 			for i := range kvs {
 				kvs[i] = norikv.KeyValue{Key: fmt.Sprintf("multi:%d", i), Value: []byte(fmt.Sprint(r))}
 			}
-			if _, err := c.MultiPut(context.Background(), kvs); err != nil {
+			_, err := c.MultiPut(context.Background(), kvs)
+			for range kvs {
+				step()
+			}
+			if err != nil {
 				multiErr <- fmt.Errorf("MultiPut round %d: %w", r, err)
 				return
 			}
@@ -125,7 +132,13 @@ func TestBatchedWritesExactlyOnceUnderFaults(t *testing.T) {
 	if drop.dropped.Load() == 0 || moves.Load() == 0 {
 		t.Fatal("no batch answer was dropped or no leader moved: the faults were not exercised")
 	}
-	if st.Puts != calls {
+	switch {
+	case st.Puts == calls:
+	case t.Failed():
+		// A call failed above and its caller stopped: fewer calls were
+		// made, so the count says nothing more (the failure is the news).
+		t.Logf("server applied %d puts for %d calls, some never made", st.Puts, calls)
+	default:
 		t.Errorf("server applied %d puts for %d calls: a retried batched write was applied twice (or lost)", st.Puts, calls)
 	}
 	env.dropRate.Store(0)

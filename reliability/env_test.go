@@ -127,10 +127,42 @@ func (e *faultEnv) restoreAll(t testing.TB) {
 	}
 }
 
+// moveLeadersPaced moves the leadership of shards 0..shards-1 round the
+// nodes, one move for every n calls to step (the callers' completed
+// calls), until stop is called (which waits for it); moves counts the
+// transfers made. Paced by the calls, not the clock, the churn a call
+// meets is the same on a loaded machine as on an idle one: moves every
+// few milliseconds outran calls that each took longer than that (every
+// redirect found the leader gone, and the call failed NOT_LEADER).
+func (e *faultEnv) moveLeadersPaced(shards, n int) (moves *atomic.Uint64, step, stop func()) {
+	var calls atomic.Uint64
+	tick := make(chan struct{}, 1)
+	step = func() {
+		if calls.Add(1)%uint64(n) == 0 {
+			select {
+			case tick <- struct{}{}:
+			default: // a move is pending: the next one waits for more calls
+			}
+		}
+	}
+	moves, stop = e.moveLeadersOn(shards, func() <-chan struct{} { return tick })
+	return moves, step, stop
+}
+
 // moveLeaders moves the leadership of shards 0..shards-1 round the nodes,
 // one move every interval, until stop is called (which waits for it);
 // moves counts the transfers made.
 func (e *faultEnv) moveLeaders(shards int, every time.Duration) (moves *atomic.Uint64, stop func()) {
+	return e.moveLeadersOn(shards, func() <-chan struct{} {
+		ch := make(chan struct{})
+		time.AfterFunc(every, func() { close(ch) })
+		return ch
+	})
+}
+
+// moveLeadersOn moves one leader each time the channel next returns is
+// ready, until stop.
+func (e *faultEnv) moveLeadersOn(shards int, next func() <-chan struct{}) (moves *atomic.Uint64, stop func()) {
 	moves = new(atomic.Uint64)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -140,7 +172,7 @@ func (e *faultEnv) moveLeaders(shards int, every time.Duration) (moves *atomic.U
 			select {
 			case <-done:
 				return
-			case <-time.After(every):
+			case <-next():
 			}
 			if e.cluster.TransferLeader(uint32(i%shards), ids[i%len(ids)]) == nil {
 				moves.Add(1)
