@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect"
 
@@ -49,20 +48,7 @@ func (d *batchDropper) interceptor() connect.Interceptor {
 func TestBatchedWritesExactlyOnceUnderFaults(t *testing.T) {
 	const workers, perWorker, multiRounds, multiKeys = 16, 60, 10, 40
 	env := newFaultEnv(t, server.Config{Nodes: 3, Shards: 8})
-	env.dropRate.Store(50) // per-mille of single writes
-	drop := &batchDropper{}
-	drop.perMille.Store(150)
-	c := env.client(t, norikv.Config{
-		Timeout:      10 * time.Second,
-		Interceptors: []connect.Interceptor{drop.interceptor()},
-		Retry: norikv.RetryConfig{
-			MaxAttempts: 10, InitialDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond,
-			Jitter: -1, BudgetRatio: -1,
-		},
-	})
-	if err := c.Connect(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	c, drop := env.droppingClient(t, 50, 150)
 	// A leader moves for every 4 calls that end (about 250 moves: a
 	// MultiPut ends 40 at once, and a move still pending skips ticks).
 	moves, step, stopMoves := env.moveLeadersPaced(8, 4)

@@ -181,3 +181,27 @@ func (e *faultEnv) moveLeadersOn(shards int, next func() <-chan struct{}) (moves
 	})
 	return moves, func() { close(done); wg.Wait() }
 }
+
+// droppingClient is a connected client of e whose writes lose their
+// answers after they are applied: single writes singlePerMille of the
+// time (the server drops them), batch exchanges batchPerMille (the
+// client's batchDropper, returned for its counts). It retries quickly and without a budget, so
+// every call ends applied or failed, never refused.
+func (e *faultEnv) droppingClient(t *testing.T, singlePerMille, batchPerMille uint64) (*norikv.Client, *batchDropper) {
+	t.Helper()
+	e.dropRate.Store(singlePerMille)
+	drop := &batchDropper{}
+	drop.perMille.Store(batchPerMille)
+	c := e.client(t, norikv.Config{
+		Timeout:      10 * time.Second,
+		Interceptors: []connect.Interceptor{drop.interceptor()},
+		Retry: norikv.RetryConfig{
+			MaxAttempts: 10, InitialDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond,
+			Jitter: -1, BudgetRatio: -1,
+		},
+	})
+	if err := c.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return c, drop
+}

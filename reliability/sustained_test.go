@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"connectrpc.com/connect"
-
 	norikv "github.com/norikv/norikv-go/client"
 	"github.com/norikv/norikv-go/server"
 )
@@ -42,20 +40,7 @@ func TestSustainedRateExactlyOnce(t *testing.T) {
 		// Today's cache would refuse every keyed write past 1,000 in
 		// 10 minutes.
 		IdempotencyMaxEntries: 1000, IdempotencyRetryWindow: 10 * time.Minute, IdempotencyTTL: 10 * time.Minute})
-	env.dropRate.Store(5) // per-mille of single writes
-	drop := &batchDropper{}
-	drop.perMille.Store(20)
-	c := env.client(t, norikv.Config{
-		Timeout:      10 * time.Second,
-		Interceptors: []connect.Interceptor{drop.interceptor()},
-		Retry: norikv.RetryConfig{
-			MaxAttempts: 10, InitialDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond,
-			Jitter: -1, BudgetRatio: -1,
-		},
-	})
-	if err := c.Connect(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	c, drop := env.droppingClient(t, 5, 20)
 	d := sustainedDuration()
 	moves, stopMoves := env.moveLeaders(8, 20*time.Millisecond)
 
