@@ -20,7 +20,11 @@ func TestBenchSDKTargetAgainstEmbeddedCluster(t *testing.T) {
 	defer cl.Close()
 	for _, p := range []norikv.Protocol{norikv.ProtocolGRPC, norikv.ProtocolConnect} {
 		t.Run(p.String(), func(t *testing.T) {
-			c, err := norikv.New(norikv.Config{Nodes: cl.Addrs(), TotalShards: cl.Shards(), Protocol: p})
+			// A generous Timeout (see testTimeout): with the default 5s an
+			// attempt gets 1.25s, which a loaded machine can exceed; the
+			// leader is then suspect, the retry goes to a follower, and
+			// the call can end on that follower's NOT_LEADER.
+			c, err := norikv.New(norikv.Config{Nodes: cl.Addrs(), TotalShards: cl.Shards(), Protocol: p, Timeout: 30 * time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}

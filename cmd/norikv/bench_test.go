@@ -19,6 +19,7 @@ func TestBenchJSONAgainstEmbeddedCluster(t *testing.T) {
 	err := runBench(context.Background(), IO{&out, &errOut}, []string{
 		"--duration", "300ms", "--concurrency", "4", "--keys", "100", "--protocol", "connect",
 		"--dist", "zipf", "--json", "--progress", "--runtime-stats",
+		"--timeout", testTimeout, // the default 5s: see testTimeout
 	})
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, errOut.String())
@@ -41,7 +42,7 @@ func TestBenchJSONAgainstEmbeddedCluster(t *testing.T) {
 
 func TestBenchText(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if err := runBench(context.Background(), IO{&out, &errOut}, []string{"--duration", "200ms", "--concurrency", "2", "--keys", "50", "--read-ratio", "0"}); err != nil {
+	if err := runBench(context.Background(), IO{&out, &errOut}, []string{"--duration", "200ms", "--concurrency", "2", "--keys", "50", "--read-ratio", "0", "--timeout", testTimeout}); err != nil {
 		t.Fatal(err)
 	}
 	// "retries N", not "retries 0": on a loaded machine an attempt may
@@ -80,7 +81,7 @@ func TestBenchStopsWithCtx(t *testing.T) {
 	var out, errOut syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- runBench(ctx, IO{&out, &errOut}, []string{"--duration", "1h", "--concurrency", "2", "--keys", "10", "--progress"})
+		done <- runBench(ctx, IO{&out, &errOut}, []string{"--duration", "1h", "--concurrency", "2", "--keys", "10", "--progress", "--timeout", testTimeout})
 	}()
 	for deadline := time.Now().Add(time.Minute); !strings.Contains(errOut.String(), "\r"); time.Sleep(10 * time.Millisecond) {
 		select {
@@ -113,6 +114,7 @@ func TestBenchStaleReadsSlowNode(t *testing.T) {
 	err := runBench(context.Background(), IO{&out, &errOut}, []string{
 		"--duration", "500ms", "--concurrency", "4", "--keys", "50", "--read-ratio", "1",
 		"--consistency", "stale_ok", "--slow-node", "n2=50ms", "--hedge-delay", "5ms", "--trace",
+		"--timeout", testTimeout,
 	})
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, errOut.String())
@@ -146,6 +148,7 @@ func TestBenchNoBatch(t *testing.T) {
 	err := runBench(context.Background(), IO{&out, &errOut}, []string{
 		"--target", strings.Join(cl.Addrs(), ","), "--shards", strconv.Itoa(cl.Shards()),
 		"--duration", "300ms", "--concurrency", "32", "--keys", "100", "--no-batch", "--json",
+		"--timeout", testTimeout,
 	})
 	if err != nil {
 		t.Fatalf("bench --no-batch: %v\n%s", err, errOut.String())

@@ -64,12 +64,13 @@ type binResult struct {
 	stdout, stderr []byte
 }
 
-// exec runs the built binary with args (plus --target) and stdin.
+// exec runs the built binary with args (plus cmdArgs' --target and
+// --timeout) and stdin.
 func (c *cli) exec(stdin []byte, args ...string) binResult {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, norikvBinary(c.t), append(args, "--target", c.target)...)
+	cmd := exec.CommandContext(ctx, norikvBinary(c.t), c.cmdArgs(args)...)
 	cmd.Env = binEnv()
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stdout, stderr bytes.Buffer

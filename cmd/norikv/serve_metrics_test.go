@@ -62,7 +62,9 @@ func TestServeMetrics(t *testing.T) {
 	addrs, stderr := serveForTest(t, "--nodes", "2", "--shards", "4", "--port", "0", "--metrics-addr", "127.0.0.1:0", "--pprof")
 	base := regexp.MustCompile(`metrics (http://\S+)/metrics`).FindStringSubmatch(stderr.String())[1]
 
-	c, err := norikv.New(norikv.Config{Nodes: addrs})
+	// A generous Timeout (see testTimeout): an attempt timed out on a
+	// loaded machine would be retried, and the counts below are exact.
+	c, err := norikv.New(norikv.Config{Nodes: addrs, Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

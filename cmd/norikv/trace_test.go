@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	norikv "github.com/norikv/norikv-go/client"
 	"github.com/norikv/norikv-go/norikvtest"
@@ -37,7 +38,9 @@ func TestTraceFlag(t *testing.T) {
 func TestTraceShowsRedirect(t *testing.T) {
 	cl := norikvtest.Start(t, norikvtest.WithShards(8))
 	var out syncBuffer
-	c, err := norikv.New(norikv.Config{Nodes: cl.Addrs(), TotalShards: cl.Shards(), DisableWatch: true, Observer: newTraceObserver(&out)})
+	c, err := norikv.New(norikv.Config{Nodes: cl.Addrs(), TotalShards: cl.Shards(), DisableWatch: true, Observer: newTraceObserver(&out),
+		Timeout: 30 * time.Second, // no attempt timeout on a loaded machine to add a retry to the trace (see testTimeout)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
