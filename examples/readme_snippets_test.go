@@ -71,7 +71,8 @@ func coreOperations(ctx context.Context, client norikv.KV) error {
 	if err != nil {
 		return err
 	}
-	// GET with a consistency level: lease (default), linearizable, stale_ok.
+	// GET with a consistency level: lease (default), linearizable, stale_ok
+	// (any replica: the fastest, hedged; see Tail latency below).
 	res, err := client.Get(ctx, "order:12345", norikv.WithConsistency(norikv.ConsistencyLinearizable))
 	if err != nil {
 		return err
@@ -217,6 +218,40 @@ func TestGreetWithMock(t *testing.T) {
 
 // The Examples below run the snippets above against an embedded cluster
 // and check what they print.
+
+// staleRead reads a key from any replica (the fastest, hedged: the
+// defaults) and prints what hedging did.
+func staleRead(ctx context.Context, nodes []string) error {
+	client, err := norikv.New(norikv.Config{Nodes: nodes}) // the defaults: fastest replica, hedging on
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	_, err = client.Get(ctx, "user:alice", norikv.WithConsistency(norikv.ConsistencyStaleOK))
+	st := client.Stats()
+	fmt.Println(st.Hedges.Sent, st.Hedges.Won, st.Hedges.Refused, st.Replicas) // reads and latency estimate per node
+	return err
+}
+
+// The stale-read snippet runs: a stale Get of a key just written. (A
+// test, not an Example: whether a hedge goes out depends on timing.)
+func TestStaleReadSnippet(t *testing.T) {
+	cluster := startCluster()
+	defer cluster.Close()
+	ctx := context.Background()
+	client, err := newClient(cluster.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if _, err := client.Put(ctx, "user:alice", []byte("Alice")); err != nil {
+		t.Fatal(err)
+	}
+	// A replica may lag behind the write: not found is a stale read too.
+	if err := staleRead(ctx, cluster.Addrs()); err != nil && !errors.Is(err, norikv.ErrKeyNotFound) {
+		t.Fatal(err)
+	}
+}
 
 func startCluster() *server.Cluster {
 	c, err := server.Start(server.Config{}) // 3 nodes, 1024 shards, ephemeral ports
