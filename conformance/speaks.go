@@ -156,11 +156,13 @@ func (r *runner) probe(ctx context.Context, ts []Transport) (map[Transport]serve
 			continue
 		}
 		if !slices.ContainsFunc(runnable, func(t Transport) bool { return out[t].ok }) && len(runnable) > 0 {
-			var b strings.Builder
-			for _, t := range runnable {
-				fmt.Fprintf(&b, "\n  %s: %s", t, out[t].reason)
+			// One line, as the CLI prints errors: the reasons are the
+			// point of this error.
+			reasons := make([]string, len(runnable))
+			for i, t := range runnable {
+				reasons[i] = t.String() + ": " + out[t].reason
 			}
-			return nil, fmt.Errorf("conformance: %s serves none of the transports tried:%s", addr, b.String())
+			return nil, fmt.Errorf("conformance: %s serves none of the transports tried (%s)", addr, strings.Join(reasons, "; "))
 		}
 		r.probeAddr = addr
 		return out, nil
@@ -244,7 +246,9 @@ func notServed(t Transport, err error) string {
 		return "not served: the target's TLS offers no HTTP/1.1 (ALPN): " + msg
 	case strings.Contains(msg, "invalid content-type:"):
 		return "not served: the target answered in another protocol or codec: " + msg
-	case strings.Contains(msg, "415") || strings.Contains(msg, "Unsupported Media Type"):
+	case strings.Contains(msg, "HTTP status 415") || strings.Contains(msg, "Unsupported Media Type"):
+		// connect-go's words for the status; a bare "415" would also
+		// match a port in a NOT_LEADER hint (127.0.0.1:41537).
 		return "not served: the target refused the content type: " + describe(err)
 	case t.Codec == CodecJSON && codecFailure(msg):
 		return "not served: the target could not parse the JSON codec (binary protobuf only?): " + describe(err)

@@ -177,6 +177,8 @@ func TestNotServed(t *testing.T) {
 		{cj, connect.NewError(connect.CodeInternal, errors.New(`invalid content-type: "application/grpc"; expecting "application/json"`)), "another protocol"},
 		{gj, connect.NewError(connect.CodeNotFound, errors.New("key not found")), ""},
 		{h1, connect.NewError(connect.CodeUnavailable, errors.New("NOT_LEADER: shard 3")), ""},
+		// A hint's port may hold the digits 415: it is no HTTP status.
+		{h1, connect.NewError(connect.CodeUnavailable, errors.New("NOT_LEADER: this node does not lead shard 7; leader is n2 at 127.0.0.1:41537")), ""},
 		{Transport{ProtocolGRPC, CodecProto, HTTP2}, connect.NewError(connect.CodeInternal, errors.New("proto: cannot parse invalid wire-format data")), ""},
 	} {
 		if got := notServed(tc.t, tc.err); (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {

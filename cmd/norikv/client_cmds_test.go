@@ -36,13 +36,11 @@ type result struct {
 }
 
 // testTimeout is the --timeout the helpers give a command that sets none.
-// The default, norikv.DefaultTimeout (5s), lets the one-shot fetch of the
-// cluster view wait a quarter of it (the SDK's attempt timeout) before
-// giving up on a seed: on a loaded 2-core machine under -race, 1.25s is
-// not always enough for a view from a healthy cluster ("no cluster view
-// from ... within 1.25s"), and a slow Put's attempts time out too. These
-// tests are about what the commands do, not how fast; the ones about
-// --timeout itself pass their own.
+// Under the default, norikv.DefaultTimeout (5s), a loaded 2-core machine
+// under -race can spend most of it on the first view (the one-shot fetch
+// gives each seed a quarter of it, then twice that) and a slow Put's
+// attempts time out too. These tests are about what the commands do, not
+// how fast; the ones about --timeout itself pass their own.
 const testTimeout = "30s"
 
 // cmdArgs is args plus --target, and --timeout testTimeout unless args

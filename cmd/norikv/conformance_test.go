@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +15,18 @@ import (
 	"github.com/norikv/norikv-go/conformance"
 	"github.com/norikv/norikv-go/norikvtest"
 )
+
+// TestConformanceServesNoTransport: a target that answers but serves none
+// of the transports gets one error line that says why for each one (the
+// reasons once went to lines the command does not print).
+func TestConformanceServesNoTransport(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusUnsupportedMediaType)
+	}))
+	defer srv.Close()
+	c := &cli{t: t, target: srv.Listener.Addr().String()}
+	c.fails(exitError, "; conn/pb/h1: not served: the target refused the content type", "conformance", "--cases", "versions")
+}
 
 // TestConformanceShardMismatch: told a shard count the cluster does not
 // have, the command says so instead of blaming the server for versions.

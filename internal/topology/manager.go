@@ -35,7 +35,9 @@ type Config struct {
 	// SeedTimeout bounds how long a watch stream may take to deliver its
 	// first view; a node that takes longer is given up on and marked
 	// suspect. Before the first view every seed is asked at once, so one
-	// hung seed costs nothing while another answers. Default 2s.
+	// hung seed costs nothing while another answers. After attempts that
+	// timed out the bound doubles, up to 8×, so a host slower than it
+	// still answers within the caller's ctx. Default 2s.
 	SeedTimeout time.Duration
 	// EpochDropGrace is how long the watch stream must hold a view whose
 	// epoch is below the client's, from a server that sends no
@@ -124,18 +126,20 @@ func (m *Manager) Watching() bool { return m.w.watching.Load() }
 
 // WaitReady waits until a view has been applied or the cluster turned out
 // not to serve Meta. It gives up early, with the last watch error, once
-// every seed has failed in a row or a node refused the client for good
-// (UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT): waiting longer
-// would only delay the same answer. The watch itself goes on in the
-// background. If ctx ends first it returns ctx's error joined with the
-// last watch error.
+// every seed answered an attempt with an error or a node refused the
+// client for good (UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT,
+// FAILED_PRECONDITION): waiting longer would only delay the same answer.
+// A seed that timed out is asked again, with a longer timeout, until ctx
+// ends. The watch itself goes on in the background. If ctx ends first it
+// returns ctx's error joined with the last watch error.
 func (m *Manager) WaitReady(ctx context.Context) error { return m.w.waitReady(ctx) }
 
 // FetchOnce asks every seed at once for the cluster view and applies the
 // first that arrives; the others are closed. It is Connect without the
 // background watch. It returns nil once a view is applied, else the
 // error of the seeds (a seed with no view within SeedTimeout is given up
-// on and marked suspect).
+// on and marked suspect, and asked again with a longer timeout while ctx
+// has time).
 func (m *Manager) FetchOnce(ctx context.Context) error { return m.w.fetchOnce(ctx) }
 
 // Reconnects reports the watch's reconnect backoffs

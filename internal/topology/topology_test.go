@@ -230,22 +230,91 @@ func TestFirstViewDespiteHungSeed(t *testing.T) {
 	}
 }
 
-// A seed that sends no view within SeedTimeout is given up on, marked
-// suspect, and WaitReady reports it instead of waiting out its ctx.
+// A seed that sends no view within SeedTimeout is given up on and marked
+// suspect, but a timeout is not a refusal: WaitReady keeps the watch asking
+// until its ctx ends, then reports ctx's error with the seed's.
 func TestSeedTimeoutMarksSuspect(t *testing.T) {
 	h := &hungWatch{hung: "s1:1"}
 	m := New(Config{Seeds: []string{"s1:1"}, TotalShards: 1, Watch: h.watch, SeedTimeout: 50 * time.Millisecond,
+		Reconnect: backoff.Policy{Initial: time.Millisecond, Jitter: -1}})
+	defer m.Close()
+	m.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	err := m.WaitReady(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() == nil || !strings.Contains(err.Error(), "no cluster view from s1:1") {
+		t.Fatalf("WaitReady = %v, want ctx's deadline joined with the seed's timeout", err)
+	}
+	if !m.isSuspect("s1:1") {
+		t.Fatal("hung seed not suspect")
+	}
+	if n := h.closed.Load(); n < 2 {
+		t.Fatalf("the seed was asked %d times in 10 seed timeouts, want it asked again", n)
+	}
+}
+
+// slowWatch sends its first view only to a stream that stays open for
+// delay: a node on a host too busy to answer within SeedTimeout.
+type slowWatch struct {
+	delay time.Duration
+	opens atomic.Int32
+}
+
+func (s *slowWatch) watch(ctx context.Context, _ string, onView func(*v1.ClusterView)) error {
+	s.opens.Add(1)
+	select {
+	case <-time.After(s.delay):
+		onView(view(1, "a"))
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A seed slower than SeedTimeout is asked again with a longer timeout
+// (doubling, up to 8×) while the caller's ctx has time: a busy host gets
+// its view in the time the caller gave, both with the background watch
+// and with a one-shot fetch (the CLI's).
+func TestSlowSeedAnswersWithinCtx(t *testing.T) {
+	for _, oneShot := range []bool{false, true} {
+		s := &slowWatch{delay: 120 * time.Millisecond}
+		m := New(Config{Seeds: []string{"s1:1", "s2:1"}, TotalShards: 1, Watch: s.watch, SeedTimeout: 50 * time.Millisecond,
+			NoBackgroundWatch: oneShot, Reconnect: backoff.Policy{Initial: time.Millisecond, Jitter: -1}})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var err error
+		if oneShot {
+			err = m.FetchOnce(ctx)
+		} else {
+			m.Start()
+			err = m.WaitReady(ctx)
+		}
+		cancel()
+		m.Close()
+		if err != nil {
+			t.Fatalf("one-shot %v: %v, want the view (each seed answers after 120ms, SeedTimeout 50ms)", oneShot, err)
+		}
+		if n := s.opens.Load(); n < 4 {
+			t.Fatalf("one-shot %v: %d streams opened, want the two seeds asked more than once", oneShot, n)
+		}
+	}
+}
+
+// Seeds that all answer with an error (nothing listening) end WaitReady at
+// once: waiting out the ctx would only delay the same answer.
+func TestRefusingSeedsFailFast(t *testing.T) {
+	f := &fakeWatch{err: connect.NewError(connect.CodeUnavailable, errors.New("connection refused"))}
+	m := New(Config{Seeds: []string{"s1:1", "s2:1"}, TotalShards: 1, Watch: f.watch,
 		Reconnect: backoff.Policy{Initial: time.Hour}})
 	defer m.Close()
 	m.Start()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := m.WaitReady(ctx)
-	if connect.CodeOf(err) != connect.CodeDeadlineExceeded || ctx.Err() != nil {
-		t.Fatalf("WaitReady = %v, want the seed's timeout before ctx's", err)
+	if err := m.WaitReady(ctx); connect.CodeOf(err) != connect.CodeUnavailable || ctx.Err() != nil {
+		t.Fatalf("WaitReady = %v, want the seeds' refusal before ctx's end", err)
 	}
-	if !m.isSuspect("s1:1") {
-		t.Fatal("hung seed not suspect")
+	if err := m.FetchOnce(ctx); connect.CodeOf(err) != connect.CodeUnavailable || ctx.Err() != nil {
+		t.Fatalf("FetchOnce = %v, want the seeds' refusal before ctx's end", err)
 	}
 }
 

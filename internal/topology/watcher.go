@@ -51,10 +51,11 @@ type watcher struct {
 	readyMu sync.Once
 	lastErr atomic.Pointer[errBox]
 	// failed is notified (cap 1) whenever a watch attempt ends without a
-	// view; failStreak counts such attempts in a row. waitReady uses them
-	// to give up early instead of waiting out its ctx.
-	failed     chan struct{}
-	failStreak atomic.Int32
+	// view; refused records whether every stream of that attempt ended
+	// with an answer (an error) rather than a timeout. waitReady gives up
+	// early on a refusal instead of waiting out its ctx.
+	failed  chan struct{}
+	refused atomic.Bool
 
 	ctx       context.Context // cancelled by stop
 	cancel    context.CancelFunc
@@ -100,11 +101,14 @@ func (w *watcher) start() {
 
 // waitReady waits until a view has been applied or the cluster turned out
 // not to serve Meta. It gives up early, with the last watch error, once
-// every seed has failed in a row or a node refused the client for good
-// (UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT, FAILED_PRECONDITION): waiting longer
-// would only delay the same answer. The watch itself goes on in the
-// background. If ctx ends first it returns ctx's error joined with the
-// last watch error.
+// every seed answered an attempt with an error (nothing listening, say) or
+// a node refused the client for good (UNAUTHENTICATED, PERMISSION_DENIED,
+// INVALID_ARGUMENT, FAILED_PRECONDITION): waiting longer would only delay
+// the same answer. A seed that timed out is no such answer (a busy host
+// may be slower than SeedTimeout), so while one did, the watch asks again
+// with a longer timeout (seedTimeoutFor) until ctx ends. The watch itself
+// goes on in the background. If ctx ends first it returns ctx's error
+// joined with the last watch error.
 func (w *watcher) waitReady(ctx context.Context) error {
 	for {
 		select {
@@ -117,7 +121,7 @@ func (w *watcher) waitReady(ctx context.Context) error {
 			if b == nil || b.err == nil {
 				continue
 			}
-			if permanent(b.err) || int(w.failStreak.Load()) >= len(w.seeds) {
+			if permanent(b.err) || w.refused.Load() {
 				return b.err
 			}
 		case <-ctx.Done():
@@ -167,6 +171,7 @@ func (w *watcher) watchAddr(i int) string {
 func (w *watcher) run() {
 	defer w.wg.Done()
 	attempt := 0
+	slow := 0 // attempts in a row that timed out with no view
 	for i := 0; ; i++ {
 		select { // a new stream's first message is fresh: drop stale requests
 		case <-w.refresh:
@@ -178,21 +183,24 @@ func (w *watcher) run() {
 		if w.r.hasView() {
 			addrs = []string{w.watchAddr(i)}
 		}
-		got, refreshed, err := w.watchOnce(w.ctx, addrs, w.watch)
+		res := w.watchOnce(w.ctx, addrs, w.watch, w.seedTimeoutFor(slow))
 		if w.ctx.Err() != nil {
 			return
 		}
+		got, err := res.got, res.err
 		if got {
-			attempt = 0
-			w.failStreak.Store(0)
+			attempt, slow = 0, 0
 		}
-		if refreshed {
+		if res.refreshed {
 			continue
 		}
 		w.lastErr.Store(&errBox{err})
 		unimplemented := connect.CodeOf(err) == connect.CodeUnimplemented
 		if !got && !unimplemented { // UNIMPLEMENTED makes the client ready: no Meta to wait for
-			w.failStreak.Add(int32(len(addrs)))
+			if res.timedOut > 0 {
+				slow++
+			}
+			w.refused.Store(res.timedOut == 0)
 			select {
 			case w.failed <- struct{}{}:
 			default:
@@ -220,7 +228,9 @@ func (w *watcher) run() {
 // fetchOnce asks every seed at once for the cluster view and applies the
 // first that arrives; the others are closed. It is Connect without the
 // background watch. It returns nil once a view is applied, else the
-// error of the seeds (see watchOnce for the per-seed timeout).
+// error of the seeds. Like waitReady it asks again, with a longer
+// per-seed timeout, while a seed timed out and ctx has time left; seeds
+// that all answered with an error end it at once.
 func (w *watcher) fetchOnce(ctx context.Context) error {
 	if w.watch == nil {
 		return errors.New("topology: no WatchFunc configured")
@@ -236,9 +246,17 @@ func (w *watcher) fetchOnce(ctx context.Context) error {
 			cancel()
 		})
 	}
-	got, _, err := w.watchOnce(ctx, w.seeds, one)
-	if got {
-		return nil
+	var err error
+	for slow := 0; ; slow++ {
+		res := w.watchOnce(ctx, w.seeds, one, w.seedTimeoutFor(slow))
+		if res.got {
+			return nil
+		}
+		err = res.err
+		if res.timedOut == 0 || ctx.Err() != nil {
+			break
+		}
+		// The attempt itself took a seed timeout: no backoff needed.
 	}
 	if connect.CodeOf(err) == connect.CodeUnimplemented {
 		w.noMeta.Store(true)
@@ -249,12 +267,31 @@ func (w *watcher) fetchOnce(ctx context.Context) error {
 	return err
 }
 
+// maxSeedTimeoutDoublings caps seedTimeoutFor at 8× SeedTimeout (10 s at
+// the client's default 1.25 s).
+const maxSeedTimeoutDoublings = 3
+
+// seedTimeoutFor is the per-stream timeout of a watch attempt after slow
+// attempts in a row timed out: SeedTimeout doubled each time, so a host
+// slower than SeedTimeout still gets its view across attempts while a
+// hung node is still given up on.
+func (w *watcher) seedTimeoutFor(slow int) time.Duration {
+	return w.seedTimeout << min(slow, maxSeedTimeoutDoublings)
+}
+
+// watchRound is the outcome of one watchOnce.
+type watchRound struct {
+	got       bool  // a view was applied
+	refreshed bool  // the watch was ended on purpose by a refresh request
+	timedOut  int   // streams closed for sending no view within the timeout
+	err       error // the winning stream's end, else the streams' (firstError)
+}
+
 // watchOnce opens a stream to each of addrs at once. The first to deliver
 // a view becomes the watch and the others are closed; a stream with no view
-// within SeedTimeout is closed and its node marked suspect. It returns when
-// the winning stream ends, or when all ended without a view. refreshed
-// reports that the watch was ended on purpose by a refresh request.
-func (w *watcher) watchOnce(parent context.Context, addrs []string, watch WatchFunc) (got, refreshed bool, err error) {
+// within timeout is closed and its node marked suspect. It returns when the
+// winning stream ends, or when all ended without a view.
+func (w *watcher) watchOnce(parent context.Context, addrs []string, watch WatchFunc, timeout time.Duration) watchRound {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	started := time.Now()
@@ -278,6 +315,7 @@ func (w *watcher) watchOnce(parent context.Context, addrs []string, watch WatchF
 	var (
 		winner  atomic.Int32 // index of the stream that delivered first, or -1
 		applied atomic.Bool
+		slow    atomic.Int32
 		errs    = make([]error, len(addrs))
 		cancels = make([]context.CancelFunc, len(addrs))
 		ctxs    = make([]context.Context, len(addrs))
@@ -291,7 +329,7 @@ func (w *watcher) watchOnce(parent context.Context, addrs []string, watch WatchF
 		streams.Go(func() {
 			defer cancels[i]()
 			var timedOut atomic.Bool
-			timer := time.AfterFunc(w.seedTimeout, func() {
+			timer := time.AfterFunc(timeout, func() {
 				if winner.Load() != int32(i) {
 					timedOut.Store(true)
 					cancels[i]()
@@ -321,8 +359,9 @@ func (w *watcher) watchOnce(parent context.Context, addrs []string, watch WatchF
 				}
 			})
 			if timedOut.Load() {
+				slow.Add(1)
 				errs[i] = connect.NewError(connect.CodeDeadlineExceeded,
-					fmt.Errorf("no cluster view from %s within %v", addr, w.seedTimeout))
+					fmt.Errorf("no cluster view from %s within %v", addr, timeout))
 				w.r.Suspect(-1, addr)
 			}
 		})
@@ -330,10 +369,13 @@ func (w *watcher) watchOnce(parent context.Context, addrs []string, watch WatchF
 	streams.Wait()
 	w.watching.Store(false)
 	close(done)
+	res := watchRound{refreshed: byRefresh.Load(), timedOut: int(slow.Load())}
 	if w := winner.Load(); w >= 0 {
-		return applied.Load(), byRefresh.Load(), errs[w]
+		res.got, res.err = applied.Load(), errs[w]
+	} else {
+		res.err = firstError(errs)
 	}
-	return false, byRefresh.Load(), firstError(errs)
+	return res
 }
 
 // firstError is the error to report for streams that all failed: the
