@@ -296,7 +296,7 @@ func Example_retryWithContext() {
 	})
 	defer client.Close()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_, err := client.Put(ctx, "k", []byte("v"))
 	fmt.Println("deadline exceeded:", errors.Is(err, context.DeadlineExceeded))

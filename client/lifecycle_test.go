@@ -173,7 +173,9 @@ func closeDuring(t *testing.T, cl *Client, mkCtx func() (context.Context, contex
 		if !errors.Is(err, ErrClosed) {
 			t.Fatalf("err = %v, want ErrClosed", err)
 		}
-		if el > 100*time.Millisecond {
+		// Close cancels the call at once; a second leaves room for a
+		// loaded machine and still tells it from waiting out the call.
+		if el > time.Second {
 			t.Fatalf("call returned %v after Close", el)
 		}
 		t.Logf("returned %v after Close: %v", el, err)

@@ -21,7 +21,9 @@ func TestErrorAfterRetriesIsOneLine(t *testing.T) {
 	}
 	retry := interceptors.NewRetry(interceptors.RetryPolicy{MaxAttempts: 1000, InitialDelay: time.Millisecond, Jitter: -1, BudgetRatio: -1})
 	call := interceptors.Errors().WrapUnary(retry.WrapUnary(stub))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	// Long enough for the first attempt to run on a loaded machine: the
+	// message must carry its failure.
+	ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
 	defer cancel()
 	_, err := call(ctx, connect.NewRequest(&v1.PutRequest{Key: []byte("k"), IdempotencyKey: "one-write"}))
 	const want = `norikv: key "k" deadline_exceeded: context deadline exceeded: unavailable: down`
