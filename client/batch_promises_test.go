@@ -238,3 +238,29 @@ func TestMultiPutDurable(t *testing.T) {
 	}
 	t.Logf("MultiPut of 1000 keys, durable: %v", time.Since(start))
 }
+
+// Against a node that refuses connections, a batch exchange makes at most
+// Config.Retry.MaxAttempts attempts, as one call would: the exchange's own
+// retries are the only ones (the retry interceptor under it makes one
+// attempt), not MaxAttempts of them per exchange attempt.
+func TestBatchExchangeAttemptsBoundedByMaxAttempts(t *testing.T) {
+	cl := startCluster(t, norikvtest.WithNodes(1), norikvtest.WithShards(4))
+	pc := &procedureCounter{}
+	c := batchClient(t, cl, pc, func(cfg *norikv.Config) {
+		cfg.Retry = norikv.RetryConfig{MaxAttempts: 3, InitialDelay: time.Millisecond, Jitter: -1, BudgetFloor: 1000}
+		cfg.DisableAutoBatch = true
+	})
+	if err := cl.StopNode("n1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.MultiGet(context.Background(), keys(20))
+	if err == nil {
+		t.Fatal("MultiGet from a stopped node succeeded")
+	}
+	if n, _ := pc.count(norikvv1connect.KvBatchProcedure); n > 3 {
+		t.Fatalf("%d Kv.Batch attempts to a node refusing connections, want at most MaxAttempts (3)", n)
+	}
+	if n, _ := pc.count(norikvv1connect.KvGetProcedure); n != 0 {
+		t.Fatalf("%d single Gets after the exchange failed, want none", n)
+	}
+}

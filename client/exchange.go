@@ -188,7 +188,9 @@ func (c *Client) sendBatch(ctx context.Context, addr string, total int, ops []*o
 		defer func() { end(err) }()
 	}
 	var res *v1.BatchResponse
-	res, err = c.batchKV.Batch(interceptors.WithTarget(ctx, addr), req)
+	// exchange retries a failed exchange, routed afresh: the retry
+	// interceptor makes one attempt of it.
+	res, err = c.batchKV.Batch(interceptors.WithTarget(interceptors.WithOneAttempt(ctx), addr), req)
 	if err == nil && len(res.GetResults()) != len(ops) {
 		err = interceptors.NewError(connect.CodeInternal, "Kv.Batch: "+strconv.Itoa(len(res.GetResults()))+" results for "+strconv.Itoa(len(ops))+" operations", nil, nil)
 	}

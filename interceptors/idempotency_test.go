@@ -224,6 +224,30 @@ func TestRetryKeylessRetriedWhenNotSent(t *testing.T) {
 	}
 }
 
+// A call its caller retries itself (WithOneAttempt) gets one attempt,
+// where the same call without the mark is retried.
+func TestRetryWithOneAttempt(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // refused: proven not sent, so retried without the mark
+	retry := interceptors.NewRetry(interceptors.RetryPolicy{MaxAttempts: 3, InitialDelay: time.Millisecond, Jitter: -1})
+	refused := norikvv1connect.NewAdminClient(http.DefaultClient, url, connect.WithInterceptors(interceptors.Errors(), retry))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := refused.TransferShard(interceptors.WithOneAttempt(ctx), &v1.ShardInfo{Id: 1}); !interceptors.IsConnectionFailure(err) {
+		t.Fatalf("err = %v", err)
+	}
+	if s := retry.Stats(); s.Retries != 0 {
+		t.Fatalf("retries = %d with WithOneAttempt, want 0", s.Retries)
+	}
+	if _, err := refused.TransferShard(ctx, &v1.ShardInfo{Id: 1}); !interceptors.IsConnectionFailure(err) {
+		t.Fatalf("err = %v", err)
+	}
+	if s := retry.Stats(); s.Retries != 2 {
+		t.Fatalf("retries = %d without WithOneAttempt, want 2 (the test's premise)", s.Retries)
+	}
+}
+
 // The keyed copy shares the caller's value and sub-messages instead of
 // copying them, and differs from the original only by its key.
 func TestRetryKeyedCopyIsShallow(t *testing.T) {

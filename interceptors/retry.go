@@ -291,7 +291,7 @@ func (r *Retry) loop(ctx context.Context, call *callDeadline, req connect.AnyReq
 		if !notLeader && (!Retryable(err) || !safe && !notSent(err)) {
 			return nil, err
 		}
-		if attempt+1 >= r.p.MaxAttempts {
+		if attempt+1 >= r.p.MaxAttempts || oneAttempt(ctx) {
 			return nil, err
 		}
 		allowed, serr := r.spendRetry(ctx, attempt)

@@ -40,3 +40,20 @@ func (r *Retry) attemptTimeout(ctx context.Context) time.Duration {
 	}
 	return r.p.AttemptTimeout
 }
+
+type oneAttemptKey struct{}
+
+// WithOneAttempt marks the call made with ctx as one its caller retries
+// itself, deciding each retry with AllowRetry: the interceptor makes one
+// attempt (and follows a NOT_LEADER redirect to a leader its router
+// knows: that node did not run the call) and leaves the rest to the
+// caller. Otherwise the two loops multiply: the norikv client's batch
+// exchange, which routes each retry afresh, made up to MaxAttempts² attempts
+// against a node refusing connections.
+func WithOneAttempt(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oneAttemptKey{}, true)
+}
+
+// oneAttempt reports whether the caller of the call made with ctx retries
+// it itself (WithOneAttempt).
+func oneAttempt(ctx context.Context) bool { return ctx.Value(oneAttemptKey{}) != nil }
