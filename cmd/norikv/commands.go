@@ -82,7 +82,9 @@ func run(ctx context.Context, args []string, o IO) int {
 		fmt.Fprintf(o.Stderr, "norikv %s: %v (see 'norikv %s --help')\n", name, firstLine(err), helpName(args))
 		return exitUsage
 	}
-	fmt.Fprintf(o.Stderr, "norikv %s: %v\n", name, firstLine(err))
+	// A package's own prefix that repeats the command's name
+	// ("conformance: ...") is said once.
+	fmt.Fprintf(o.Stderr, "norikv %s: %v\n", name, strings.TrimPrefix(firstLine(err), name+": "))
 	var se statusError
 	switch {
 	case errors.As(err, &se):

@@ -26,6 +26,10 @@ func TestConformanceServesNoTransport(t *testing.T) {
 	defer srv.Close()
 	c := &cli{t: t, target: srv.Listener.Addr().String()}
 	c.fails(exitError, "; conn/pb/h1: not served: the target refused the content type", "conformance", "--cases", "versions")
+	r := c.run("conformance", "--cases", "versions")
+	if !strings.HasPrefix(r.stderr, "norikv conformance: "+srv.Listener.Addr().String()+" serves none") {
+		t.Errorf("stderr %q: want the command's name once, then the target", r.stderr)
+	}
 }
 
 // TestConformanceShardMismatch: told a shard count the cluster does not
