@@ -146,18 +146,29 @@ func startBinary(t *testing.T, args ...string) *process {
 // waitLine reads lines until one contains want, and returns it.
 func (p *process) waitLine(want string) string {
 	p.t.Helper()
+	l, ok := p.waitLineOrEnd(want)
+	if !ok {
+		p.t.Fatalf("norikv ended before printing %q; it printed:\n%s", want, strings.Join(p.seen, "\n"))
+	}
+	return l
+}
+
+// waitLineOrEnd is waitLine that reports (false) the process ending first
+// instead of failing the test.
+func (p *process) waitLineOrEnd(want string) (string, bool) {
+	p.t.Helper()
 	timeout := time.After(30 * time.Second)
 	for {
 		select {
 		case l, ok := <-p.lines:
 			if !ok {
-				p.t.Fatalf("norikv ended before printing %q; it printed:\n%s", want, strings.Join(p.seen, "\n"))
+				return "", false
 			}
 			p.mu.Lock()
 			p.seen = append(p.seen, l)
 			p.mu.Unlock()
 			if strings.Contains(l, want) {
-				return l
+				return l, true
 			}
 		case <-timeout:
 			p.t.Fatalf("no line with %q within 30s; printed:\n%s", want, strings.Join(p.seen, "\n"))

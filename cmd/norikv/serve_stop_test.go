@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,10 +30,9 @@ const stopBound = 2 * time.Second
 // status 0, and the same ports can be served again at once.
 func TestBinaryServeStopsUnderLoadAndRestarts(t *testing.T) {
 	dir := t.TempDir()
-	p := startBinary(t, "serve", "--nodes", "2", "--shards", "8", "--port", "0", "--no-ui", "--data-dir", dir)
-	addr := strings.Fields(p.waitLine("n1 "))[2]
-	p.waitLine("Ctrl-C to stop")
-	_, port, _ := net.SplitHostPort(addr)
+	args := []string{"serve", "--nodes", "2", "--shards", "8", "--no-ui", "--data-dir", dir}
+	p, port := startBinaryBelowEphemeral(t, args...)
+	addr := net.JoinHostPort("127.0.0.1", port)
 
 	// Load: writers on many connections, and a watch stream, until the
 	// server is gone.
@@ -91,9 +94,39 @@ func TestBinaryServeStopsUnderLoadAndRestarts(t *testing.T) {
 	}
 
 	// Again, at once, on the same ports and data.
-	p2 := startBinary(t, "serve", "--nodes", "2", "--shards", "8", "--port", port, "--no-ui", "--data-dir", dir)
+	p2 := startBinary(t, append(args, "--port", port)...)
 	p2.waitLine("Ctrl-C to stop")
 	if status := p2.interrupt(); status != 0 {
 		t.Errorf("the restarted serve exited %d; output:\n%s", status, strings.Join(p2.seen, "\n"))
+	}
+}
+
+// startBinaryBelowEphemeral starts a serve (args, which set no --port) on
+// consecutive ports below the kernel's ephemeral range, trying other ports
+// if those are taken, and returns it with n1's port once it serves. A
+// restart on the same ports then meets only deliberate binds: the kernel
+// hands ephemeral ports to outgoing connections, so one freed by a stop
+// can be taken before the restart (seen under doubled load: "node n2:
+// bind: address already in use", n2's port having been ephemeral).
+func startBinaryBelowEphemeral(t *testing.T, args ...string) (*process, string) {
+	t.Helper()
+	low := 32768 // Linux's default ip_local_port_range
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
+				low = n
+			}
+		}
+	}
+	for try := 1; ; try++ {
+		base := strconv.Itoa(10000 + rand.IntN(low-10000-16))
+		p := startBinary(t, append(slices.Clip(args), "--port", base)...)
+		if _, ok := p.waitLineOrEnd("Ctrl-C to stop"); ok {
+			return p, base
+		}
+		out := strings.Join(p.seen, "\n")
+		if try == 10 || !strings.Contains(out, "address already in use") {
+			t.Fatalf("serve on base port %s ended before serving (try %d): %s", base, try, out)
+		}
 	}
 }
