@@ -172,7 +172,11 @@ func (c *Client) start() { c.startOnce.Do(c.topo.Start) }
 // to shard leaders, and checks the shard count against it (after Connect,
 // ShardForKey is right). It is optional: calls work without it, going to
 // seed nodes until the view is known. It asks every seed at once, so one
-// that hangs costs nothing while another answers. It returns nil at once
+// that hangs costs nothing while another answers. Seeds that all answer
+// with an error (nothing listening, a bad token) end it at once; a seed
+// that has not answered within RetryConfig.AttemptTimeout is asked again,
+// with twice the time (up to 8×), until ctx ends, since a busy host can be
+// that slow. It returns nil at once
 // if the cluster does not serve Meta (such servers still serve calls)
 // when Config.TotalShards is set; with TotalShards 0 that is an
 // INVALID_ARGUMENT error, as the count cannot be learnt. Without a ctx
