@@ -3,6 +3,7 @@ package topology
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -297,6 +298,21 @@ func TestSlowSeedAnswersWithinCtx(t *testing.T) {
 		if n := s.opens.Load(); n < 4 {
 			t.Fatalf("one-shot %v: %d streams opened, want the two seeds asked more than once", oneShot, n)
 		}
+	}
+}
+
+// The doubled seed timeout stops at 8× and never wraps negative (a
+// negative timeout would fire at once).
+func TestSeedTimeoutFor(t *testing.T) {
+	w := &watcher{seedTimeout: 50 * time.Millisecond}
+	for slow, ms := range []int{50, 100, 200, 400, 400, 400} {
+		if got, want := w.seedTimeoutFor(slow), time.Duration(ms)*time.Millisecond; got != want {
+			t.Errorf("seedTimeoutFor(%d) = %v, want %v", slow, got, want)
+		}
+	}
+	w.seedTimeout = math.MaxInt64 / 3
+	if got := w.seedTimeoutFor(3); got < w.seedTimeout {
+		t.Errorf("seedTimeoutFor(3) of %v = %v: wrapped", w.seedTimeout, got)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -276,7 +277,14 @@ const maxSeedTimeoutDoublings = 3
 // slower than SeedTimeout still gets its view across attempts while a
 // hung node is still given up on.
 func (w *watcher) seedTimeoutFor(slow int) time.Duration {
-	return w.seedTimeout << min(slow, maxSeedTimeoutDoublings)
+	d := w.seedTimeout
+	for range min(slow, maxSeedTimeoutDoublings) {
+		if d > math.MaxInt64/2 {
+			break // a timeout of centuries: doubling would wrap negative
+		}
+		d *= 2
+	}
+	return d
 }
 
 // watchRound is the outcome of one watchOnce.
