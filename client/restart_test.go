@@ -65,9 +65,18 @@ func TestClientFollowsRestartedCluster(t *testing.T) {
 	// Measured, not asserted: a loaded CI machine may take longer. The
 	// issue asks for about a second.
 	t.Logf("the client adopted the restarted cluster's view %v after the restart", time.Since(began).Round(time.Millisecond))
-	mu.Lock()
-	last := events[len(events)-1]
-	mu.Unlock()
+	// Events reach a subscriber on its own goroutine, after the view is
+	// installed: wait for the one that installed it.
+	var last TopologyEvent
+	waitFor(t, "the topology event of the restarted cluster's view", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(events) == 0 {
+			return false
+		}
+		last = events[len(events)-1]
+		return last.CurrentEpoch == fc.Epoch()
+	})
 	if last.PreviousEpoch != oldEpoch || last.CurrentEpoch != fc.Epoch() || !last.Restarted {
 		t.Fatalf("restart event = %+v; want epoch %d -> %d, Restarted", last, oldEpoch, fc.Epoch())
 	}

@@ -185,8 +185,13 @@ func (n *node) stop() {
 	if inc == nil {
 		return
 	}
-	n.health.drain()
+	watched := n.health.drain()
 	close(inc.stopped)
+	if watched {
+		ctx, cancel := context.WithTimeout(context.Background(), watchersFlushGrace)
+		_ = inc.srv.Shutdown(ctx) // then Close cuts what is left
+		cancel()
+	}
 	_ = inc.srv.Close()
 	<-inc.served
 	// Close does not wait for handlers; give them a moment so a stopped
