@@ -66,7 +66,11 @@ func ExampleStaleReadConfig() {
 		}
 	}
 	fmt.Println("50 stale reads, well under 50 × 200ms:", time.Since(start) < 5*time.Second)
-	fmt.Println("the slow replica got at most a few of them:", slowReads.Load() <= 5)
+	// n2 gets a read to learn it is slow, then mostly hedges: a read to a
+	// fast replica that a busy machine stalls past the hedge delay is
+	// hedged, sometimes to n2 (a lost race only tells the client that n2
+	// took longer than the delay). The hedge budget bounds those.
+	fmt.Println("the slow replica got at most a few of them:", slowReads.Load() <= 10)
 	st := client.Stats()
 	fmt.Println("hedges within the budget:", st.Hedges.Sent <= 5+50/20)
 	// Output:
