@@ -264,3 +264,23 @@ func TestBatchExchangeAttemptsBoundedByMaxAttempts(t *testing.T) {
 		t.Fatalf("%d single Gets after the exchange failed, want none", n)
 	}
 }
+
+// A batch's operations earn their retry-budget share once, as their single
+// calls would, however often their exchange is retried: with every
+// exchange refused, a MultiGet of 100 keys (ratio 0.1: 10 tokens, plus a
+// floor of 1) gets about 11 retries, not one per attempt its re-earning
+// would pay for.
+func TestBatchRetriesEarnOnce(t *testing.T) {
+	cl := startCluster(t, norikvtest.WithNodes(1), norikvtest.WithShards(4),
+		norikvtest.WithFaults(failFirstBatches(1<<30)))
+	c := batchClient(t, cl, &procedureCounter{}, func(cfg *norikv.Config) {
+		cfg.Retry = norikv.RetryConfig{MaxAttempts: 50, InitialDelay: time.Millisecond, MaxDelay: time.Millisecond, Jitter: -1, BudgetRatio: 0.1, BudgetFloor: 1}
+		cfg.DisableAutoBatch = true
+	})
+	if _, err := c.MultiGet(context.Background(), keys(100)); err == nil {
+		t.Fatal("MultiGet succeeded with every exchange refused")
+	}
+	if s := c.Stats().Requests; s.Retries < 5 || s.Retries > 12 || s.BudgetExhausted == 0 {
+		t.Fatalf("%d retries, %d refused by the budget; want about 11 (100 ops × 0.1 + 1) and then refusals", s.Retries, s.BudgetExhausted)
+	}
+}

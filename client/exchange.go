@@ -173,9 +173,22 @@ func (c *Client) sendBatch(ctx context.Context, addr string, total int, ops []*o
 		req.Ops[i] = &o.req
 		o.redo, o.err = redoNone, nil
 	}
-	// The retry interceptor counts the exchange as one request; its
-	// other ops earn their budget share as their single calls would.
-	c.retry.Earn(len(ops) - 1)
+	// Each op earns its budget share once, as its single call would: the
+	// retry interceptor deposits one for the exchange, Earn the others'.
+	// A retried exchange, or one carrying ops an earlier exchange did
+	// not run, earns only for ops not yet counted.
+	fresh := 0
+	for _, o := range ops {
+		if !o.earned {
+			o.earned = true
+			fresh++
+		}
+	}
+	if fresh == 0 {
+		ctx = interceptors.WithEarned(ctx)
+	} else {
+		c.retry.Earn(fresh - 1)
+	}
 	var err error
 	if c.obsCalls != nil {
 		// The observer sees the exchange as one call of len(ops)

@@ -55,6 +55,10 @@ type op struct {
 	// sequence seq (session.go); unkeyed: it goes without a key.
 	stamped, unkeyed bool
 	seq              uint64
+	// earned: the op's share of the retry budget was deposited when it
+	// first went in an exchange (sendBatch); a later send of it earns
+	// nothing (interceptors.WithEarned).
+	earned bool
 }
 
 func (o *op) initGet(key string, opts []GetOption) {

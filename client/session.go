@@ -66,6 +66,9 @@ func unaryCtx(ctx context.Context, o *op, observed bool) context.Context {
 	if o.stamped && observed {
 		ctx = interceptors.WithStampedKey(ctx)
 	}
+	if o.earned {
+		ctx = interceptors.WithEarned(ctx)
+	}
 	return ctx
 }
 

@@ -154,7 +154,9 @@ func (r *Retry) Stats() RetryStats {
 func (r *Retry) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		r.requests.Add(1)
-		r.budget.Deposit()
+		if !earned(ctx) {
+			r.budget.Deposit()
+		}
 		// The call's own deadline, if it is earlier than ctx's. It is
 		// armed only if an attempt fails (call.arm): the first attempt's
 		// deadline is the earlier of it and the attempt's, one timer

@@ -41,6 +41,21 @@ func (r *Retry) attemptTimeout(ctx context.Context) time.Duration {
 	return r.p.AttemptTimeout
 }
 
+type earnedKey struct{}
+
+// WithEarned marks the call made with ctx as one whose share of the retry
+// budget was already earned (Earn): the interceptor deposits nothing for
+// it. The norikv client marks a batch exchange whose operations earned
+// their shares in an earlier exchange, and an operation sent alone after
+// its exchange: without the mark each re-send earned again, and retries
+// could exceed the documented budget (attempts per call ≤ 1 + BudgetRatio
+// + BudgetFloor/calls).
+func WithEarned(ctx context.Context) context.Context {
+	return context.WithValue(ctx, earnedKey{}, true)
+}
+
+func earned(ctx context.Context) bool { return ctx.Value(earnedKey{}) != nil }
+
 type oneAttemptKey struct{}
 
 // WithOneAttempt marks the call made with ctx as one its caller retries
