@@ -17,25 +17,27 @@ import (
 // run's prefix) go in <properties>.
 
 type junitSuites struct {
-	XMLName  xml.Name   `xml:"testsuites"`
-	Name     string     `xml:"name,attr"`
-	Tests    int        `xml:"tests,attr"`
-	Failures int        `xml:"failures,attr"`
-	Errors   int        `xml:"errors,attr"`
-	Skipped  int        `xml:"skipped,attr"`
-	Time     string     `xml:"time,attr"`
-	Suites   []junitSet `xml:"testsuite"`
+	XMLName xml.Name `xml:"testsuites"`
+	Name    string   `xml:"name,attr"`
+	junitTotals
+	Suites []junitSet `xml:"testsuite"`
 }
 
 type junitSet struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
-	Time       string          `xml:"time,attr"`
+	Name string `xml:"name,attr"`
+	junitTotals
 	Properties []junitProperty `xml:"properties>property"`
 	Cases      []junitCase     `xml:"testcase"`
+}
+
+// junitTotals are the counts both levels carry: the one suite's are the
+// document's.
+type junitTotals struct {
+	Tests    int    `xml:"tests,attr"`
+	Failures int    `xml:"failures,attr"`
+	Errors   int    `xml:"errors,attr"`
+	Skipped  int    `xml:"skipped,attr"`
+	Time     string `xml:"time,attr"`
 }
 
 type junitProperty struct {
@@ -60,10 +62,10 @@ type junitMessage struct {
 // WriteJUnit writes the report as JUnit XML.
 func (r *Report) WriteJUnit(w io.Writer) error {
 	n := r.Counts()
-	set := junitSet{
-		Name: "norikv conformance", Tests: len(r.Results), Failures: n.Fail + n.Finding, Skipped: n.Skip,
+	set := junitSet{Name: "norikv conformance", junitTotals: junitTotals{
+		Tests: len(r.Results), Failures: n.Fail + n.Finding, Skipped: n.Skip,
 		Time: seconds(r.Elapsed.Seconds()),
-	}
+	}}
 	speaksFrom := r.speaksFrom()
 	set.Properties = []junitProperty{
 		{"speaks", strings.Join(r.Speaks, ",")},
@@ -90,10 +92,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		}
 		set.Cases = append(set.Cases, c)
 	}
-	doc := junitSuites{
-		Name: set.Name, Tests: set.Tests, Failures: set.Failures, Skipped: set.Skipped, Time: set.Time,
-		Suites: []junitSet{set},
-	}
+	doc := junitSuites{Name: set.Name, junitTotals: set.junitTotals, Suites: []junitSet{set}}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}

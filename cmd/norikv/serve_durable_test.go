@@ -4,29 +4,14 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 )
 
-// serveUntilBanner runs `norikv serve args...` until its banner is out,
+// serveUntilBanner runs serve (serveInProcess) until its banner is out,
 // then stops it and returns stdout.
 func serveUntilBanner(t *testing.T, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	status := make(chan int, 1)
-	go func() {
-		status <- run(ctx, append([]string{"serve", "--port", "0", "--no-ui"}, args...), IO{&stdout, &stderr})
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(stdout.String(), "Ctrl-C") {
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("no banner; stdout %q stderr %q", stdout.String(), stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	if got := <-status; got != 0 {
+	stdout, stderr, stop := serveInProcess(t, args...)
+	if got := stop(); got != 0 {
 		t.Fatalf("serve exited %d; stderr %q", got, stderr.String())
 	}
 	return stdout.String()

@@ -6,32 +6,43 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// startServe runs `norikv serve args...` until its banner, and stops it
-// at the end of the test; it returns stderr.
-func startServe(t *testing.T, args ...string) *syncBuffer {
+// serveInProcess runs `norikv serve --port 0 --no-ui args...` in this
+// process until its banner is out. stop ends it (once; later calls
+// return the same) and returns its exit status.
+func serveInProcess(t *testing.T, args ...string) (stdout, stderr *syncBuffer, stop func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	stdout, stderr = &syncBuffer{}, &syncBuffer{}
 	status := make(chan int, 1)
 	go func() {
-		status <- run(ctx, append([]string{"serve", "--port", "0", "--no-ui"}, args...), IO{&stdout, &stderr})
+		status <- run(ctx, append([]string{"serve", "--port", "0", "--no-ui"}, args...), IO{stdout, stderr})
 	}()
-	t.Cleanup(func() {
-		cancel()
-		if s := <-status; s != 0 {
-			t.Errorf("serve exited %d; stderr %q", s, stderr.String())
-		}
-	})
+	stop = sync.OnceValue(func() int { cancel(); return <-status })
 	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(stdout.String(), "Ctrl-C"); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
+			stop()
 			t.Fatalf("no banner; stdout %q stderr %q", stdout.String(), stderr.String())
 		}
 	}
-	return &stderr
+	return stdout, stderr, stop
+}
+
+// startServe runs serve (serveInProcess) and stops it at the end of the
+// test; it returns stderr.
+func startServe(t *testing.T, args ...string) *syncBuffer {
+	t.Helper()
+	_, stderr, stop := serveInProcess(t, args...)
+	t.Cleanup(func() {
+		if s := stop(); s != 0 {
+			t.Errorf("serve exited %d; stderr %q", s, stderr.String())
+		}
+	})
+	return stderr
 }
 
 // serveRefused runs serve with args and wants it to exit 2 saying want.
