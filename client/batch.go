@@ -9,7 +9,6 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/norikv/norikv-go/interceptors"
-	"github.com/norikv/norikv-go/internal/routing"
 )
 
 // Batch collects gets, puts and deletes for Client.Do, which sends them in
@@ -252,22 +251,9 @@ func (c *Client) do(ctx context.Context, operation string, ops []*op) error {
 	}
 	groups := map[string][]*op{}
 	var alone []*op
-	// One routing decision per shard (and kind of read): before the
-	// leader is known Route spreads calls over the seeds, and two
-	// operations on one key must not go to two nodes concurrently, or a
-	// Get could overtake the Put before it in the batch.
-	type route struct {
-		shard  int
-		leader bool
-	}
-	routed := map[route]string{}
+	routes := c.newShardRoutes(total)
 	for _, o := range valid {
-		rk := route{routing.Shard(o.key(), total), o.needsLeader()}
-		addr, ok := routed[rk]
-		if !ok {
-			addr = c.router.Route(rk.shard, rk.leader)
-			routed[rk] = addr
-		}
+		addr := routes.addr(o)
 		if !c.batchable(addr) {
 			alone = append(alone, o)
 			continue

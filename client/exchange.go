@@ -149,8 +149,9 @@ func (c *Client) exchange(ctx context.Context, addr string, total int, ops []*op
 		}
 		parts = parts[:0]
 		at := map[string]int{}
+		routes := c.newShardRoutes(total)
 		for _, o := range failed {
-			a := c.router.Route(routing.Shard(o.key(), total), o.needsLeader())
+			a := routes.addr(o)
 			i, ok := at[a]
 			if !ok {
 				i = len(parts)
@@ -160,6 +161,40 @@ func (c *Client) exchange(ctx context.Context, addr string, total int, ops []*op
 			parts[i].ops = append(parts[i].ops, o)
 		}
 	}
+}
+
+// shardRoutes makes one routing decision per shard (and kind of read)
+// for the ops of one send. Before the leader is known, or while it is
+// suspect, Route spreads calls over the replicas or seeds, and the leader
+// it knows can change between two calls; two operations on one key must
+// not go to two nodes, or a Get could overtake the Put before it in the
+// batch (one node answers NOT_LEADER for the Put, sent again later, while
+// another, the leader, serves the Get at once).
+type shardRoutes struct {
+	c      *Client
+	total  int
+	routed map[shardRoute]string
+}
+
+type shardRoute struct {
+	shard  int
+	leader bool
+}
+
+func (c *Client) newShardRoutes(total int) shardRoutes {
+	return shardRoutes{c: c, total: total, routed: map[shardRoute]string{}}
+}
+
+// addr is where o goes: where every op of its shard (and kind of read)
+// in this send goes.
+func (r shardRoutes) addr(o *op) string {
+	k := shardRoute{routing.Shard(o.key(), r.total), o.needsLeader()}
+	a, ok := r.routed[k]
+	if !ok {
+		a = r.c.router.Route(k.shard, k.leader)
+		r.routed[k] = a
+	}
+	return a
 }
 
 // sendBatch sends ops, all for node addr, as one Kv.Batch under ctx and
