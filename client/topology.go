@@ -108,6 +108,8 @@ func viewFrom(v *v1.ClusterView) *ClusterView {
 
 // OnTopologyChange calls fn for every later change of cluster view (epoch
 // change), with the nodes added and removed and the leaders that moved.
+// "Later" is exact: the view ClusterView returns when fn is registered (the
+// one Connect waited for, say) is never delivered to it as a change.
 //
 // Each subscriber has its own goroutine and queue, so a slow fn delays
 // only its own events, never the watch, calls, or other subscribers.

@@ -170,6 +170,9 @@ func TestConsoleLive(t *testing.T) {
 		`[...document.querySelectorAll('#events li')].some(li => li.textContent.includes('n3 up'))`)
 	run(t, tab, "stop load", chromedp.Click(chromedp.ID("load-go")))
 	waitJS(t, tab, 5*time.Second, "load stopped", `document.getElementById('load-go').dataset.running === 'false'`)
+	// The button follows the stream, which can show the load stopped
+	// before the stop call's own answer is back and counted.
+	waitJS(t, tab, 5*time.Second, "stop load answered", `document.getElementById('ctl-out').textContent.includes('stop load: done')`)
 	if n := eval[int](t, tab, js("c.router.stats.count")); n < 6 {
 		t.Fatalf("the page counted %d calls; it made at least 6 controls", n)
 	}

@@ -56,7 +56,7 @@ type Manager struct {
 	*Router
 	w watcher
 
-	applyMu   sync.Mutex // serialises view installation and its events
+	applyMu   sync.Mutex // serialises view installation, its events and Subscribe
 	retired   []string   // incarnations left behind (accept.go); under applyMu
 	log       *slog.Logger
 	closeOnce sync.Once

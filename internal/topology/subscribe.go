@@ -77,6 +77,11 @@ func (s *subscriber) loop() {
 // belong to the subscriber it is delivered to.
 func (m *Manager) Subscribe(fn func(Event)) (unsubscribe func()) {
 	s := &subscriber{fn: fn, wake: make(chan struct{}, 1), quit: make(chan struct{})}
+	// Under applyMu, which a view holds from its install to its event's
+	// publish: a view already visible (View, a Connect that returned) is
+	// never delivered as a change to a subscriber that came after it.
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
 	m.subsMu.Lock()
 	if m.w.ctx.Err() != nil {
 		m.subsMu.Unlock()

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -88,4 +89,62 @@ func TestSubscribersOwnTheirSlices(t *testing.T) {
 	v.Nodes = append(v.Nodes[1:], &v1.ClusterNode{Id: "d", Addr: "d:1"}, &v1.ClusterNode{Id: "e", Addr: "e:1"})
 	m.Apply(v)
 	wg.Wait()
+}
+
+// A subscriber gets events only for views installed after it subscribed:
+// one registered once a view is visible (View, or Connect returning) gets
+// no event for that view. Views replace each other while subscribers come
+// and go; each subscriber's first event must be newer than the view it
+// saw when it subscribed.
+func TestSubscribeSeesOnlyLaterViews(t *testing.T) {
+	const shards, views = 256, 300
+	m := New(Config{Seeds: []string{"s1:1"}, TotalShards: shards})
+	defer m.Close()
+	vs := make([]*v1.ClusterView, views)
+	for i := range vs {
+		leaders := make([]string, shards)
+		for s := range leaders {
+			leaders[s] = []string{"a", "b"}[i%2] // every leader moves: a long diff
+		}
+		vs[i] = view(uint64(i+1), leaders...)
+	}
+	applied := make(chan struct{})
+	go func() {
+		defer close(applied)
+		for _, v := range vs {
+			m.Apply(v)
+		}
+	}()
+	var early []string
+	for last := false; !last; {
+		select {
+		case <-applied:
+			last = true
+		default:
+		}
+		before := m.View().GetEpoch()
+		got := make(chan Event, 1)
+		unsubscribe := m.Subscribe(func(e Event) {
+			select {
+			case got <- e:
+			default:
+			}
+		})
+		var e Event
+		select {
+		case e = <-got:
+		case <-applied:
+			select {
+			case e = <-got:
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		unsubscribe()
+		if e.CurrentEpoch != 0 && e.CurrentEpoch <= before {
+			early = append(early, fmt.Sprintf("subscribed at epoch %d, got the event %d -> %d", before, e.PreviousEpoch, e.CurrentEpoch))
+		}
+	}
+	if len(early) > 0 {
+		t.Fatalf("%d subscribers got an event for a view installed before they subscribed; first: %s", len(early), early[0])
+	}
 }
