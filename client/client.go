@@ -253,7 +253,8 @@ func (c *Client) watch(ctx context.Context, addr string, onView func(*v1.Cluster
 }
 
 // Close cancels every call in flight, stops the cluster watch and event
-// delivery, waits for their goroutines and closes idle connections. Calls
+// delivery, waits for their goroutines and closes every connection the
+// client opened (one still being dialled is closed as it connects). Calls
 // in flight and calls after Close return an error matching ErrClosed.
 // Close is idempotent and always returns nil.
 func (c *Client) Close() error {
@@ -265,6 +266,7 @@ func (c *Client) Close() error {
 			c.batcher.wg.Wait()
 		}
 		c.tr.CloseIdleConnections()
+		c.dialer.closeAll()
 	})
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -22,6 +23,10 @@ type countingDialer struct {
 	// sending counts the client's requests between RoundTrip's start and
 	// its response headers, when their frames are written (tracked).
 	sending atomic.Int64
+
+	mu    sync.Mutex
+	conns map[*countedConn]struct{} // open connections, for closeAll
+	shut  bool                      // closeAll ran: later dials are closed
 }
 
 // quiet reports whether few requests of the client are being sent: then
@@ -71,7 +76,36 @@ func (cd *countingDialer) DialContext(ctx context.Context, network, addr string)
 	if cd.coalesce {
 		c = newCoalescingConn(c, cd.quiet)
 	}
-	return &countedConn{Conn: c, d: cd, addr: addr}, nil
+	cc := &countedConn{Conn: c, d: cd, addr: addr}
+	cd.mu.Lock()
+	if cd.shut {
+		cd.mu.Unlock()
+		_ = cc.Close()
+		return nil, net.ErrClosed
+	}
+	if cd.conns == nil {
+		cd.conns = map[*countedConn]struct{}{}
+	}
+	cd.conns[cc] = struct{}{}
+	cd.mu.Unlock()
+	return cc, nil
+}
+
+// closeAll closes every connection the dialer made, and each one still
+// being dialled as soon as it connects. Client.Close calls it once no call
+// can run: net/http finishes a dial whose request gave up and pools the
+// connection, and CloseIdleConnections, which ran before, never sees it.
+func (cd *countingDialer) closeAll() {
+	cd.mu.Lock()
+	cd.shut = true
+	conns := make([]*countedConn, 0, len(cd.conns))
+	for c := range cd.conns {
+		conns = append(conns, c)
+	}
+	cd.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
 }
 
 // countedConn decrements the dialer's count once, on the first Close.
@@ -84,6 +118,9 @@ type countedConn struct {
 
 func (c *countedConn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
+		c.d.mu.Lock()
+		delete(c.d.conns, c)
+		c.d.mu.Unlock()
 		c.d.active.Add(-1)
 		if c.d.obs != nil {
 			c.d.obs.ConnectionClosed(c.addr)
