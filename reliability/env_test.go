@@ -149,17 +149,6 @@ func (e *faultEnv) moveLeadersPaced(shards, n int) (moves *atomic.Uint64, step, 
 	return moves, step, stop
 }
 
-// moveLeaders moves the leadership of shards 0..shards-1 round the nodes,
-// one move every interval, until stop is called (which waits for it);
-// moves counts the transfers made.
-func (e *faultEnv) moveLeaders(shards int, every time.Duration) (moves *atomic.Uint64, stop func()) {
-	return e.moveLeadersOn(shards, func() <-chan struct{} {
-		ch := make(chan struct{})
-		time.AfterFunc(every, func() { close(ch) })
-		return ch
-	})
-}
-
 // moveLeadersOn moves one leader each time the channel next returns is
 // ready, until stop.
 func (e *faultEnv) moveLeadersOn(shards int, next func() <-chan struct{}) (moves *atomic.Uint64, stop func()) {

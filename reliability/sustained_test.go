@@ -42,7 +42,10 @@ func TestSustainedRateExactlyOnce(t *testing.T) {
 		IdempotencyMaxEntries: 1000, IdempotencyRetryWindow: 10 * time.Minute, IdempotencyTTL: 10 * time.Minute})
 	c, drop := env.droppingClient(t, 5, 20)
 	d := sustainedDuration()
-	moves, stopMoves := env.moveLeaders(8, 20*time.Millisecond)
+	// A leader moves for every 8 calls that end. On a timer (every 20
+	// ms) a machine slowed by doubled load moved leaders faster than a
+	// write could follow them: one ran out of attempts on NOT_LEADER.
+	moves, step, stopMoves := env.moveLeadersPaced(8, 8)
 
 	var calls, casCalls atomic.Uint64
 	errs := make(chan error, workers+batchers)
@@ -65,6 +68,7 @@ func TestSustainedRateExactlyOnce(t *testing.T) {
 				}
 				v, err := c.Put(context.Background(), key, []byte(strconv.Itoa(i)), opts...)
 				calls.Add(1)
+				step()
 				if err != nil {
 					errs <- fmt.Errorf("worker %d write %d (cas=%v): %w", w, i, len(opts) > 0, err)
 					return
@@ -82,6 +86,7 @@ func TestSustainedRateExactlyOnce(t *testing.T) {
 				}
 				_, err := c.MultiPut(context.Background(), kvs)
 				calls.Add(batchKeys)
+				step()
 				if err != nil {
 					errs <- fmt.Errorf("MultiPut %d round %d: %w", b, r, err)
 					return
