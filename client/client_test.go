@@ -619,10 +619,13 @@ func TestStaleReadsSkipDownReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A read sent to n3 fails to connect and is retried, so retries tell.
+	// Dial failures do not: Connect's watch asked every seed at once, and
+	// its dial to n3 can fail after the view arrived (under doubled load
+	// it did, 0 → 1, with no read retried).
 	s := cl.Stats()
-	if s.Pool.DialFailures != before.Pool.DialFailures || s.Requests.Retries != before.Requests.Retries {
-		t.Fatalf("dial failures %d → %d, retries %d → %d: reads went to the down replica",
-			before.Pool.DialFailures, s.Pool.DialFailures, before.Requests.Retries, s.Requests.Retries)
+	if s.Requests.Retries != before.Requests.Retries {
+		t.Fatalf("retries %d → %d: reads went to the down replica", before.Requests.Retries, s.Requests.Retries)
 	}
 	if fc.Calls("n1") < 5 || fc.Calls("n2") < 5 {
 		t.Fatalf("reads not spread over the live replicas: %d %d", fc.Calls("n1"), fc.Calls("n2"))
