@@ -24,14 +24,16 @@ import (
 // record into the cluster's state.
 //
 // A damaged file (flipped bytes, a short record, a shard id out of range)
-// must be one clear error, never a panic: bbolt asserts (panics) on pages
-// it cannot make sense of, and a page id beyond the file faults. So the
-// file is opened and read under guard, which turns both into errors; the
-// load is a read-only transaction that changes only memory; bbolt's own
-// consistency check (tx.Check: pages freed twice, freed and still in use)
-// runs before anything is written; and each record type has one decoder
-// (decodeKV, decodeIdem, ...) that checks every length and range before
-// using it. A new bucket adds a decoder and a loop in read.
+// must be one clear error, never a panic, a hang or a swollen heap. So,
+// in this order: walkPages (storage_verify.go) checks every page header
+// and element bbolt will trust, after a read-only open that reads only
+// the checksummed meta pages; bbolt opens the file under guard (a panic
+// or fault becomes an error); the load is a read-only transaction, also under
+// guard, that changes only memory, with one decoder per record type
+// (decodeKV, decodeIdem, ...) checking every length and range before
+// using it; bbolt's own consistency check (tx.Check: pages freed twice,
+// freed and still in use) runs before anything is written. A new bucket
+// adds a decoder and a loop in read.
 
 // DataFileName is the file a data dir holds.
 const DataFileName = "norikv.db"
@@ -79,24 +81,24 @@ func (c *Cluster) openStore(clusterID *string) error {
 		return fmt.Errorf("server: data dir: %w", err)
 	}
 	path := filepath.Join(cfg.DataDir, DataFileName)
-	var db *bolt.DB
-	err := guard(func() (err error) {
-		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: cfg.Sync == SyncNone})
-		return err
-	})
-	switch {
-	case errors.Is(err, berrors.ErrTimeout):
-		return fmt.Errorf("server: data dir %s is in use by another server", cfg.DataDir)
-	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
-		return &DamagedError{Path: path, Err: err}
-	case err != nil && db == nil && !errors.Is(err, os.ErrPermission) && !errors.Is(err, os.ErrNotExist):
-		// A panic or a file bbolt cannot map (too small, bad page size).
-		if fi, serr := os.Stat(path); serr == nil && fi.Size() > 0 {
+	// bbolt's read-write open loads the freelist, trusting its page
+	// header; a read-only open reads only the checksummed meta pages. So
+	// a file that exists is opened read-only first, to learn its page
+	// size, and walked before bbolt reads anything else.
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		ro, err := openBolt(path, cfg.DataDir, &bolt.Options{Timeout: time.Second, ReadOnly: true})
+		if err != nil {
+			return err
+		}
+		err = walkPages(path, ro.Info().PageSize)
+		ro.Close()
+		if err != nil {
 			return &DamagedError{Path: path, Err: err}
 		}
-		return fmt.Errorf("server: opening %s: %w", path, err)
-	case err != nil:
-		return fmt.Errorf("server: opening %s: %w", path, err)
+	}
+	db, err := openBolt(path, cfg.DataDir, &bolt.Options{Timeout: time.Second, NoSync: cfg.Sync == SyncNone})
+	if err != nil {
+		return err
 	}
 	// A lone writer should not wait long for company: an fsync takes
 	// about a millisecond, so that is what a batch waits.
@@ -118,6 +120,30 @@ func (c *Cluster) openStore(clusterID *string) error {
 		s.resetCopies()
 	}
 	return nil
+}
+
+// openBolt opens the data file under guard, naming what went wrong: a
+// data dir in use, a damaged file, or another error.
+func openBolt(path, dir string, opts *bolt.Options) (*bolt.DB, error) {
+	var db *bolt.DB
+	err := guard(func() (err error) {
+		db, err = bolt.Open(path, 0o600, opts)
+		return err
+	})
+	switch {
+	case err == nil:
+		return db, nil
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("server: data dir %s is in use by another server", dir)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
+		return nil, &DamagedError{Path: path, Err: err}
+	case db == nil && !errors.Is(err, os.ErrPermission) && !errors.Is(err, os.ErrNotExist):
+		// A panic or a file bbolt cannot map (too small, bad page size).
+		if fi, serr := os.Stat(path); serr == nil && fi.Size() > 0 {
+			return nil, &DamagedError{Path: path, Err: err}
+		}
+	}
+	return nil, fmt.Errorf("server: opening %s: %w", path, err)
 }
 
 func (st *store) shape(c *Cluster) []byte {
@@ -175,18 +201,11 @@ func (st *store) load(c *Cluster, clusterID *string) error {
 
 // check runs bbolt's consistency check over the whole file (pages freed
 // twice, or freed and still in use, would corrupt later writes). The
-// check runs on a goroutine of its own, where a panic cannot be caught,
-// so first, here under guard, every page it will read is read: the meta
-// and freelist page headers (checkHeaders), every page of every bucket
-// (visit).
+// check runs on a goroutine of its own, where a panic cannot be caught;
+// walkPages has already made sure every page it reads is in the file and
+// every element in its page.
 func (st *store) check() error {
 	return st.db.View(func(tx *bolt.Tx) error {
-		if err := checkHeaders(tx, st.db.Info().PageSize); err != nil {
-			return err
-		}
-		if err := tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return visit(b) }); err != nil {
-			return err
-		}
 		var first error
 		for err := range tx.Check() {
 			if first == nil {
@@ -195,69 +214,6 @@ func (st *store) check() error {
 		}
 		return first
 	})
-}
-
-// visit reads every record of b and its nested buckets.
-func visit(b *bolt.Bucket) error {
-	return b.ForEach(func(k, v []byte) error {
-		if v == nil {
-			if nb := b.Bucket(k); nb != nil {
-				return visit(nb)
-			}
-		}
-		return nil
-	})
-}
-
-// bbolt's page header (internal/common.Page, native byte order) and meta
-// page layout, for checkHeaders.
-const (
-	pageHeaderSize   = 16
-	metaFreelistAt   = pageHeaderSize + 32 // magic, version, page size, flags, root bucket (16)
-	metaTxidAt       = pageHeaderSize + 48 // then the page count
-	pageFlagMeta     = 0x04
-	pageFlagFreelist = 0x10
-	noFreelist       = math.MaxUint64
-)
-
-// checkHeaders checks what bbolt asserts on when its check reads the meta
-// pages and the freelist page: that each names its own id and type.
-// (bbolt's meta checksum does not cover the page header.)
-func checkHeaders(tx *bolt.Tx, pageSize int) error {
-	f, err := os.Open(tx.DB().Path())
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	header := func(id uint64, flags uint16, what string) ([]byte, error) {
-		p := make([]byte, pageSize)
-		if _, err := f.ReadAt(p, int64(id)*int64(pageSize)); err != nil {
-			return nil, fmt.Errorf("%s page %d: %w", what, id, err)
-		}
-		if got, gotFlags := binary.NativeEndian.Uint64(p), binary.NativeEndian.Uint16(p[8:]); got != id || gotFlags != flags {
-			return nil, fmt.Errorf("%s page %d: its header says page %d, flags %#x", what, id, got, gotFlags)
-		}
-		return p, nil
-	}
-	freelist := uint64(noFreelist)
-	for id := range uint64(2) {
-		p, err := header(id, pageFlagMeta, "meta")
-		if err != nil {
-			return err
-		}
-		if binary.NativeEndian.Uint64(p[metaTxidAt:]) == uint64(tx.ID()) {
-			freelist = binary.NativeEndian.Uint64(p[metaFreelistAt:])
-		}
-	}
-	if freelist != noFreelist {
-		if freelist < 2 || freelist >= uint64(tx.Size())/uint64(pageSize) {
-			return fmt.Errorf("freelist page %d out of range", freelist)
-		}
-		if _, err := header(freelist, pageFlagFreelist, "freelist"); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // staleKeys are stored keys read found no longer wanted, deleted after the
