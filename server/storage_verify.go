@@ -227,6 +227,11 @@ func (w *pageWalk) elements(id uint64, p []byte, stack []uint64) ([]uint64, erro
 	if pageHeaderSize+count*pageElementSize > len(p) {
 		return nil, fmt.Errorf("page %d: %d elements do not fit in its %d bytes", id, count, len(p))
 	}
+	if flags == pageFlagBranch && count == 0 {
+		// bbolt's cursor descends through element 0 of a branch page
+		// without looking at the count.
+		return nil, fmt.Errorf("page %d: a branch page with no elements", id)
+	}
 	for i := range count {
 		at := pageHeaderSize + i*pageElementSize
 		e := p[at : at+pageElementSize]

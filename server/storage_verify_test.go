@@ -56,22 +56,36 @@ func TestDataDirDamagedPageHeaders(t *testing.T) {
 		})
 	}
 
-	// A branch page whose child is itself: needs a bucket of more than
-	// one page.
-	t.Run("branch cycle", func(t *testing.T) {
-		b := bigDataFile(t)
-		m := seedMeta(t, b)
-		id := bucketRoot(t, b, bucketKV)
-		at := int(id) * m.pageSize
-		if flags := binary.NativeEndian.Uint16(b[at+8:]); flags != 0x01 {
-			t.Fatalf("bucket %s's root page %d has flags %#x, want a branch page", bucketKV, id, flags)
-		}
-		put64(b, at+16+8, id) // element 0's child
-		err := startDamagedFile(t, b)
-		if err == nil || !strings.Contains(err.Error(), "more than once") {
-			t.Fatalf("start on a data file with a branch page that is its own child: %v; want an error saying %q", err, "more than once")
-		}
-	})
+	// A branch page whose child is itself, listed or behind a count of
+	// 0 (bbolt's cursor reads element 0 anyway): needs a bucket of more
+	// than one page.
+	branches := []struct {
+		name  string
+		empty bool // the page's count set to 0
+		want  string
+	}{
+		{"branch cycle", false, "more than once"},
+		{"empty branch page", true, "no elements"},
+	}
+	for _, tc := range branches {
+		t.Run(tc.name, func(t *testing.T) {
+			b := bigDataFile(t)
+			m := seedMeta(t, b)
+			id := bucketRoot(t, b, bucketKV)
+			at := int(id) * m.pageSize
+			if flags := binary.NativeEndian.Uint16(b[at+8:]); flags != pageFlagBranch {
+				t.Fatalf("bucket %s's root page %d has flags %#x, want a branch page", bucketKV, id, flags)
+			}
+			put64(b, at+16+8, id) // element 0's child
+			if tc.empty {
+				put16(b, at+10, 0)
+			}
+			err := startDamagedFile(t, b)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("start on a data file with a %s: %v; want an error saying %q", tc.name, err, tc.want)
+			}
+		})
+	}
 }
 
 // startDamagedFile starts a cluster on a data dir holding b; it must be
