@@ -22,6 +22,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 )
 
 // bbolt's on-disk layout (go.etcd.io/bbolt/internal/common), native byte
@@ -109,6 +110,7 @@ type pageWalk struct {
 	meta     fileMeta
 	pageSize uint64
 	seen     []uint64
+	buf      []byte // the page being read
 }
 
 func (w *pageWalk) run(size uint64) error {
@@ -164,22 +166,22 @@ func (w *pageWalk) mark(id uint64, overflow uint32) bool {
 	return fresh
 }
 
-// page reads page id with its overflow pages, checking its header.
+// page reads page id with its overflow pages, checking its header. The
+// bytes are w.buf's, good until the next call: one buffer for the walk.
 func (w *pageWalk) page(id uint64, types ...uint16) ([]byte, error) {
-	var h [pageHeaderSize]byte
-	if _, err := w.r.ReadAt(h[:], int64(id*w.pageSize)); err != nil {
+	if uint64(cap(w.buf)) < w.pageSize {
+		w.buf = make([]byte, w.pageSize)
+	}
+	p := w.buf[:w.pageSize]
+	if _, err := w.r.ReadAt(p, int64(id*w.pageSize)); err != nil {
 		return nil, fmt.Errorf("page %d: %w", id, err)
 	}
 	ne := binary.NativeEndian
-	gotID, flags, overflow := ne.Uint64(h[:]), ne.Uint16(h[8:]), ne.Uint32(h[12:])
+	gotID, flags, overflow := ne.Uint64(p), ne.Uint16(p[8:]), ne.Uint32(p[12:])
 	if gotID != id {
 		return nil, fmt.Errorf("page %d: its header says page %d", id, gotID)
 	}
-	typeOK := false
-	for _, t := range types {
-		typeOK = typeOK || flags == t
-	}
-	if !typeOK {
+	if !slices.Contains(types, flags) {
 		return nil, fmt.Errorf("page %d: type %#x, want one of %#x", id, flags, types)
 	}
 	if uint64(overflow) >= w.meta.pgid-id {
@@ -188,8 +190,15 @@ func (w *pageWalk) page(id uint64, types ...uint16) ([]byte, error) {
 	if !w.mark(id, overflow) {
 		return nil, fmt.Errorf("page %d: a page is used more than once (within %d..%d)", id, id, id+uint64(overflow))
 	}
-	p := make([]byte, (uint64(overflow)+1)*w.pageSize)
-	if _, err := w.r.ReadAt(p, int64(id*w.pageSize)); err != nil {
+	if overflow == 0 {
+		return p, nil
+	}
+	n := (uint64(overflow) + 1) * w.pageSize
+	if uint64(cap(w.buf)) < n {
+		w.buf = append(make([]byte, 0, n), p...)
+	}
+	p = w.buf[:n]
+	if _, err := w.r.ReadAt(p[w.pageSize:], int64((id+1)*w.pageSize)); err != nil {
 		return nil, fmt.Errorf("page %d: %w", id, err)
 	}
 	return p, nil
