@@ -87,6 +87,11 @@ func chooseMeta(r io.ReaderAt, pageSize int) (fileMeta, bool) {
 // id, has a type bbolt expects there, holds its elements within its bytes,
 // and is used once. It reads each page once.
 func walkPages(path string, pageSize int) error {
+	if pageSize < pageHeaderSize+metaSize {
+		// bbolt takes the page size from a meta page; its checksum
+		// does not make it sane.
+		return fmt.Errorf("meta page says pages of %d bytes", pageSize)
+	}
 	f, err := os.Open(path) //nolint:gosec // the operator's own data file
 	if err != nil {
 		return err
