@@ -87,8 +87,11 @@ func (p Policy) Delay(attempt int) time.Duration {
 // ctx.Err() if ctx ended the wait, so a cancelled caller is released at
 // once instead of after the backoff.
 func Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
+	// Checked first: once d has passed, both cases of the select below
+	// are ready and it picks one at random, so a caller preempted for
+	// longer than d would be told a cancelled wait succeeded.
+	if err := ctx.Err(); err != nil || d <= 0 {
+		return err
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
