@@ -32,6 +32,7 @@ const (
 	pageElementSize  = 16 // branch: pos, ksize u32, child u64; leaf: flags, pos, ksize, vsize u32
 	bucketHeaderSize = 16 // root u64, sequence u64; an inline page follows when root is 0
 	metaSize         = 64 // magic, version, page size, flags u32; root bucket; freelist, pgid, txid, checksum u64
+	metaSumAt        = 56 // the checksum's offset in a meta
 	metaMagic        = 0xED0CDAED
 	metaVersion      = 2
 	pageFlagBranch   = 0x01
@@ -59,13 +60,19 @@ func readMeta(r io.ReaderAt, id uint64, pageSize int) (m fileMeta, ok bool) {
 		return m, false
 	}
 	p := b[pageHeaderSize:]
-	h := fnv.New64a()
-	h.Write(p[:56])
 	ne := binary.NativeEndian
-	if ne.Uint32(p) != metaMagic || ne.Uint32(p[4:]) != metaVersion || ne.Uint64(p[56:]) != h.Sum64() {
+	if ne.Uint32(p) != metaMagic || ne.Uint32(p[4:]) != metaVersion || ne.Uint64(p[metaSumAt:]) != metaSum(p) {
 		return m, false
 	}
 	return fileMeta{pageSize: int(ne.Uint32(p[8:])), root: ne.Uint64(p[16:]), freelist: ne.Uint64(p[32:]), pgid: ne.Uint64(p[40:]), txid: ne.Uint64(p[48:])}, true
+}
+
+// metaSum is bbolt's checksum of meta m (the bytes after the page
+// header): FNV-64a of everything before the checksum field.
+func metaSum(m []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(m[:metaSumAt])
+	return h.Sum64()
 }
 
 // chooseMeta picks the meta page bbolt uses (DB.meta): the valid one with
@@ -73,12 +80,10 @@ func readMeta(r io.ReaderAt, id uint64, pageSize int) (m fileMeta, ok bool) {
 func chooseMeta(r io.ReaderAt, pageSize int) (fileMeta, bool) {
 	m0, ok0 := readMeta(r, 0, pageSize)
 	m1, ok1 := readMeta(r, 1, pageSize)
-	switch {
-	case ok1 && (!ok0 || m1.txid > m0.txid):
+	if ok1 && (!ok0 || m1.txid > m0.txid) {
 		return m1, true
-	default:
-		return m0, ok0
 	}
+	return m0, ok0
 }
 
 // walkPages checks the page structure of the data file at path, which

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,9 +96,7 @@ func setPageSize(b []byte, pageSize int, size uint32) {
 	for _, at := range []int{pageHeaderSize, pageSize + pageHeaderSize} {
 		m := b[at : at+metaSize]
 		binary.NativeEndian.PutUint32(m[8:], size)
-		h := fnv.New64a()
-		h.Write(m[:56])
-		binary.NativeEndian.PutUint64(m[56:], h.Sum64())
+		binary.NativeEndian.PutUint64(m[metaSumAt:], metaSum(m))
 	}
 }
 
